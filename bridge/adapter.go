@@ -1,0 +1,107 @@
+package bridge
+
+import "context"
+
+// Deliverer is an operator platform or a ticket/lead sink that receives
+// outbox entries. The engine runs one delivery worker per Deliverer: Deliver
+// is called from that one goroutine, never concurrently, in outbox order, and
+// an entry of a conversation is not attempted before the earlier entries of
+// the same conversation succeeded.
+//
+// A nil error means the entry was delivered and is removed from the outbox.
+// An error wrapping ErrPermanent drops the entry (logged); any other error is
+// retried with backoff, across restarts, until it succeeds. Deliveries may be
+// repeated after a crash: use Delivery.Entry.EventID() as an idempotency key
+// where the platform has one.
+type Deliverer interface {
+	// Name is the destination name used in the outbox ("slack", "webhook").
+	Name() string
+	// Kinds reports whether this destination wants entries of kind k.
+	Wants(k OutboxKind) bool
+	Deliver(ctx context.Context, d Delivery) (Receipt, error)
+}
+
+// Delivery is an outbox entry with the records it refers to, loaded at
+// delivery time.
+type Delivery struct {
+	Entry        OutboxEntry
+	Conversation Conversation // zero for entries without a conversation
+	Visitor      Visitor
+	Message      *Message // KindMessage
+	Ticket       *Ticket  // KindTicket
+	Lead         *Lead    // KindLead
+}
+
+// Receipt is what a destination reports about a successful delivery.
+type Receipt struct {
+	// Link is the URL of the created record (a ticket in Odoo), if any.
+	Link string
+}
+
+// Whisperer is implemented by operator platforms that can show text to one
+// operator only (Slack: ephemeral; Matrix: a notice in a thread; inbox: the
+// operator's own view). The engine calls it after storing the whisper.
+type Whisperer interface {
+	Whisper(ctx context.Context, w Whisper) error
+}
+
+// Whisper is operator-only text for one operator.
+type Whisper struct {
+	Conversation Conversation
+	Operator     Operator
+	Text         string
+	// InReplyTo is the platform id of the operator's message that caused it.
+	InReplyTo string
+}
+
+// HealthChecker is implemented by parts that can report their health.
+type HealthChecker interface {
+	Name() string
+	Health(ctx context.Context) error
+}
+
+// OperatorInput is a message an operator typed on a platform, as an adapter
+// hands it to Engine.HandleOperator.
+type OperatorInput struct {
+	// EventID is the platform's id of the event, used for de-duplication;
+	// "" disables it.
+	EventID        string
+	ConversationID string
+	Operator       Operator
+	Text           string
+	// Mention is how the bot is mentioned on this platform ("<@U123>",
+	// "@chatbridge:example.org"), used to recognise "<@BOT> help".
+	Mention string
+}
+
+// Outcome is what an Interceptor decided about an operator message.
+type Outcome struct {
+	// Relay is the text to send to the visitor ("" sends nothing).
+	Relay string
+	// Whisper is shown to the operator only.
+	Whisper string
+	// Note is stored as a private note shared by the operators.
+	Note string
+}
+
+// Interceptor classifies operator messages (commands, notes, canned
+// responses). It is set with Engine.SetInterceptor; package commands
+// implements it. Intercept may call the engine (tickets, close, …).
+type Interceptor interface {
+	Intercept(ctx context.Context, in OperatorInput, conv Conversation) (Outcome, error)
+}
+
+// Metrics receives counters from the engine; cmd wires Prometheus to it.
+type Metrics interface {
+	MessageIn(from From)
+	MessageOut(destination string)
+	DeliveryLatency(destination string, seconds float64)
+	DeliveryError(destination string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) MessageIn(From)                  {}
+func (nopMetrics) MessageOut(string)               {}
+func (nopMetrics) DeliveryLatency(string, float64) {}
+func (nopMetrics) DeliveryError(string)            {}

@@ -1,0 +1,109 @@
+package bridge
+
+import "sync"
+
+// EventKind says what changed.
+type EventKind string
+
+// Live event kinds.
+const (
+	EventMessage EventKind = "message"
+	EventClosed  EventKind = "closed"
+	EventOpened  EventKind = "opened"
+	EventUpdated EventKind = "updated" // followers, visitor details, page views
+	EventTyping  EventKind = "typing"
+)
+
+// Event is a live notification that something committed to the store changed.
+// Subscribers re-read the store after Seq: events are wake-ups, so a dropped
+// event never loses data as long as a later one arrives or the subscriber
+// re-reads on (re)connect.
+type Event struct {
+	Kind           EventKind
+	VisitorID      string
+	ConversationID string
+	Seq            uint64
+	// Visibility of the message for EventMessage; Recipient for whispers.
+	Visibility Visibility
+	Recipient  string
+	// From and Author describe typing events and messages.
+	From   From
+	Author string
+}
+
+// Subscription receives events until Close.
+type Subscription struct {
+	C     <-chan Event
+	c     chan Event
+	hub   *Hub
+	key   string
+	close sync.Once
+}
+
+// Close stops the subscription. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.close.Do(func() {
+		s.hub.mu.Lock()
+		delete(s.hub.subs[s.key], s)
+		if len(s.hub.subs[s.key]) == 0 {
+			delete(s.hub.subs, s.key)
+		}
+		s.hub.mu.Unlock()
+	})
+}
+
+// Hub fans live events out to subscribers: per visitor (the widget) and
+// global (operator views). Publishing never blocks: a full subscriber misses
+// the event, which is safe because events are only wake-ups.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[string]map[*Subscription]struct{}
+}
+
+// NewHub returns an empty hub.
+func NewHub() *Hub { return &Hub{subs: map[string]map[*Subscription]struct{}{}} }
+
+const allKey = "\x00all"
+
+// SubscribeVisitor receives the events of one visitor's conversations.
+func (h *Hub) SubscribeVisitor(visitorID string) *Subscription { return h.subscribe(visitorID) }
+
+// SubscribeAll receives every event (operator views).
+func (h *Hub) SubscribeAll() *Subscription { return h.subscribe(allKey) }
+
+func (h *Hub) subscribe(key string) *Subscription {
+	c := make(chan Event, 32)
+	s := &Subscription{C: c, c: c, hub: h, key: key}
+	h.mu.Lock()
+	if h.subs[key] == nil {
+		h.subs[key] = map[*Subscription]struct{}{}
+	}
+	h.subs[key][s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Publish sends ev to the visitor's subscribers and to the global ones.
+func (h *Hub) Publish(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, key := range [2]string{ev.VisitorID, allKey} {
+		for s := range h.subs[key] {
+			select {
+			case s.c <- ev:
+			default:
+			}
+		}
+	}
+}
+
+// Subscribers counts current subscriptions (for metrics and tests).
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, m := range h.subs {
+		n += len(m)
+	}
+	return n
+}

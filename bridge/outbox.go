@@ -1,0 +1,293 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// worker delivers one destination's outbox. It is the only goroutine that
+// calls its Deliverer, so deliveries to one destination are sequential and
+// in outbox order; a failed entry blocks the later entries of its
+// conversation (not of others) until it succeeds.
+type worker struct {
+	e    *Engine
+	d    Deliverer
+	name string
+	wake chan struct{}
+}
+
+func newWorker(e *Engine, d Deliverer) *worker {
+	return &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1)}
+}
+
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+const outboxBatch = 256
+
+func (w *worker) run(ctx context.Context) {
+	log := w.e.log.With("destination", w.name)
+	log.Debug("delivery worker started")
+	for {
+		next, err := w.pass(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Error("outbox pass failed", "err", err)
+			next = w.e.cfg.Now().Add(w.e.cfg.RetryMin)
+		}
+		var (
+			timer <-chan time.Time
+			t     *time.Timer
+		)
+		if !next.IsZero() {
+			t = time.NewTimer(max(next.Sub(w.e.cfg.Now()), 0))
+			timer = t.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.wake:
+		case <-timer:
+		}
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// pass delivers every due entry and returns when the next retry is due
+// (zero: nothing pending).
+func (w *worker) pass(ctx context.Context) (time.Time, error) {
+	for {
+		var entries []OutboxEntry
+		err := w.e.store.View(ctx, func(tx Tx) error {
+			var err error
+			entries, err = tx.Outbox(w.name, outboxBatch)
+			return err
+		})
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read outbox: %w", err)
+		}
+		if len(entries) == 0 {
+			return time.Time{}, nil
+		}
+		blocked := map[string]bool{}
+		var next time.Time
+		delivered := 0
+		for _, en := range entries {
+			if ctx.Err() != nil {
+				return time.Time{}, nil
+			}
+			key := en.ConversationID
+			if key != "" && blocked[key] {
+				continue
+			}
+			now := w.e.cfg.Now()
+			if en.NextAttempt.After(now) {
+				if key != "" {
+					blocked[key] = true
+				}
+				if next.IsZero() || en.NextAttempt.Before(next) {
+					next = en.NextAttempt
+				}
+				continue
+			}
+			ok, retryAt := w.deliver(ctx, en)
+			if ok {
+				delivered++
+				continue
+			}
+			if ctx.Err() != nil {
+				return time.Time{}, nil
+			}
+			if key != "" {
+				blocked[key] = true
+			}
+			if next.IsZero() || retryAt.Before(next) {
+				next = retryAt
+			}
+		}
+		// A full batch with progress may hide more due entries behind it.
+		if len(entries) < outboxBatch || delivered == 0 {
+			return next, nil
+		}
+	}
+}
+
+// deliver attempts one entry; it reports success, or when to retry.
+func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) {
+	log := w.e.log.With("destination", w.name, "entry", en.ID, "kind", string(en.Kind), "conversation", en.ConversationID)
+	d, err := w.e.loadDelivery(ctx, en)
+	var rc Receipt
+	if err == nil {
+		rc, err = w.d.Deliver(ctx, d)
+	} else if errors.Is(err, ErrNotFound) {
+		err = fmt.Errorf("%w: %w", ErrPermanent, err)
+	}
+	if ctx.Err() != nil && err != nil {
+		return false, time.Time{}
+	}
+	if err == nil || errors.Is(err, ErrPermanent) {
+		if err != nil {
+			log.Error("delivery dropped", "err", err)
+			w.e.m().DeliveryError(w.name)
+		}
+		derr := w.e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+			return tx.DeleteOutbox(w.name, en.ID)
+		})
+		if derr != nil {
+			log.Error("outbox delete failed", "err", derr)
+			return false, w.e.cfg.Now().Add(w.e.cfg.RetryMin)
+		}
+		if err == nil {
+			w.e.m().MessageOut(w.name)
+			w.e.m().DeliveryLatency(w.name, w.e.cfg.Now().Sub(en.CreatedAt).Seconds())
+			w.e.afterDelivery(ctx, w.name, d, rc)
+		}
+		return true, time.Time{}
+	}
+	w.e.m().DeliveryError(w.name)
+	en.Attempts++
+	en.LastError = err.Error()
+	en.NextAttempt = w.e.cfg.Now().Add(w.e.backoff(en.Attempts))
+	log.Warn("delivery failed, will retry", "attempt", en.Attempts, "retry_at", en.NextAttempt, "err", err)
+	if uerr := w.e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return tx.PutOutbox(en) }); uerr != nil {
+		log.Error("outbox update failed", "err", uerr)
+	}
+	if en.Attempts == 1 {
+		w.e.reportFailure(ctx, w.name, d, err)
+	}
+	return false, en.NextAttempt
+}
+
+// backoff doubles from RetryMin up to RetryMax, with ±20 % jitter.
+func (e *Engine) backoff(attempt int) time.Duration {
+	d := e.cfg.RetryMin
+	for i := 1; i < attempt && d < e.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	if d > e.cfg.RetryMax {
+		d = e.cfg.RetryMax
+	}
+	j := time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+	return j
+}
+
+// loadDelivery loads the records an entry refers to.
+func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, error) {
+	d := Delivery{Entry: en}
+	err := e.store.View(ctx, func(tx Tx) error {
+		if en.ConversationID != "" {
+			c, err := tx.Conversation(en.ConversationID)
+			if err != nil {
+				return err
+			}
+			d.Conversation = c
+			if d.Visitor, err = tx.Visitor(c.VisitorID); err != nil {
+				return err
+			}
+		}
+		switch en.Kind {
+		case KindMessage, KindClosed:
+			if en.Seq > 0 {
+				m, err := tx.Message(en.ConversationID, en.Seq)
+				if err != nil {
+					return err
+				}
+				d.Message = &m
+			}
+		case KindTicket:
+			t, err := tx.Ticket(en.Number)
+			if err != nil {
+				return err
+			}
+			d.Ticket = &t
+		case KindLead:
+			l, err := tx.Lead(en.Number)
+			if err != nil {
+				return err
+			}
+			d.Lead = &l
+		}
+		return nil
+	})
+	return d, err
+}
+
+// afterDelivery records links of created records and tells the operator.
+func (e *Engine) afterDelivery(ctx context.Context, dest string, d Delivery, rc Receipt) {
+	if rc.Link == "" {
+		return
+	}
+	var op Operator
+	var what string
+	err := e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+		switch {
+		case d.Ticket != nil:
+			t, err := tx.Ticket(d.Ticket.Number)
+			if err != nil {
+				return err
+			}
+			if t.Links == nil {
+				t.Links = map[string]string{}
+			}
+			t.Links[dest] = rc.Link
+			op, what = t.Operator, fmt.Sprintf("Ticket #%d is in %s: %s", t.Number, dest, rc.Link)
+			return tx.PutTicket(t)
+		case d.Lead != nil:
+			l, err := tx.Lead(d.Lead.Number)
+			if err != nil {
+				return err
+			}
+			if l.Links == nil {
+				l.Links = map[string]string{}
+			}
+			l.Links[dest] = rc.Link
+			op, what = l.ReferredBy, fmt.Sprintf("Lead #%d is in %s: %s", l.Number, dest, rc.Link)
+			return tx.PutLead(l)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("record sink link", "destination", dest, "err", err)
+		return
+	}
+	if what != "" && d.Entry.ConversationID != "" && op.ID != "" {
+		if err := e.Whisper(context.WithoutCancel(ctx), d.Entry.ConversationID, op, what, ""); err != nil {
+			e.log.Warn("whisper sink link", "err", err)
+		}
+	}
+}
+
+// reportFailure tells the operator who created a ticket or lead that a sink
+// refused it (once, at the first failure); the record stays in the store.
+func (e *Engine) reportFailure(ctx context.Context, dest string, d Delivery, cause error) {
+	var op Operator
+	var what string
+	switch {
+	case d.Ticket != nil:
+		op, what = d.Ticket.Operator, fmt.Sprintf("ticket #%d", d.Ticket.Number)
+	case d.Lead != nil:
+		op, what = d.Lead.ReferredBy, fmt.Sprintf("lead #%d", d.Lead.Number)
+	default:
+		return
+	}
+	if d.Entry.ConversationID == "" || op.ID == "" {
+		return
+	}
+	text := fmt.Sprintf("Could not send %s to %s: %v. It is saved in chatbridge and will be retried.", what, dest, cause)
+	if err := e.Whisper(context.WithoutCancel(ctx), d.Entry.ConversationID, op, text, ""); err != nil {
+		e.log.Warn("whisper sink failure", "err", err)
+	}
+}

@@ -1,0 +1,294 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrUnauthorized: the token is unknown.
+var ErrUnauthorized = errors.New("unknown or invalid token")
+
+// SessionInput describes a visitor starting a session.
+type SessionInput struct {
+	Name, Email, Locale, UserAgent, IP, Country string
+	// ExternalID is set when the site vouched for the visitor with a valid
+	// signed identity: the same visitor is resumed on any device.
+	ExternalID string
+}
+
+// StartSession creates a visitor (or resumes the one with in.ExternalID) and
+// returns a new bearer token for it. Only the token's hash is stored.
+func (e *Engine) StartSession(ctx context.Context, in SessionInput) (string, Visitor, error) {
+	token, hash := NewToken()
+	now := e.cfg.Now()
+	newID := NewID("v_")
+	var v Visitor
+	err := e.store.Update(ctx, func(tx Tx) error {
+		v = Visitor{}
+		if in.ExternalID != "" {
+			id, err := tx.VisitorByExternalID(in.ExternalID)
+			switch {
+			case err == nil:
+				if v, err = tx.Visitor(id); err != nil {
+					return err
+				}
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		if v.ID == "" {
+			v = Visitor{ID: newID, CreatedAt: now, ExternalID: in.ExternalID}
+			if in.ExternalID != "" {
+				if err := tx.PutExternalID(in.ExternalID, v.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if in.Name != "" {
+			v.Name = in.Name
+		}
+		if in.Email != "" {
+			v.Email = in.Email
+		}
+		for _, kv := range [][2]*string{{&v.Locale, &in.Locale}, {&v.UserAgent, &in.UserAgent}, {&v.IP, &in.IP}, {&v.Country, &in.Country}} {
+			if *kv[1] != "" {
+				*kv[0] = *kv[1]
+			}
+		}
+		v.LastSeenAt = now
+		if err := tx.PutVisitor(v); err != nil {
+			return err
+		}
+		return tx.PutToken(hash, v.ID)
+	})
+	if err != nil {
+		return "", Visitor{}, fmt.Errorf("start session: %w", err)
+	}
+	return token, v, nil
+}
+
+// Authenticate resolves a bearer token to its visitor, or ErrUnauthorized.
+func (e *Engine) Authenticate(ctx context.Context, token string) (Visitor, error) {
+	if token == "" || len(token) > 256 {
+		return Visitor{}, ErrUnauthorized
+	}
+	var v Visitor
+	err := e.store.View(ctx, func(tx Tx) error {
+		id, err := tx.VisitorByToken(HashToken(token))
+		if err != nil {
+			return err
+		}
+		v, err = tx.Visitor(id)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return Visitor{}, ErrUnauthorized
+	}
+	return v, err
+}
+
+// UpdateVisitor changes a visitor's name and e-mail (empty keeps the old).
+func (e *Engine) UpdateVisitor(ctx context.Context, visitorID, name, email string) (Visitor, error) {
+	var v Visitor
+	err := e.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if v, err = tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		if name != "" {
+			v.Name = name
+		}
+		if email != "" {
+			v.Email = email
+		}
+		return tx.PutVisitor(v)
+	})
+	if err != nil {
+		return Visitor{}, fmt.Errorf("update visitor: %w", err)
+	}
+	e.hub.Publish(Event{Kind: EventUpdated, VisitorID: visitorID})
+	return v, nil
+}
+
+// RecordPageView stores a page view and makes it the visitor's current page.
+func (e *Engine) RecordPageView(ctx context.Context, visitorID string, pv PageView) error {
+	pv.VisitorID = visitorID
+	if pv.At.IsZero() {
+		pv.At = e.cfg.Now()
+	}
+	err := e.store.Update(ctx, func(tx Tx) error {
+		v, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		v.CurrentURL, v.Referrer, v.LastSeenAt = pv.URL, pv.Referrer, pv.At
+		if err := tx.PutVisitor(v); err != nil {
+			return err
+		}
+		return tx.AddPageView(pv)
+	})
+	if err != nil {
+		return fmt.Errorf("record page view: %w", err)
+	}
+	e.hub.Publish(Event{Kind: EventUpdated, VisitorID: visitorID})
+	return nil
+}
+
+// openConversation returns the visitor's open conversation, creating one
+// (and its announcements) when none is open.
+func (e *Engine) openConversation(tx Tx, v Visitor, newID string) (Conversation, bool, error) {
+	convs, err := tx.Conversations(ConversationFilter{VisitorID: v.ID, Status: StatusOpen, Limit: 1})
+	if err != nil {
+		return Conversation{}, false, err
+	}
+	if len(convs) > 0 {
+		return convs[0], false, nil
+	}
+	now := e.cfg.Now()
+	c := Conversation{ID: newID, VisitorID: v.ID, Status: StatusOpen, CreatedAt: now, UpdatedAt: now}
+	if err := enqueue(tx, e.destinations(KindOpened), OutboxEntry{Kind: KindOpened, ConversationID: c.ID, CreatedAt: now}); err != nil {
+		return Conversation{}, false, err
+	}
+	return c, true, nil
+}
+
+// VisitorMessage stores a visitor's message durably together with its outbox
+// entries and returns it. It is idempotent on clientID: a repeated call
+// returns the first message and stores nothing. A conversation is started
+// when none is open.
+func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text string) (Message, error) {
+	text, err := CheckText(text, e.cfg.MaxMessageBytes)
+	if err != nil {
+		return Message{}, err
+	}
+	if clientID == "" || len(clientID) > 128 {
+		return Message{}, fmt.Errorf("%w: client_id must be 1 to 128 characters", ErrInvalid)
+	}
+	newConvID := NewID("c_")
+	var (
+		msg     Message
+		dup     bool
+		created bool
+		dests   []string
+	)
+	err = e.store.Update(ctx, func(tx Tx) error {
+		dup, created, dests = false, false, nil
+		if convID, seq, err := tx.ClientID(visitorID, clientID); err == nil {
+			msg, err = tx.Message(convID, seq)
+			dup = true
+			return err
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		v, err := tx.Visitor(visitorID)
+		if err != nil {
+			return err
+		}
+		conv, isNew, err := e.openConversation(tx, v, newConvID)
+		if err != nil {
+			return err
+		}
+		created = isNew
+		now := e.cfg.Now()
+		conv.LastSeq++
+		conv.UpdatedAt, conv.LastVisitorAt, conv.Preview = now, now, preview(text)
+		msg = Message{
+			ConversationID: conv.ID, Seq: conv.LastSeq, ClientID: clientID,
+			From: FromVisitor, Visibility: VisibilityPublic, Author: v.DisplayName(),
+			Text: text, At: now,
+		}
+		if err := tx.PutMessage(msg); err != nil {
+			return err
+		}
+		if err := tx.PutClientID(visitorID, clientID, conv.ID, msg.Seq); err != nil {
+			return err
+		}
+		if err := tx.PutConversation(conv); err != nil {
+			return err
+		}
+		dests = e.destinations(KindMessage)
+		return enqueue(tx, dests, OutboxEntry{Kind: KindMessage, ConversationID: conv.ID, Seq: msg.Seq, CreatedAt: now})
+	})
+	if err != nil {
+		return Message{}, fmt.Errorf("visitor message: %w", err)
+	}
+	if dup {
+		return msg, nil
+	}
+	e.m().MessageIn(FromVisitor)
+	if created {
+		e.wake(e.destinations(KindOpened))
+		e.hub.Publish(Event{Kind: EventOpened, VisitorID: visitorID, ConversationID: msg.ConversationID})
+	}
+	e.wake(dests)
+	e.publishMessage(visitorID, msg)
+	return msg, nil
+}
+
+func (e *Engine) publishMessage(visitorID string, m Message) {
+	e.hub.Publish(Event{
+		Kind: EventMessage, VisitorID: visitorID, ConversationID: m.ConversationID, Seq: m.Seq,
+		Visibility: m.Visibility, Recipient: m.Recipient, From: m.From, Author: m.Author,
+	})
+}
+
+// VisitorView is what the visitor may see of their current conversation.
+type VisitorView struct {
+	Conversation Conversation
+	// Messages are public messages with Seq > after.
+	Messages []Message
+}
+
+// VisitorMessages returns the public messages after seq `after` of the
+// visitor's current conversation (the newest one). When conversationID names
+// an older conversation of the visitor, the messages of the current one are
+// returned from the start, so a client that missed a new conversation catches
+// up. A visitor without conversations gets an empty view.
+func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (VisitorView, error) {
+	var view VisitorView
+	err := e.store.View(ctx, func(tx Tx) error {
+		view = VisitorView{}
+		convs, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Limit: 1})
+		if err != nil || len(convs) == 0 {
+			return err
+		}
+		view.Conversation = convs[0]
+		if conversationID != "" && conversationID != view.Conversation.ID {
+			after = 0
+		}
+		msgs, err := tx.Messages(view.Conversation.ID, after, 0)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if m.Visibility == VisibilityPublic {
+				view.Messages = append(view.Messages, m)
+				if limit > 0 && len(view.Messages) == limit {
+					break
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return VisitorView{}, fmt.Errorf("visitor messages: %w", err)
+	}
+	return view, nil
+}
+
+// CloseByVisitor ends the visitor's open conversation, if any.
+func (e *Engine) CloseByVisitor(ctx context.Context, visitorID string) error {
+	var convID string
+	err := e.store.View(ctx, func(tx Tx) error {
+		convs, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Status: StatusOpen, Limit: 1})
+		if err == nil && len(convs) > 0 {
+			convID = convs[0].ID
+		}
+		return err
+	})
+	if err != nil || convID == "" {
+		return err
+	}
+	return e.close(ctx, convID, "The visitor ended the chat.")
+}
