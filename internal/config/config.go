@@ -1,0 +1,278 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole of bridge.toml. Each section is a plain struct; the
+// components take their own Config types, which cmd/chatbridge fills from
+// these.
+type Config struct {
+	Server  Server  `toml:"server"`
+	Log     Log     `toml:"log"`
+	Visitor Visitor `toml:"visitor"`
+	Widget  Widget  `toml:"widget"`
+	Email   Email   `toml:"email"`
+	Inbox   Inbox   `toml:"inbox"`
+	Sinks   Sinks   `toml:"sinks"`
+}
+
+// Server is [server]: where chatbridge listens and keeps its data.
+type Server struct {
+	// Listen is the host:port of the visitor API, widget, demo page, inbox,
+	// /healthz and /metrics.
+	Listen string `toml:"listen"`
+	// PublicURL is the base URL used in links (e-mails, resume links); ""
+	// means "http://<listen>" (see BaseURL).
+	PublicURL string `toml:"public_url"`
+	// DataDir holds chatbridge.db and the admin socket admin.sock.
+	DataDir string `toml:"data_dir"`
+	// DemoPage serves the demo shop page at /.
+	DemoPage bool `toml:"demo_page"`
+}
+
+// BaseURL is PublicURL without a trailing slash, or "http://<listen>" when
+// PublicURL is empty.
+func (s Server) BaseURL() string {
+	if s.PublicURL != "" {
+		return strings.TrimRight(s.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return "http://" + s.Listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// Log is [log].
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `toml:"level"`
+	// Format is text or json.
+	Format string `toml:"format"`
+}
+
+// Visitor is [visitor]: the public visitor API and its limits.
+type Visitor struct {
+	// AllowedOrigins lists the origins ("https://shop.example.com") allowed
+	// to call the visitor API and frame the widget. Empty: only the
+	// server's own origin (BaseURL) and requests without an Origin.
+	AllowedOrigins           []string `toml:"allowed_origins"`
+	MaxMessageBytes          int      `toml:"max_message_bytes"`
+	MessagesPerMinute        int      `toml:"messages_per_minute"` // per conversation
+	SessionsPerIPPerHour     int      `toml:"sessions_per_ip_per_hour"`
+	ConversationsPerIPPerDay int      `toml:"conversations_per_ip_per_day"`
+	PageviewsPerMinute       int      `toml:"pageviews_per_minute"` // per visitor
+	LongPollMax              Duration `toml:"long_poll_max"`
+	WSMaxFrameBytes          int      `toml:"ws_max_frame_bytes"`
+	// IdentitySecret is the HMAC key of signed identities
+	// (env CHATBRIDGE_IDENTITY_SECRET); "" disables signed identities.
+	IdentitySecret Secret `toml:"identity_secret"`
+	// TrustProxyHeaders takes the client IP from X-Forwarded-For.
+	TrustProxyHeaders bool `toml:"trust_proxy_headers"`
+}
+
+// Widget is [widget]: how the chat bubble looks and behaves.
+type Widget struct {
+	Title    string `toml:"title"`
+	Greeting string `toml:"greeting"`
+	// Color is "#rgb" or "#rrggbb".
+	Color string `toml:"color"`
+	// Position is right or left.
+	Position string `toml:"position"`
+	// PrechatName and PrechatEmail are off, optional or required.
+	PrechatName  string `toml:"prechat_name"`
+	PrechatEmail string `toml:"prechat_email"`
+	// OfflineAfter: the visitor is asked for an e-mail when no operator
+	// answered within this.
+	OfflineAfter Duration `toml:"offline_after"`
+	Sound        bool     `toml:"sound"`
+	// Language is "" (the browser's), en or fr.
+	Language string `toml:"language"`
+}
+
+// Email is [email]: offline replies by SMTP, disabled when Host is empty.
+type Email struct {
+	Host     string `toml:"host"`
+	Port     int    `toml:"port"`
+	Username string `toml:"username"`
+	// Password: env CHATBRIDGE_SMTP_PASSWORD.
+	Password Secret `toml:"password"`
+	From     string `toml:"from"`
+	StartTLS bool   `toml:"starttls"`
+	// AwayAfter: the visitor counts as away after this long without a live
+	// connection, and operator replies are e-mailed.
+	AwayAfter Duration `toml:"away_after"`
+}
+
+// Enabled reports whether offline e-mails are configured.
+func (e Email) Enabled() bool { return e.Host != "" }
+
+// Inbox is [inbox]: the built-in operator web page.
+type Inbox struct {
+	Enabled bool `toml:"enabled"`
+	// Operators may log in to the inbox. None: one operator "admin" with a
+	// random password printed once at start.
+	Operators []Operator `toml:"operators"`
+}
+
+// Operator is one [[inbox.operators]] entry.
+type Operator struct {
+	Login string `toml:"login"`
+	// Name is shown to visitors; "" means Login.
+	Name string `toml:"name"`
+	// PasswordHash is a bcrypt hash ("$2a$10$…").
+	PasswordHash string `toml:"password_hash"`
+}
+
+// DisplayName is Name, or Login when Name is empty.
+func (o Operator) DisplayName() string {
+	if o.Name != "" {
+		return o.Name
+	}
+	return o.Login
+}
+
+// Sinks is [sinks]: where tickets and leads go besides the built-in store.
+type Sinks struct {
+	Webhook Webhook `toml:"webhook"`
+	Odoo    Odoo    `toml:"odoo"`
+}
+
+// Webhook is [sinks.webhook], disabled when URL is empty.
+type Webhook struct {
+	URL string `toml:"url"`
+	// Secret signs the body (HMAC-SHA256); env CHATBRIDGE_WEBHOOK_SECRET.
+	Secret Secret `toml:"secret"`
+	// Events: ticket, lead, message, conversation.opened,
+	// conversation.closed, conversation.waiting.
+	Events  []string `toml:"events"`
+	Timeout Duration `toml:"timeout"`
+}
+
+// Enabled reports whether the webhook sink is configured.
+func (w Webhook) Enabled() bool { return w.URL != "" }
+
+// Odoo is [sinks.odoo], disabled when URL is empty.
+type Odoo struct {
+	URL      string `toml:"url"`
+	Database string `toml:"database"`
+	Login    string `toml:"login"`
+	// APIKey: env CHATBRIDGE_ODOO_API_KEY.
+	APIKey Secret `toml:"api_key"`
+	// Tickets creates helpdesk.ticket records (Helpdesk app).
+	Tickets bool `toml:"tickets"`
+	// Leads creates crm.lead records (CRM app).
+	Leads bool `toml:"leads"`
+	// HelpdeskTeamID is the helpdesk.team for new tickets; 0: Odoo's default.
+	HelpdeskTeamID int      `toml:"helpdesk_team_id"`
+	Timeout        Duration `toml:"timeout"`
+}
+
+// Enabled reports whether the Odoo sink is configured.
+func (o Odoo) Enabled() bool { return o.URL != "" }
+
+// Default returns the configuration used when bridge.toml is absent, and the
+// values of keys a file leaves out.
+func Default() Config {
+	return Config{
+		Server: Server{Listen: "127.0.0.1:8080", DataDir: "./chatbridge-data", DemoPage: true},
+		Log:    Log{Level: "info", Format: "text"},
+		Visitor: Visitor{
+			AllowedOrigins:           []string{},
+			MaxMessageBytes:          10000,
+			MessagesPerMinute:        30,
+			SessionsPerIPPerHour:     30,
+			ConversationsPerIPPerDay: 20,
+			PageviewsPerMinute:       60,
+			LongPollMax:              Duration(30 * time.Second),
+			WSMaxFrameBytes:          65536,
+		},
+		Widget: Widget{
+			Title: "Chat with us", Greeting: "Hi! How can we help?", Color: "#2563eb",
+			Position: "right", PrechatName: "optional", PrechatEmail: "optional",
+			OfflineAfter: Duration(2 * time.Minute), Sound: true,
+		},
+		Email: Email{Port: 587, StartTLS: true, AwayAfter: Duration(time.Minute)},
+		Inbox: Inbox{Enabled: true},
+		Sinks: Sinks{
+			Webhook: Webhook{Events: []string{"ticket", "lead"}, Timeout: Duration(10 * time.Second)},
+			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},
+		},
+	}
+}
+
+// secretVars maps the environment variables that override secrets to their
+// keys. A non-empty variable wins over the file.
+var secretVars = []struct {
+	env, key string
+	field    func(*Config) *Secret
+}{
+	{"CHATBRIDGE_IDENTITY_SECRET", "visitor.identity_secret", func(c *Config) *Secret { return &c.Visitor.IdentitySecret }},
+	{"CHATBRIDGE_SMTP_PASSWORD", "email.password", func(c *Config) *Secret { return &c.Email.Password }},
+	{"CHATBRIDGE_WEBHOOK_SECRET", "sinks.webhook.secret", func(c *Config) *Secret { return &c.Sinks.Webhook.Secret }},
+	{"CHATBRIDGE_ODOO_API_KEY", "sinks.odoo.api_key", func(c *Config) *Secret { return &c.Sinks.Odoo.APIKey }},
+}
+
+// Load reads and parses the file at path with the process environment.
+// Problems with the content are a *Errors; a missing or unreadable file is
+// an ordinary error (errors.Is(err, fs.ErrNotExist) for a missing one).
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	return Parse(data, os.Getenv)
+}
+
+// Parse decodes data over Default(), applies the secrets found with env
+// (nil: no environment) and validates the result. On any problem it returns
+// a *Errors listing all of them and a zero Config.
+func Parse(data []byte, env func(string) string) (Config, error) {
+	cfg := Default()
+	errs := &Errors{}
+	decode(data, &cfg, errs)
+	if len(errs.Fields) > 0 && strings.HasPrefix(errs.Fields[0].Path, "line ") {
+		return Config{}, errs // a syntax error: nothing else is known
+	}
+	if env != nil {
+		for _, v := range secretVars {
+			if s := env(v.env); s != "" {
+				*v.field(&cfg) = Secret(s)
+			}
+		}
+	}
+	cfg.validate(errs)
+	if err := errs.err(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Validate checks a Config built in code (Parse already validates).
+func (c Config) Validate() error {
+	errs := &Errors{}
+	c.validate(errs)
+	return errs.err()
+}
+
+// Redacted renders the configuration as TOML with every set secret shown as
+// "[redacted]", for `chatbridge config check --print`.
+func (c Config) Redacted() string {
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		// Config holds only encodable types; this is a programming error.
+		return "# cannot render the configuration: " + err.Error() + "\n"
+	}
+	return b.String()
+}

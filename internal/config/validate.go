@@ -1,0 +1,261 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Accepted values of the enumerated keys.
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+	positions  = []string{"right", "left"}
+	prechat    = []string{"off", "optional", "required"}
+	languages  = []string{"", "en", "fr"}
+	// WebhookEvents are the event types a webhook can subscribe to.
+	WebhookEvents = []string{"ticket", "lead", "message", "conversation.opened", "conversation.closed", "conversation.waiting"}
+)
+
+var (
+	colorRE  = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+	bcryptRE = regexp.MustCompile(`^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$`)
+)
+
+// minSecretLen is the shortest identity secret accepted: an HMAC key that
+// can be guessed protects nothing.
+const minSecretLen = 16
+
+// validate records every invalid value in errs.
+func (c Config) validate(errs *Errors) {
+	c.Server.validate(errs)
+	oneOf(errs, "log.level", c.Log.Level, logLevels)
+	oneOf(errs, "log.format", c.Log.Format, logFormats)
+	c.Visitor.validate(errs)
+	c.Widget.validate(errs)
+	c.Email.validate(errs)
+	c.Inbox.validate(errs)
+	c.Sinks.Webhook.validate(errs)
+	c.Sinks.Odoo.validate(errs)
+}
+
+func (s Server) validate(errs *Errors) {
+	if msg := checkListen(s.Listen); msg != "" {
+		errs.add("server.listen", msg)
+	}
+	if s.PublicURL != "" {
+		if msg := checkURL(s.PublicURL); msg != "" {
+			errs.add("server.public_url", msg)
+		}
+	}
+	if strings.TrimSpace(s.DataDir) == "" {
+		errs.add("server.data_dir", "must not be empty")
+	}
+}
+
+func (v Visitor) validate(errs *Errors) {
+	for i, o := range v.AllowedOrigins {
+		if msg := checkOrigin(o); msg != "" {
+			errs.add(fmt.Sprintf("visitor.allowed_origins[%d]", i), msg)
+		}
+	}
+	positive(errs, "visitor.max_message_bytes", v.MaxMessageBytes)
+	positive(errs, "visitor.messages_per_minute", v.MessagesPerMinute)
+	positive(errs, "visitor.sessions_per_ip_per_hour", v.SessionsPerIPPerHour)
+	positive(errs, "visitor.conversations_per_ip_per_day", v.ConversationsPerIPPerDay)
+	positive(errs, "visitor.pageviews_per_minute", v.PageviewsPerMinute)
+	positiveDuration(errs, "visitor.long_poll_max", v.LongPollMax)
+	positive(errs, "visitor.ws_max_frame_bytes", v.WSMaxFrameBytes)
+	if v.WSMaxFrameBytes > 0 && v.MaxMessageBytes > 0 && v.WSMaxFrameBytes < v.MaxMessageBytes {
+		errs.add("visitor.ws_max_frame_bytes", fmt.Sprintf("must be at least visitor.max_message_bytes (%d) so that a message fits in a frame", v.MaxMessageBytes))
+	}
+	if s := v.IdentitySecret.Reveal(); s != "" && len(s) < minSecretLen {
+		errs.add("visitor.identity_secret", fmt.Sprintf("must be at least %d characters (or empty to disable signed identities)", minSecretLen))
+	}
+}
+
+func (w Widget) validate(errs *Errors) {
+	if strings.TrimSpace(w.Title) == "" {
+		errs.add("widget.title", "must not be empty")
+	}
+	if !colorRE.MatchString(w.Color) {
+		errs.add("widget.color", `must be a hex colour like "#2563eb" or "#25e"`)
+	}
+	oneOf(errs, "widget.position", w.Position, positions)
+	oneOf(errs, "widget.prechat_name", w.PrechatName, prechat)
+	oneOf(errs, "widget.prechat_email", w.PrechatEmail, prechat)
+	positiveDuration(errs, "widget.offline_after", w.OfflineAfter)
+	oneOf(errs, "widget.language", w.Language, languages)
+}
+
+func (e Email) validate(errs *Errors) {
+	if e.Port < 1 || e.Port > 65535 {
+		errs.add("email.port", "must be between 1 and 65535")
+	}
+	positiveDuration(errs, "email.away_after", e.AwayAfter)
+	if e.Host == "" {
+		if e.From != "" || e.Username != "" {
+			errs.add("email.host", "is empty, so e-mail is disabled, but email.from or email.username is set: set the SMTP host or remove them")
+		}
+		return
+	}
+	if strings.ContainsAny(e.Host, ":/ ") {
+		errs.add("email.host", "must be a host name without port or scheme (the port is email.port)")
+	}
+	if e.From == "" {
+		errs.add("email.from", "is required when email.host is set")
+	} else if _, err := mail.ParseAddress(e.From); err != nil {
+		errs.add("email.from", `must be an e-mail address like "Support <support@example.com>"`)
+	}
+	if e.Username != "" && e.Password == "" {
+		errs.add("email.password", "is required with email.username (or set CHATBRIDGE_SMTP_PASSWORD)")
+	}
+}
+
+func (in Inbox) validate(errs *Errors) {
+	seen := map[string]int{}
+	for i, op := range in.Operators {
+		p := fmt.Sprintf("inbox.operators[%d]", i)
+		login := strings.TrimSpace(op.Login)
+		switch {
+		case login == "":
+			errs.add(p+".login", "must not be empty")
+		case login != op.Login || strings.ContainsFunc(login, isSpaceOrControl):
+			errs.add(p+".login", "must not contain white space or control characters")
+		default:
+			if j, dup := seen[strings.ToLower(login)]; dup {
+				errs.add(p+".login", fmt.Sprintf("%q is already used by inbox.operators[%d]", login, j))
+			} else {
+				seen[strings.ToLower(login)] = i
+			}
+		}
+		if !bcryptRE.MatchString(op.PasswordHash) {
+			errs.add(p+".password_hash", "must be a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters); `chatbridge inbox hash-password` prints one")
+		}
+	}
+}
+
+func isSpaceOrControl(r rune) bool { return r <= ' ' || r == 0x7f || r == 0x85 || r == 0xa0 }
+
+func (w Webhook) validate(errs *Errors) {
+	positiveDuration(errs, "sinks.webhook.timeout", w.Timeout)
+	seen := map[string]bool{}
+	for i, ev := range w.Events {
+		p := fmt.Sprintf("sinks.webhook.events[%d]", i)
+		switch {
+		case !slices.Contains(WebhookEvents, ev):
+			errs.add(p, fmt.Sprintf("unknown event %q, must be one of %s", ev, strings.Join(WebhookEvents, ", ")))
+		case seen[ev]:
+			errs.add(p, fmt.Sprintf("%q is listed twice", ev))
+		}
+		seen[ev] = true
+	}
+	if w.URL == "" {
+		return
+	}
+	if msg := checkURL(w.URL); msg != "" {
+		errs.add("sinks.webhook.url", msg)
+	}
+	if w.Secret == "" {
+		errs.add("sinks.webhook.secret", "is required when sinks.webhook.url is set (or set CHATBRIDGE_WEBHOOK_SECRET)")
+	}
+	if len(w.Events) == 0 {
+		errs.add("sinks.webhook.events", "must list at least one event when sinks.webhook.url is set")
+	}
+}
+
+func (o Odoo) validate(errs *Errors) {
+	positiveDuration(errs, "sinks.odoo.timeout", o.Timeout)
+	if o.HelpdeskTeamID < 0 {
+		errs.add("sinks.odoo.helpdesk_team_id", "must be 0 (Odoo's default team) or a team id")
+	}
+	if o.URL == "" {
+		if o.Database != "" || o.Login != "" {
+			errs.add("sinks.odoo.url", "is empty, so the Odoo sink is disabled, but sinks.odoo.database or login is set: set the URL or remove them")
+		}
+		return
+	}
+	if msg := checkURL(o.URL); msg != "" {
+		errs.add("sinks.odoo.url", msg)
+	}
+	if o.Database == "" {
+		errs.add("sinks.odoo.database", "is required when sinks.odoo.url is set")
+	}
+	if o.Login == "" {
+		errs.add("sinks.odoo.login", "is required when sinks.odoo.url is set")
+	}
+	if o.APIKey == "" {
+		errs.add("sinks.odoo.api_key", "is required when sinks.odoo.url is set (or set CHATBRIDGE_ODOO_API_KEY)")
+	}
+	if !o.Tickets && !o.Leads {
+		errs.add("sinks.odoo.tickets", "sinks.odoo.tickets and sinks.odoo.leads are both false: enable one or remove sinks.odoo.url")
+	}
+}
+
+func oneOf(errs *Errors, path, v string, allowed []string) {
+	if slices.Contains(allowed, v) {
+		return
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	errs.add(path, fmt.Sprintf("%q is not one of %s", v, strings.Join(quoted, ", ")))
+}
+
+func positive(errs *Errors, path string, n int) {
+	if n <= 0 {
+		errs.add(path, "must be greater than 0")
+	}
+}
+
+func positiveDuration(errs *Errors, path string, d Duration) {
+	if d <= 0 {
+		errs.add(path, `must be a positive duration like "30s"`)
+	}
+}
+
+// checkListen validates a host:port listen address ("" when valid).
+func checkListen(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return `must be host:port, like "127.0.0.1:8080" or ":8080"`
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "port must be a number between 0 and 65535"
+	}
+	if strings.ContainsAny(host, " /") {
+		return "host must be an IP address or a host name"
+	}
+	return ""
+}
+
+// checkURL validates an absolute http(s) URL ("" when valid).
+func checkURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "must be an absolute http:// or https:// URL"
+	}
+	if u.User != nil {
+		return "must not contain a user name or password (use the dedicated keys)"
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "must not have a query or fragment"
+	}
+	return ""
+}
+
+// checkOrigin validates a browser origin ("" when valid).
+func checkOrigin(o string) string {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Sprintf(`%q is not an origin: write scheme and host only, like "https://shop.example.com"`, o)
+	}
+	return ""
+}
