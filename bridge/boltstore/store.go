@@ -1,0 +1,187 @@
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the version of the layout this package writes.
+const SchemaVersion = 1
+
+// ErrLocked is returned (wrapped) by Open when another process holds the
+// store file: usually a running chatbridge server, which the CLI then talks
+// to over its admin socket instead.
+var ErrLocked = errors.New("store is locked by another process")
+
+// Options tunes Open. The zero value is the production setting.
+type Options struct {
+	// Timeout is how long Open waits for the file lock (default 1 s).
+	Timeout time.Duration
+	// NoSync skips fsync on commit. Only for tests and benchmarks: a crash
+	// loses acknowledged writes.
+	NoSync bool
+}
+
+// Store is a bridge.Store on a bbolt file. It is safe for concurrent use.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ bridge.Store = (*Store)(nil)
+
+// Bucket names.
+var (
+	bMeta         = []byte("meta")
+	bVisitors     = []byte("visitors")
+	bTokens       = []byte("tokens")
+	bExternalIDs  = []byte("external_ids")
+	bPageViews    = []byte("pageviews")
+	bConvs        = []byte("conversations")
+	bConvByVis    = []byte("conv_by_visitor")
+	bConvByStatus = []byte("conv_by_status")
+	bMessages     = []byte("messages")
+	bClientIDs    = []byte("client_ids")
+	bOutbox       = []byte("outbox")
+	bSeen         = []byte("seen")
+	bSeenExp      = []byte("seen_by_expiry")
+	bRefs         = []byte("refs")
+	bRefsRev      = []byte("refs_reverse")
+	bTickets      = []byte("tickets")
+	bTicketTerms  = []byte("ticket_terms")
+	bLeads        = []byte("leads")
+	bCanned       = []byte("canned")
+	bState        = []byte("state")
+
+	allBuckets = [][]byte{
+		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
+		bConvByStatus, bMessages, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
+		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState,
+	}
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// SchemaError reports a store written by a newer chatbridge. It wraps
+// bridge.ErrSchemaTooNew.
+type SchemaError struct {
+	// Have is the version found in the file, Want the newest one supported.
+	Have, Want uint64
+}
+
+// Error says what happened and what to do.
+func (e *SchemaError) Error() string {
+	return fmt.Sprintf("store schema version %d is newer than this chatbridge supports (%d); upgrade chatbridge", e.Have, e.Want)
+}
+
+// Unwrap returns bridge.ErrSchemaTooNew.
+func (e *SchemaError) Unwrap() error { return bridge.ErrSchemaTooNew }
+
+// Open opens (creating if needed) the store at path. The parent directory is
+// created with mode 0700 and the file with mode 0600. When another process
+// holds the file, Open gives up after opts.Timeout with an error wrapping
+// ErrLocked. A store written by a newer chatbridge is refused with an error
+// wrapping bridge.ErrSchemaTooNew; an older one is migrated.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.Timeout,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: %w (a running chatbridge server?)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := db.Update(initSchema); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// initSchema checks the schema version, migrates older stores and creates
+// missing buckets.
+func initSchema(tx *bolt.Tx) error {
+	meta := tx.Bucket(bMeta)
+	var have uint64
+	if meta != nil {
+		if v := meta.Get(keySchemaVersion); v != nil {
+			if len(v) != 8 {
+				return fmt.Errorf("read schema version: malformed value %x", v)
+			}
+			have = binary.BigEndian.Uint64(v)
+		}
+	}
+	if have > SchemaVersion {
+		return &SchemaError{Have: have, Want: SchemaVersion}
+	}
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	// Migrations from have to SchemaVersion go here (none yet: 1 is the
+	// first version, and 0 means a new file).
+	if have != SchemaVersion {
+		if err := tx.Bucket(bMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
+			return fmt.Errorf("write schema version: %w", err)
+		}
+	}
+	return nil
+}
+
+// Path is the file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Update runs fn in a read-write transaction, coalesced with concurrent
+// Updates into one commit (bbolt Batch): fn may run more than once, and when
+// it fails it is re-run alone so that its error does not abort the others.
+// An error returned by fn is returned unchanged; nothing fn wrote is kept.
+func (s *Store) Update(ctx context.Context, fn func(bridge.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	var fnErr error
+	err := s.db.Batch(func(btx *bolt.Tx) error {
+		fnErr = fn(&tx{tx: btx})
+		return fnErr
+	})
+	if err != nil && !errors.Is(err, fnErr) {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return err
+}
+
+// View runs fn in a read-only transaction; write methods fail in it.
+func (s *Store) View(ctx context.Context, fn func(bridge.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("view: %w", err)
+	}
+	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
+}
+
+// Close waits for running transactions and closes the file. Closing twice
+// is not an error.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package boltstore_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	bolt "go.etcd.io/bbolt"
+)
+
+func openTemp(t *testing.T) (*boltstore.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sub", "chatbridge.db")
+	s, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, path
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	at := time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC)
+	var ticket bridge.Ticket
+	err := s.Update(ctx, func(tx bridge.Tx) error {
+		if err := tx.PutVisitor(bridge.Visitor{ID: "v1", Name: "Ada", CreatedAt: at}); err != nil {
+			return err
+		}
+		var err error
+		ticket, err = tx.CreateTicket(bridge.Ticket{Title: "Broken invoice", CreatedAt: at})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Update: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s2, err := boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	err = s2.View(ctx, func(tx bridge.Tx) error {
+		v, err := tx.Visitor("v1")
+		if err != nil {
+			return err
+		}
+		if v.Name != "Ada" || !v.CreatedAt.Equal(at) {
+			t.Errorf("visitor after reopen = %+v", v)
+		}
+		got, err := tx.SearchTickets([]string{"invoice"})
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0] != ticket.Number {
+			t.Errorf("search after reopen = %v, want [%d]", got, ticket.Number)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("View: %v", err)
+	}
+	// Numbering continues after a reopen.
+	err = s2.Update(ctx, func(tx bridge.Tx) error {
+		tk, err := tx.CreateTicket(bridge.Ticket{Title: "second"})
+		if err == nil && tk.Number != ticket.Number+1 {
+			t.Errorf("ticket number after reopen = %d, want %d", tk.Number, ticket.Number+1)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Update after reopen: %v", err)
+	}
+}
+
+func TestSchemaTooNewIsRefused(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 7})
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := boltstore.Open(path, boltstore.Options{})
+	if err == nil {
+		s2.Close()
+		t.Fatal("Open accepted a store with schema version 7")
+	}
+	if !errors.Is(err, bridge.ErrSchemaTooNew) {
+		t.Errorf("error %v does not wrap bridge.ErrSchemaTooNew", err)
+	}
+	want := "store schema version 7 is newer than this chatbridge supports (1); upgrade chatbridge"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %q, want it to contain %q", err, want)
+	}
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	_, path := openTemp(t)
+	start := time.Now()
+	s2, err := boltstore.Open(path, boltstore.Options{Timeout: 100 * time.Millisecond})
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Open of a held store succeeded")
+	}
+	if !errors.Is(err, boltstore.ErrLocked) {
+		t.Fatalf("second Open: %v, want an error wrapping ErrLocked", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("second Open took %v with a 100ms timeout", d)
+	}
+}
+
+func TestEngineVisitorMessage(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	e, err := bridge.New(bridge.Config{}, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v, err := e.StartSession(ctx, bridge.SessionInput{Name: "Ada"})
+	if err != nil {
+		t.Fatalf("StartSession: %v", err)
+	}
+	m1, err := e.VisitorMessage(ctx, v.ID, "c1", "hello")
+	if err != nil {
+		t.Fatalf("VisitorMessage: %v", err)
+	}
+	m2, err := e.VisitorMessage(ctx, v.ID, "c2", "again")
+	if err != nil {
+		t.Fatalf("VisitorMessage: %v", err)
+	}
+	dup, err := e.VisitorMessage(ctx, v.ID, "c1", "hello")
+	if err != nil {
+		t.Fatalf("VisitorMessage dup: %v", err)
+	}
+	if m1.ConversationID != m2.ConversationID || m1.Seq != 1 || m2.Seq != 2 || dup.Seq != 1 {
+		t.Errorf("messages: %+v %+v dup %+v", m1, m2, dup)
+	}
+	view, err := e.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Messages) != 2 || view.Conversation.LastSeq != 2 {
+		t.Errorf("view = %+v", view)
+	}
+}

@@ -1,0 +1,263 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxPageViews is how many page views are kept per visitor.
+const maxPageViews = 200
+
+// tx implements bridge.Tx on a bbolt transaction.
+type tx struct {
+	tx *bolt.Tx
+}
+
+var _ bridge.Tx = (*tx)(nil)
+
+func (t *tx) b(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
+
+// getJSON decodes the value of k in bucket b into v; ok is false when k is
+// missing. json.Unmarshal copies, so v does not alias the transaction.
+func getJSON(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("decode: %w", err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bolt.Bucket, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	return b.Put(k, data)
+}
+
+// Visitor returns a visitor by id.
+func (t *tx) Visitor(id string) (bridge.Visitor, error) {
+	var v bridge.Visitor
+	ok, err := getJSON(t.b(bVisitors), []byte(id), &v)
+	if err != nil {
+		return bridge.Visitor{}, fmt.Errorf("visitor %s: %w", id, err)
+	}
+	if !ok || id == "" {
+		return bridge.Visitor{}, errNotFound("visitor", id)
+	}
+	return v, nil
+}
+
+// PutVisitor stores v under v.ID.
+func (t *tx) PutVisitor(v bridge.Visitor) error {
+	if err := t.writable("put visitor"); err != nil {
+		return err
+	}
+	if err := checkParts("put visitor", v.ID); err != nil {
+		return err
+	}
+	if err := putJSON(t.b(bVisitors), []byte(v.ID), v); err != nil {
+		return fmt.Errorf("put visitor: %w", err)
+	}
+	return nil
+}
+
+// VisitorByToken resolves a token hash to a visitor id.
+func (t *tx) VisitorByToken(tokenHash []byte) (string, error) {
+	if len(tokenHash) == 0 {
+		return "", errNotFound("token", "(empty)")
+	}
+	v := t.b(bTokens).Get(tokenHash)
+	if v == nil {
+		return "", errNotFound("token", "(hash)")
+	}
+	return string(v), nil
+}
+
+// PutToken maps a token hash to a visitor id.
+func (t *tx) PutToken(tokenHash []byte, visitorID string) error {
+	if err := t.writable("put token"); err != nil {
+		return err
+	}
+	if len(tokenHash) == 0 {
+		return fmt.Errorf("put token: %w: empty token hash", bridge.ErrInvalid)
+	}
+	if err := checkParts("put token", visitorID); err != nil {
+		return err
+	}
+	if err := t.b(bTokens).Put(bytes.Clone(tokenHash), []byte(visitorID)); err != nil {
+		return fmt.Errorf("put token: %w", err)
+	}
+	return nil
+}
+
+// VisitorByExternalID resolves a site user id to a visitor id.
+func (t *tx) VisitorByExternalID(externalID string) (string, error) {
+	var v []byte
+	if externalID != "" {
+		v = t.b(bExternalIDs).Get([]byte(externalID))
+	}
+	if v == nil {
+		return "", errNotFound("external id", externalID)
+	}
+	return string(v), nil
+}
+
+// PutExternalID maps a site user id to a visitor id.
+func (t *tx) PutExternalID(externalID, visitorID string) error {
+	if err := t.writable("put external id"); err != nil {
+		return err
+	}
+	if externalID == "" {
+		return fmt.Errorf("put external id: %w: empty external id", bridge.ErrInvalid)
+	}
+	if err := checkParts("put external id", visitorID); err != nil {
+		return err
+	}
+	if err := t.b(bExternalIDs).Put([]byte(externalID), []byte(visitorID)); err != nil {
+		return fmt.Errorf("put external id: %w", err)
+	}
+	return nil
+}
+
+// AddPageView records pv under visitor\0time\0seq and keeps the newest
+// maxPageViews of the visitor.
+func (t *tx) AddPageView(pv bridge.PageView) error {
+	if err := t.writable("add page view"); err != nil {
+		return err
+	}
+	if err := checkParts("add page view", pv.VisitorID); err != nil {
+		return err
+	}
+	b := t.b(bPageViews)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("add page view: %w", err)
+	}
+	if err := putJSON(b, key([]string{pv.VisitorID}, u64(timeKey(pv.At)), u64(seq)), pv); err != nil {
+		return fmt.Errorf("add page view: %w", err)
+	}
+	var old [][]byte
+	n := 0
+	for it := newRevPrefix(b, prefix(pv.VisitorID)); it.k != nil; it.prev() {
+		if n++; n > maxPageViews {
+			old = append(old, bytes.Clone(it.k))
+		}
+	}
+	for _, k := range old {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("prune page views: %w", err)
+		}
+	}
+	return nil
+}
+
+// PageViews returns up to limit page views of a visitor, newest first
+// (limit <= 0: all that are kept).
+func (t *tx) PageViews(visitorID string, limit int) ([]bridge.PageView, error) {
+	if !validParts(visitorID) {
+		return nil, nil
+	}
+	var out []bridge.PageView
+	for it := newRevPrefix(t.b(bPageViews), prefix(visitorID)); it.k != nil; it.prev() {
+		var pv bridge.PageView
+		if err := json.Unmarshal(it.v, &pv); err != nil {
+			return nil, fmt.Errorf("page views: decode: %w", err)
+		}
+		out = append(out, pv)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// PutMessage stores m under conversation\0seq.
+func (t *tx) PutMessage(m bridge.Message) error {
+	if err := t.writable("put message"); err != nil {
+		return err
+	}
+	if err := checkParts("put message", m.ConversationID); err != nil {
+		return err
+	}
+	if m.Seq == 0 {
+		return fmt.Errorf("put message: %w: seq must be at least 1", bridge.ErrInvalid)
+	}
+	if err := putJSON(t.b(bMessages), key([]string{m.ConversationID}, u64(m.Seq)), m); err != nil {
+		return fmt.Errorf("put message: %w", err)
+	}
+	return nil
+}
+
+// Message returns one message.
+func (t *tx) Message(conversationID string, seq uint64) (bridge.Message, error) {
+	var m bridge.Message
+	ok := false
+	if validParts(conversationID) {
+		var err error
+		ok, err = getJSON(t.b(bMessages), key([]string{conversationID}, u64(seq)), &m)
+		if err != nil {
+			return bridge.Message{}, fmt.Errorf("message: %w", err)
+		}
+	}
+	if !ok {
+		return bridge.Message{}, errNotFound("message", fmt.Sprintf("%s/%d", conversationID, seq))
+	}
+	return m, nil
+}
+
+// Messages returns up to limit messages with Seq > after, in Seq order.
+func (t *tx) Messages(conversationID string, after uint64, limit int) ([]bridge.Message, error) {
+	if !validParts(conversationID) || after == ^uint64(0) {
+		return nil, nil
+	}
+	pfx := prefix(conversationID)
+	c := t.b(bMessages).Cursor()
+	var out []bridge.Message
+	for k, v := c.Seek(key([]string{conversationID}, u64(after+1))); k != nil && bytes.HasPrefix(k, pfx); k, v = c.Next() {
+		var m bridge.Message
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("messages: decode: %w", err)
+		}
+		out = append(out, m)
+		if limit > 0 && len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// PutClientID records which message a visitor's idempotency key produced.
+func (t *tx) PutClientID(visitorID, clientID, conversationID string, seq uint64) error {
+	if err := t.writable("put client id"); err != nil {
+		return err
+	}
+	if err := checkParts("put client id", visitorID, clientID, conversationID); err != nil {
+		return err
+	}
+	v := append(u64(seq), conversationID...)
+	if err := t.b(bClientIDs).Put(key([]string{visitorID, clientID}), v); err != nil {
+		return fmt.Errorf("put client id: %w", err)
+	}
+	return nil
+}
+
+// ClientID looks up the message produced by a visitor's idempotency key.
+func (t *tx) ClientID(visitorID, clientID string) (string, uint64, error) {
+	var v []byte
+	if validParts(visitorID) && clientID != "" {
+		v = t.b(bClientIDs).Get(key([]string{visitorID, clientID}))
+	}
+	if len(v) < 8 {
+		return "", 0, errNotFound("client id", clientID)
+	}
+	return string(v[8:]), binary.BigEndian.Uint64(v[:8]), nil
+}
