@@ -1,0 +1,123 @@
+package canned
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// Limits on canned responses, enforced by Validate and the importers.
+const (
+	// MaxShortcutLen is the longest shortcut, in bytes (shortcuts are ASCII).
+	MaxShortcutLen = 32
+	// MaxTextLen is the longest substitution text, in characters (runes).
+	MaxTextLen = 4000
+	// MaxDescriptionLen is the longest description, in characters.
+	MaxDescriptionLen = 200
+	// MaxOwnerLen is the longest owner key, in bytes.
+	MaxOwnerLen = 256
+	// MaxEntries is the most responses one import may hold.
+	MaxEntries = 10000
+)
+
+// ErrInvalidShortcut: a shortcut is not 1 to 32 characters of [a-z0-9_-].
+var ErrInvalidShortcut = errors.New("invalid shortcut")
+
+// IsShortcutByte reports whether b may appear in a shortcut.
+func IsShortcutByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-'
+}
+
+// ValidateShortcut checks that s is 1 to MaxShortcutLen characters of
+// lowercase [a-z0-9_-]. The error wraps ErrInvalidShortcut and bridge.ErrInvalid.
+func ValidateShortcut(s string) error {
+	if p := shortcutProblem(s); p != "" {
+		return fmt.Errorf("%w: %w: %s", bridge.ErrInvalid, ErrInvalidShortcut, p)
+	}
+	return nil
+}
+
+func shortcutProblem(s string) string {
+	if s == "" {
+		return "the shortcut is empty"
+	}
+	if len(s) > MaxShortcutLen {
+		return fmt.Sprintf("shortcut %q is longer than %d characters", clip(s, 40), MaxShortcutLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if !IsShortcutByte(s[i]) {
+			return fmt.Sprintf("shortcut %q may only contain lowercase letters a-z, digits, '_' and '-'", clip(s, 40))
+		}
+	}
+	return ""
+}
+
+// Validate checks every field of c: the shortcut, a non-blank text of at most
+// MaxTextLen characters, the description and the owner (either "" or an
+// "adapter:id" operator key). It returns every problem joined in one error
+// wrapping bridge.ErrInvalid, or nil.
+func Validate(c bridge.CannedResponse) error {
+	problems := problems(c)
+	if len(problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", bridge.ErrInvalid, strings.Join(problems, "; "))
+}
+
+// problems lists what is wrong with c, one string per problem.
+func problems(c bridge.CannedResponse) []string {
+	var out []string
+	if p := shortcutProblem(c.Shortcut); p != "" {
+		out = append(out, p)
+	}
+	return append(out, checkFields(c)...)
+}
+
+// checkFields validates everything but the shortcut, returning one string
+// per problem.
+func checkFields(c bridge.CannedResponse) []string {
+	var problems []string
+	switch {
+	case !utf8.ValidString(c.Text):
+		problems = append(problems, "text is not valid UTF-8")
+	case strings.TrimSpace(c.Text) == "":
+		problems = append(problems, "text is empty")
+	case utf8.RuneCountInString(c.Text) > MaxTextLen:
+		problems = append(problems, fmt.Sprintf("text is %d characters, the limit is %d", utf8.RuneCountInString(c.Text), MaxTextLen))
+	case strings.ContainsRune(c.Text, 0):
+		problems = append(problems, "text contains a NUL character")
+	}
+	switch {
+	case !utf8.ValidString(c.Description):
+		problems = append(problems, "description is not valid UTF-8")
+	case utf8.RuneCountInString(c.Description) > MaxDescriptionLen:
+		problems = append(problems, fmt.Sprintf("description is %d characters, the limit is %d", utf8.RuneCountInString(c.Description), MaxDescriptionLen))
+	case strings.ContainsFunc(c.Description, unicode.IsControl):
+		problems = append(problems, "description contains control characters")
+	}
+	if c.Owner != "" {
+		adapter, id, ok := strings.Cut(c.Owner, ":")
+		switch {
+		case len(c.Owner) > MaxOwnerLen:
+			problems = append(problems, fmt.Sprintf("owner is longer than %d bytes", MaxOwnerLen))
+		case !ok || adapter == "" || id == "":
+			problems = append(problems, fmt.Sprintf("owner %q is not an operator key like \"slack:U123\" (leave it empty for a shared response)", clip(c.Owner, 60)))
+		case !utf8.ValidString(c.Owner) || strings.ContainsFunc(c.Owner, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
+			problems = append(problems, "owner contains white space or control characters")
+		}
+	}
+	return problems
+}
+
+// clip shortens s to at most n runes, adding "…" when it cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
