@@ -22,6 +22,7 @@ import (
 //	text = "I am sorry to hear that."
 //	description = "apology"     # optional
 //	owner = "slack:U123"        # optional; absent = shared
+//
 // ParseTOML decodes it generically (a map per table), so that a wrongly typed
 // value is reported with its entry's line alongside every other problem.
 type tomlFile struct {
