@@ -1,0 +1,58 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = execute(args, &o, &e)
+	return o.String(), e.String(), code
+}
+
+func TestConfigCheckReportsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	bad := `
+[server]
+listen = "127.0.0.1:8080"
+[visitor]
+max_mesage_bytes = 500
+long_poll_max = "forever"
+[widget]
+position = "middle"
+`
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "config", "check", path)
+	if code == 0 {
+		t.Fatalf("config check exited 0 on a bad config; stderr:\n%s", stderr)
+	}
+	for _, key := range []string{"visitor.max_mesage_bytes", "visitor.long_poll_max", "widget.position"} {
+		if !strings.Contains(stderr, key) {
+			t.Errorf("config check output lacks %s:\n%s", key, stderr)
+		}
+	}
+	if !strings.Contains(stderr, "3 problem") {
+		t.Errorf("want 3 problems counted:\n%s", stderr)
+	}
+}
+
+func TestConfigCheckExample(t *testing.T) {
+	out, stderr, code := runCLI(t, "config", "check", "../../bridge.example.toml")
+	if code != 0 || !strings.Contains(out, "OK") {
+		t.Fatalf("example config: code %d\n%s%s", code, out, stderr)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, _, code := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "chatbridge ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbridge/chatbridge/internal/config"
+)
+
+// defaultConfigFile is read from the working directory when present.
+const defaultConfigFile = "bridge.toml"
+
+// loadConfig finds and loads the configuration: --config, else
+// ./bridge.toml, else $CHATBRIDGE_CONFIG, else the built-in defaults. It
+// returns the path it used ("" for the defaults).
+func (g *globals) loadConfig() (config.Config, string, error) {
+	path := g.configPath
+	if path == "" {
+		if _, err := os.Stat(defaultConfigFile); err == nil {
+			path = defaultConfigFile
+		} else if env := os.Getenv("CHATBRIDGE_CONFIG"); env != "" {
+			path = env
+		}
+	}
+	var (
+		cfg config.Config
+		err error
+	)
+	if path == "" {
+		cfg, err = config.Parse(nil, os.Getenv) // defaults plus secrets from the environment
+	} else {
+		cfg, err = config.Load(path)
+	}
+	if err != nil {
+		return config.Config{}, path, err
+	}
+	if g.dataDir != "" {
+		cfg.Server.DataDir = g.dataDir
+	}
+	return cfg, path, nil
+}
+
+// resolveDataDir is the data directory of the configuration.
+func (g *globals) resolveDataDir() (string, error) {
+	if g.dataDir != "" {
+		return g.dataDir, nil
+	}
+	cfg, _, err := g.loadConfig()
+	if err != nil {
+		return "", err
+	}
+	return cfg.Server.DataDir, nil
+}
+
+func newConfigCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check the configuration"}
+	var print bool
+	check := &cobra.Command{
+		Use:   "check [file]",
+		Short: "Validate a config file and report every problem with its key path",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				g.configPath = args[0]
+			}
+			cfg, path, err := g.loadConfig()
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if path == "" {
+				path = "built-in defaults"
+			}
+			var cerr *config.Errors
+			switch {
+			case errors.As(err, &cerr):
+				fmt.Fprintf(errOut, "%s: %d problem(s):\n", path, len(cerr.Fields))
+				for _, f := range cerr.Fields {
+					fmt.Fprintf(errOut, "  %s\n", f.Error())
+				}
+				return exitError{code: 1}
+			case errors.Is(err, fs.ErrNotExist):
+				return fmt.Errorf("config file %s does not exist", path)
+			case err != nil:
+				return err
+			}
+			fmt.Fprintf(out, "%s: OK\n", path)
+			if print {
+				fmt.Fprint(out, cfg.Redacted())
+			}
+			return nil
+		},
+	}
+	check.Flags().BoolVar(&print, "print", false, "print the effective configuration (secrets redacted)")
+	cmd.AddCommand(check)
+	return cmd
+}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// metrics implements bridge.Metrics with Prometheus collectors.
+type metrics struct {
+	reg        *prometheus.Registry
+	in         *prometheus.CounterVec
+	out        *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	deliveryEr *prometheus.CounterVec
+}
+
+var _ bridge.Metrics = (*metrics)(nil)
+
+func newMetrics(eng *bridge.Engine) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		in: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbridge_messages_in_total", Help: "Messages accepted, by author (visitor, operator).",
+		}, []string{"from"}),
+		out: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbridge_messages_out_total", Help: "Outbox entries delivered, by destination.",
+		}, []string{"destination"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "chatbridge_delivery_latency_seconds",
+			Help:    "Time from commit to successful delivery, by destination.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}, []string{"destination"}),
+		deliveryEr: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chatbridge_adapter_errors_total", Help: "Failed delivery attempts, by destination.",
+		}, []string{"destination"}),
+	}
+	m.reg.MustRegister(m.in, m.out, m.latency, m.deliveryEr,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&storeCollector{eng: eng},
+	)
+	return m
+}
+
+func (m *metrics) MessageIn(from bridge.From)             { m.in.WithLabelValues(string(from)).Inc() }
+func (m *metrics) MessageOut(dest string)                 { m.out.WithLabelValues(dest).Inc() }
+func (m *metrics) DeliveryError(dest string)              { m.deliveryEr.WithLabelValues(dest).Inc() }
+func (m *metrics) DeliveryLatency(dest string, s float64) { m.latency.WithLabelValues(dest).Observe(s) }
+
+// storeCollector reads gauges from the store at scrape time.
+type storeCollector struct{ eng *bridge.Engine }
+
+var (
+	outboxDesc = prometheus.NewDesc("chatbridge_outbox_depth", "Outbox entries waiting, by destination.", []string{"destination"}, nil)
+	convDesc   = prometheus.NewDesc("chatbridge_conversations", "Conversations in the store, by status.", []string{"status"}, nil)
+	liveDesc   = prometheus.NewDesc("chatbridge_live_subscribers", "Live connections (widget streams, long polls, inbox pages).", nil, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDesc
+	ch <- convDesc
+	ch <- liveDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var (
+		depth    map[string]int
+		open, cl int
+	)
+	err := c.eng.Store().View(ctx, func(tx bridge.Tx) error {
+		var err error
+		if depth, err = tx.OutboxDepth(); err != nil {
+			return err
+		}
+		if open, err = tx.CountConversations(bridge.StatusOpen); err != nil {
+			return err
+		}
+		cl, err = tx.CountConversations(bridge.StatusClosed)
+		return err
+	})
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(outboxDesc, err)
+		return
+	}
+	for d, n := range depth {
+		ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n), d)
+	}
+	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(open), "open")
+	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(cl), "closed")
+	ch <- prometheus.MustNewConstMetric(liveDesc, prometheus.GaugeValue, float64(c.eng.Hub().Subscribers()))
+}

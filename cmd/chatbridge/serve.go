@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/admin"
+	"github.com/chatbridge/chatbridge/internal/config"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bridge: visitor API, widget, operator inbox and adapters",
+		Long: `Run the bridge until SIGINT or SIGTERM.
+
+With no configuration file it runs on the embedded defaults: data in
+./chatbridge-data, the demo page and visitor API on http://127.0.0.1:8080,
+and the operator inbox at /inbox with a one-time password printed at start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, path, err := g.loadConfig()
+			if err != nil {
+				return configError(path, err)
+			}
+			if listen != "" {
+				cfg.Server.Listen = listen
+			}
+			return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address (overrides server.listen)")
+	return cmd
+}
+
+func configError(path string, err error) error {
+	var cerr *config.Errors
+	if errors.As(err, &cerr) {
+		if path == "" {
+			path = "configuration"
+		}
+		return fmt.Errorf("%s has problems (run `chatbridge config check`):\n%w", path, err)
+	}
+	return err
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// app is a running server's parts.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   *boltstore.Store
+	engine  *bridge.Engine
+	metrics *metrics
+	health  []bridge.HealthChecker
+	mux     *http.ServeMux
+	// banner lines printed once the server listens.
+	banner []string
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully: stop
+// accepting, drain HTTP, stop the delivery workers, close the store.
+func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stderr io.Writer) error {
+	log := newLogger(cfg.Log, stderr)
+	start := time.Now()
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	dbPath := filepath.Join(cfg.Server.DataDir, admin.DBName)
+	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: time.Second})
+	if errors.Is(err, boltstore.ErrLocked) {
+		return fmt.Errorf("%s is in use: is another chatbridge serving this data directory?", dbPath)
+	}
+	if err != nil {
+		return err
+	}
+	a := &app{cfg: cfg, log: log, store: st, mux: http.NewServeMux()}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("close store", "err", err)
+		}
+	}()
+	a.engine, err = bridge.New(bridge.Config{MaxMessageBytes: cfg.Visitor.MaxMessageBytes}, st, log)
+	if err != nil {
+		return err
+	}
+	a.metrics = newMetrics(a.engine)
+	a.engine.SetMetrics(a.metrics)
+	if err := a.wire(); err != nil {
+		return err
+	}
+	a.mux.HandleFunc("GET /healthz", a.healthz)
+	a.mux.Handle("GET /metrics", a.metricsHandler())
+
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	base := cfg.Server.BaseURL()
+	if cfg.Server.PublicURL == "" {
+		cfg.Server.Listen = ln.Addr().String() // a ":0" listen gets its real port
+		base = cfg.Server.BaseURL()
+	}
+	srv := &http.Server{
+		Handler:           a.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- a.engine.Run(runCtx) }()
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.engine, log), log); err != nil {
+			errc <- err
+		}
+	}()
+
+	from := cfgPath
+	if from == "" {
+		from = "built-in defaults (no bridge.toml)"
+	}
+	fmt.Fprintf(stdout, "chatbridge %s ready in %s (config: %s, data: %s)\n", version, time.Since(start).Round(time.Millisecond), from, dbPath)
+	if cfg.Server.DemoPage {
+		fmt.Fprintf(stdout, "  demo page:      %s/\n", base)
+	}
+	fmt.Fprintf(stdout, "  visitor API:    %s/api/v1/\n", base)
+	for _, l := range a.banner {
+		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "public_url", base)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("stopping after a failure", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+		_ = srv.Close()
+	}
+	stopRun()
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// healthz reports the store and each adapter: 200 when all are healthy.
+func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	type check struct {
+		Name  string `json:"name"`
+		OK    bool   `json:"ok"`
+		Error string `json:"error,omitempty"`
+	}
+	checks := []check{}
+	ok := true
+	add := func(name string, err error) {
+		c := check{Name: name, OK: err == nil}
+		if err != nil {
+			c.Error, ok = err.Error(), false
+		}
+		checks = append(checks, c)
+	}
+	add("store", a.store.View(ctx, func(tx bridge.Tx) error {
+		_, err := tx.CountConversations(bridge.StatusOpen)
+		return err
+	}))
+	for _, h := range a.health {
+		add(h.Name(), h.Health(ctx))
+	}
+	status := http.StatusOK
+	if !ok {
+		status = http.StatusServiceUnavailable
+	}
+	admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
+}

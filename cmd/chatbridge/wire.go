@@ -1,0 +1,60 @@
+package main
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chatbridge/chatbridge/adapters/inbox"
+	"github.com/chatbridge/chatbridge/visitor"
+)
+
+// wire builds the adapters, sinks and HTTP surfaces from the configuration
+// and registers them with the engine and the mux.
+func (a *app) wire() error {
+	cfg := a.cfg
+	base := cfg.Server.BaseURL()
+
+	vs, err := visitor.New(visitor.Config{
+		PublicURL:                cfg.Server.PublicURL,
+		AllowedOrigins:           cfg.Visitor.AllowedOrigins,
+		MaxMessageBytes:          cfg.Visitor.MaxMessageBytes,
+		MessagesPerMinute:        cfg.Visitor.MessagesPerMinute,
+		SessionsPerIPPerHour:     cfg.Visitor.SessionsPerIPPerHour,
+		ConversationsPerIPPerDay: cfg.Visitor.ConversationsPerIPPerDay,
+		PageviewsPerMinute:       cfg.Visitor.PageviewsPerMinute,
+		LongPollMax:              cfg.Visitor.LongPollMax.Duration(),
+		WSMaxFrameBytes:          int64(cfg.Visitor.WSMaxFrameBytes),
+		IdentitySecret:           cfg.Visitor.IdentitySecret.Reveal(),
+		TrustProxyHeaders:        cfg.Visitor.TrustProxyHeaders,
+	}, a.engine, a.log.With("component", "visitor"))
+	if err != nil {
+		return err
+	}
+	a.mux.Handle("/api/v1/", vs.Handler())
+
+	if cfg.Inbox.Enabled {
+		ops := make([]inbox.OperatorAccount, len(cfg.Inbox.Operators))
+		for i, o := range cfg.Inbox.Operators {
+			ops[i] = inbox.OperatorAccount{Login: o.Login, Name: o.DisplayName(), PasswordHash: o.PasswordHash}
+		}
+		ib, err := inbox.New(inbox.Config{Operators: ops, PublicURL: base}, a.engine, a.log.With("component", "inbox"))
+		if err != nil {
+			return err
+		}
+		a.engine.AddWhisperer("inbox", ib)
+		a.health = append(a.health, ib)
+		a.mux.Handle("/inbox/", ib.Handler())
+		a.mux.Handle("/inbox", http.RedirectHandler("/inbox/", http.StatusFound))
+		a.banner = append(a.banner, "operator inbox: {base}/inbox/")
+		if pw := ib.GeneratedPassword(); pw != "" {
+			a.banner = append(a.banner, "  log in as admin with the one-time password: "+pw,
+				"  (add [[inbox.operators]] to bridge.toml to set your own; see bridge.example.toml)")
+		}
+	}
+	return nil
+}
+
+func (a *app) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,174 @@
+// Package admin is the management API behind the CLI. The same HTTP handler
+// answers over a unix socket in the data directory while `chatbridge serve`
+// runs (bbolt allows one process to hold the file), and in-process, on a
+// store the CLI opened itself, when no server runs: both paths run the same
+// code, so a command gives the same answer either way.
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// Handler serves the admin API for an engine.
+type Handler struct {
+	engine *bridge.Engine
+	log    *slog.Logger
+	mux    *http.ServeMux
+}
+
+// Route is an extra admin endpoint registered by another package.
+type Route struct {
+	Pattern string // e.g. "GET /v1/canned"
+	Handler func(e *bridge.Engine, w http.ResponseWriter, r *http.Request)
+}
+
+var extra []Route
+
+// Register adds endpoints to every Handler created afterwards. Packages call
+// it from init (tickets, canned responses, leads).
+func Register(routes ...Route) { extra = append(extra, routes...) }
+
+// NewHandler returns the admin API on engine.
+func NewHandler(engine *bridge.Engine, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{engine: engine, log: log, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /v1/ping", func(w http.ResponseWriter, r *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	h.mux.HandleFunc("GET /v1/conversations", h.listConversations)
+	h.mux.HandleFunc("GET /v1/conversations/{id}", h.showConversation)
+	for _, rt := range extra {
+		h.mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) { rt.Handler(engine, w, r) })
+	}
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// ConversationSummary is one row of `conversations list`.
+type ConversationSummary struct {
+	Conversation bridge.Conversation `json:"conversation"`
+	Visitor      bridge.Visitor      `json:"visitor"`
+}
+
+// ConversationDetail is `conversations show`: every message the operators
+// see (public, notes and whispers), and the visitor's recent pages.
+type ConversationDetail struct {
+	Conversation bridge.Conversation `json:"conversation"`
+	Visitor      bridge.Visitor      `json:"visitor"`
+	Messages     []bridge.Message    `json:"messages"`
+	PageViews    []bridge.PageView   `json:"pageviews"`
+}
+
+func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
+	f := bridge.ConversationFilter{Status: bridge.Status(r.URL.Query().Get("status"))}
+	if f.Status != "" && f.Status != bridge.StatusOpen && f.Status != bridge.StatusClosed {
+		WriteError(w, http.StatusBadRequest, fmt.Errorf("status must be open or closed, not %q", f.Status))
+		return
+	}
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			WriteError(w, http.StatusBadRequest, fmt.Errorf("limit must be a positive number"))
+			return
+		}
+		f.Limit = n
+	}
+	out := []ConversationSummary{}
+	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
+		convs, err := tx.Conversations(f)
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, c := range convs {
+			v, err := tx.Visitor(c.VisitorID)
+			if err != nil && !errors.Is(err, bridge.ErrNotFound) {
+				return err
+			}
+			out = append(out, ConversationSummary{Conversation: c, Visitor: v})
+		}
+		return nil
+	})
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, out)
+}
+
+func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request) {
+	var d ConversationDetail
+	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
+		var err error
+		if d.Conversation, err = tx.Conversation(r.PathValue("id")); err != nil {
+			return err
+		}
+		if d.Visitor, err = tx.Visitor(d.Conversation.VisitorID); err != nil {
+			return err
+		}
+		if d.Messages, err = tx.Messages(d.Conversation.ID, 0, 0); err != nil {
+			return err
+		}
+		d.PageViews, err = tx.PageViews(d.Conversation.VisitorID, 15)
+		return err
+	})
+	if errors.Is(err, bridge.ErrNotFound) {
+		WriteError(w, http.StatusNotFound, fmt.Errorf("no conversation %q", r.PathValue("id")))
+		return
+	}
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, err)
+		return
+	}
+	if d.Messages == nil {
+		d.Messages = []bridge.Message{}
+	}
+	WriteJSON(w, http.StatusOK, d)
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// apiError is the admin API's error body.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// WriteError writes {"error": "..."} with status.
+func WriteError(w http.ResponseWriter, status int, err error) {
+	WriteJSON(w, status, apiError{Error: err.Error()})
+}
+
+// decodeError reads an error body.
+func decodeError(status int, body []byte) error {
+	var e apiError
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return &StatusError{Status: status, Msg: e.Error}
+	}
+	return &StatusError{Status: status, Msg: http.StatusText(status)}
+}
+
+// StatusError is an error answer of the admin API.
+type StatusError struct {
+	Status int
+	Msg    string
+}
+
+func (e *StatusError) Error() string { return e.Msg }

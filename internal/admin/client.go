@@ -1,0 +1,155 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+)
+
+// SocketName is the admin socket's file name in the data directory.
+const SocketName = "admin.sock"
+
+// DBName is the store's file name in the data directory.
+const DBName = "chatbridge.db"
+
+// Client calls the admin API of a running server, or of a store opened in
+// this process when no server runs.
+type Client struct {
+	hc    *http.Client
+	close func() error
+	// Remote is true when the client talks to a running server.
+	Remote bool
+}
+
+// Dial connects to the server whose data directory is dataDir, or opens the
+// store itself when no server answers on the admin socket.
+func Dial(ctx context.Context, dataDir string) (*Client, error) {
+	sock := filepath.Join(dataDir, SocketName)
+	if _, err := os.Stat(sock); err == nil {
+		c := &Client{hc: &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				return d.DialContext(ctx, "unix", sock)
+			},
+		}}, close: func() error { return nil }, Remote: true}
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := c.Do(pctx, http.MethodGet, "/v1/ping", nil, nil)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		// A stale socket from a server that was killed: fall through.
+	}
+	dbPath := filepath.Join(dataDir, DBName)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no chatbridge data in %s (run `chatbridge serve` first, or pass --data-dir / --config)", dataDir)
+	}
+	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: 500 * time.Millisecond})
+	if errors.Is(err, boltstore.ErrLocked) {
+		return nil, fmt.Errorf("%s is in use by a running chatbridge, but its admin socket %s does not answer: %w", dbPath, sock, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	eng, err := bridge.New(bridge.Config{}, st, nil)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h := NewHandler(eng, nil)
+	return &Client{hc: &http.Client{Transport: inProcess{h}}, close: st.Close}, nil
+}
+
+// Close releases the store when it was opened in this process.
+func (c *Client) Close() error { return c.close() }
+
+// Do sends a request with an optional JSON body and decodes a JSON answer
+// into out (when non-nil). Error answers become *StatusError.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		if r, ok := body.(io.Reader); ok {
+			rd = r
+		} else {
+			b, err := json.Marshal(body)
+			if err != nil {
+				return err
+			}
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://chatbridge"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("admin api: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("admin api: %w", err)
+	}
+	if resp.StatusCode >= 300 {
+		return decodeError(resp.StatusCode, data)
+	}
+	if out == nil {
+		return nil
+	}
+	if w, ok := out.(io.Writer); ok {
+		_, err = w.Write(data)
+		return err
+	}
+	return json.Unmarshal(data, out)
+}
+
+// inProcess is an http.RoundTripper that calls a handler directly.
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	return rec.Result(), nil
+}
+
+// Serve answers the admin API on a unix socket (mode 0600) in dataDir until
+// ctx ends. A stale socket file left by a killed server is replaced.
+func Serve(ctx context.Context, dataDir string, h http.Handler, log *slog.Logger) error {
+	sock := filepath.Join(dataDir, SocketName)
+	_ = os.Remove(sock) // we hold the store's lock, so no other server uses it
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		err := srv.Shutdown(sctx)
+		_ = os.Remove(sock)
+		return err
+	case err := <-errc:
+		return fmt.Errorf("admin socket: %w", err)
+	}
+}
