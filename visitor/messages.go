@@ -1,0 +1,162 @@
+package visitor
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// apiMessage is a message as the visitor sees it. It is built only from
+// public messages and carries no operator-only fields (visibility,
+// recipient, operator ids, platform ids).
+type apiMessage struct {
+	Seq    uint64      `json:"seq"`
+	From   bridge.From `json:"from"`
+	Author string      `json:"author"`
+	Text   string      `json:"text"`
+	At     time.Time   `json:"at"`
+}
+
+// publicMessages converts msgs for the visitor. It is the last gate before
+// the wire: anything not bridge.VisibilityPublic is dropped here even though
+// the engine already filters, and the drop is logged as the bug it would be.
+func (s *Server) publicMessages(msgs []bridge.Message) []apiMessage {
+	out := make([]apiMessage, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Visibility != bridge.VisibilityPublic {
+			s.log.Error("non-public message reached the visitor api; dropped", "conversation", m.ConversationID, "seq", m.Seq, "visibility", string(m.Visibility))
+			continue
+		}
+		out = append(out, apiMessage{Seq: m.Seq, From: m.From, Author: m.Author, Text: m.Text, At: m.At})
+	}
+	return out
+}
+
+// messagesResponse is the answer to GET /api/v1/messages.
+type messagesResponse struct {
+	// ConversationID is the visitor's current (newest) conversation, ""
+	// before the first message.
+	ConversationID string `json:"conversation_id"`
+	// Status is "open", "closed", or "none" before the first message.
+	Status   string       `json:"status"`
+	Messages []apiMessage `json:"messages"`
+}
+
+func statusOf(c bridge.Conversation) string {
+	if c.ID == "" {
+		return "none"
+	}
+	return string(c.Status)
+}
+
+// handleGetMessages returns the public messages after seq `after` of the
+// visitor's current conversation (query: after=N, wait=S seconds,
+// conversation=ID). When conversation names an older conversation, the
+// current one is returned from its start. With wait, the call blocks until a
+// message arrives, the conversation closes, or the wait (capped at
+// Config.LongPollMax) runs out.
+func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
+	v, err := s.authenticate(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	after, err := parseAfter(q.Get("after"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var wait time.Duration
+	if ws := q.Get("wait"); ws != "" {
+		secs, err := strconv.ParseFloat(ws, 64)
+		if err != nil || !(secs >= 0) { // also refuses NaN
+			s.writeError(w, r, errBadRequest("wait must be a number of seconds"))
+			return
+		}
+		wait = s.cfg.LongPollMax
+		if secs < wait.Seconds() {
+			wait = time.Duration(secs * float64(time.Second))
+		}
+	}
+	convID := q.Get("conversation")
+	if len(convID) > 64 {
+		s.writeError(w, r, errBadRequest("conversation is not a conversation id"))
+		return
+	}
+	view, err := s.waitMessages(r.Context(), v.ID, convID, after, wait)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, messagesResponse{
+		ConversationID: view.Conversation.ID,
+		Status:         statusOf(view.Conversation),
+		Messages:       s.publicMessages(view.Messages),
+	})
+}
+
+func parseAfter(s string) (uint64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, errBadRequest("after must be a message seq (a whole number)")
+	}
+	return n, nil
+}
+
+// waitMessages reads the visitor's view and, when it has nothing new, waits
+// up to wait for a hub wake-up and reads again. It subscribes before the
+// first read, so a message committed between the read and the wait still
+// wakes it.
+func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, after uint64, wait time.Duration) (bridge.VisitorView, error) {
+	var sub *bridge.Subscription
+	if wait > 0 {
+		sub = s.engine.Hub().SubscribeVisitor(visitorID)
+		defer sub.Close()
+	}
+	view, err := s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+	if err != nil || wait <= 0 || len(view.Messages) > 0 {
+		return view, err
+	}
+	startStatus := view.Conversation.Status
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return view, ctx.Err()
+		case <-s.ctx.Done():
+			return view, nil
+		case <-timer.C:
+			return s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+		case ev := <-sub.C:
+			if !wakesVisitor(ev) {
+				continue
+			}
+			view, err = s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+			if err != nil || len(view.Messages) > 0 || view.Conversation.Status != startStatus {
+				return view, err
+			}
+		}
+	}
+}
+
+// wakesVisitor reports whether ev can change what the visitor sees.
+func wakesVisitor(ev bridge.Event) bool {
+	switch ev.Kind {
+	case bridge.EventMessage:
+		return ev.Visibility == bridge.VisibilityPublic
+	case bridge.EventClosed, bridge.EventOpened:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,274 @@
+package visitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// StatusUnauthorized is the close code of a stream whose client sent no
+// valid hello frame in time.
+const StatusUnauthorized websocket.StatusCode = 4401
+
+// writeTimeout bounds one frame write to a slow client.
+const writeTimeout = 10 * time.Second
+
+// Frames sent by the server. A message frame has the fields of a message in
+// GET /api/v1/messages plus conversation_id.
+type (
+	readyFrame struct {
+		Type      string `json:"type"` // "ready"
+		VisitorID string `json:"visitor_id"`
+	}
+	messageFrame struct {
+		Type string `json:"type"` // "message"
+		apiMessage
+		ConversationID string `json:"conversation_id"`
+	}
+	closedFrame struct {
+		Type           string `json:"type"` // "closed"
+		ConversationID string `json:"conversation_id"`
+	}
+	typingFrame struct {
+		Type   string      `json:"type"` // "typing"
+		From   bridge.From `json:"from"`
+		Author string      `json:"author"`
+	}
+	// clientFrame is any frame the client sends: hello (with token), typing
+	// or ping.
+	clientFrame struct {
+		Type  string `json:"type"`
+		Token string `json:"token"`
+	}
+)
+
+var pongFrame = []byte(`{"type":"pong"}`)
+
+// handleStream upgrades GET /api/v1/stream?after=N[&conversation=ID] to a
+// WebSocket. The client's first frame must be {"type":"hello","token":"…"}
+// within Config.HelloTimeout, else the connection is closed with 4401. The
+// server then sends {"type":"ready"}, every public message after N, and live
+// message, closed and operator typing frames; the client may send
+// {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}).
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
+	// s.api has already applied the allow-list; checked again here so that
+	// the handshake is never accepted from a foreign origin whatever wraps
+	// this handler.
+	if !s.origins.allowed(r) {
+		s.writeError(w, r, errForbiddenOrigin)
+		return
+	}
+	q := r.URL.Query()
+	after, err := parseAfter(q.Get("after"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	convID := q.Get("conversation")
+	if len(convID) > 64 {
+		s.writeError(w, r, errBadRequest("conversation is not a conversation id"))
+		return
+	}
+	if !s.streamStarted() {
+		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: CodeInternal, message: "the server is shutting down"})
+		return
+	}
+	defer s.streams.Done()
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// The Origin was checked above with the same allow-list as every
+		// API call; Accept's own check only knows the request's host.
+		InsecureSkipVerify: true,
+	})
+	if err != nil {
+		return // Accept has written the HTTP error
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(s.cfg.WSMaxFrameBytes)
+	s.serveStream(c, after, convID)
+}
+
+// streamStarted registers a stream unless the server is closing.
+func (s *Server) streamStarted() bool {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.streams.Add(1)
+	return true
+}
+
+// streamState is what one connection has sent so far.
+type streamState struct {
+	conv       string
+	last       uint64
+	closedSent bool
+}
+
+// serveStream runs one connection: hello, backlog, then live frames. The
+// calling goroutine writes; one more goroutine reads.
+func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	v, ok := s.hello(ctx, c)
+	if !ok {
+		return
+	}
+	sub := s.engine.Hub().SubscribeVisitor(v.ID)
+	defer sub.Close()
+
+	pongs := make(chan struct{}, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		defer cancel()
+		s.readFrames(ctx, c, v, pongs)
+	}()
+	defer func() { c.CloseNow(); <-readerDone }()
+
+	st := streamState{conv: convID, last: after}
+	if s.write(ctx, c, readyFrame{Type: "ready", VisitorID: v.ID}) != nil || s.catchUp(ctx, c, v.ID, &st) != nil {
+		return
+	}
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		var err error
+		select {
+		case <-ctx.Done():
+			if s.ctx.Err() != nil {
+				c.Close(websocket.StatusGoingAway, "server shutting down")
+			}
+			return
+		case ev := <-sub.C:
+			switch {
+			case ev.Kind == bridge.EventTyping && ev.From == bridge.FromOperator:
+				err = s.write(ctx, c, typingFrame{Type: "typing", From: bridge.FromOperator, Author: ev.Author})
+			case wakesVisitor(ev):
+				err = s.catchUp(ctx, c, v.ID, &st)
+			}
+		case <-pongs:
+			err = s.writeRaw(ctx, c, pongFrame)
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
+			err = c.Ping(pctx)
+			pcancel()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// hello waits for the client's hello frame and authenticates its token. On
+// failure the connection is closed with StatusUnauthorized.
+func (s *Server) hello(ctx context.Context, c *websocket.Conn) (bridge.Visitor, bool) {
+	// A read deadline through ctx would drop the TCP connection without a
+	// close frame; closing from a timer sends 4401 first.
+	timer := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		c.Close(StatusUnauthorized, "no hello frame in time")
+	})
+	typ, data, err := c.Read(ctx)
+	if !timer.Stop() || err != nil {
+		return bridge.Visitor{}, false
+	}
+	var f clientFrame
+	if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil || f.Type != "hello" || f.Token == "" {
+		c.Close(StatusUnauthorized, "first frame must be a hello with a token")
+		return bridge.Visitor{}, false
+	}
+	v, err := s.engine.Authenticate(ctx, f.Token)
+	if err != nil {
+		if !errors.Is(err, bridge.ErrUnauthorized) {
+			s.log.Error("stream authentication failed", "err", err)
+			c.Close(websocket.StatusInternalError, "internal error")
+			return bridge.Visitor{}, false
+		}
+		c.Close(StatusUnauthorized, "unknown or expired token")
+		return bridge.Visitor{}, false
+	}
+	return v, true
+}
+
+// readFrames handles the client's frames until the connection ends.
+func (s *Server) readFrames(ctx context.Context, c *websocket.Conn, v bridge.Visitor, pongs chan<- struct{}) {
+	for {
+		typ, data, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		var f clientFrame
+		if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil {
+			c.Close(websocket.StatusUnsupportedData, "frames are JSON text")
+			return
+		}
+		switch f.Type {
+		case "typing":
+			if err := s.visitorTyping(ctx, v); err != nil {
+				s.log.Warn("stream typing failed", "visitor", v.ID, "err", err)
+			}
+		case "ping":
+			select {
+			case pongs <- struct{}{}:
+			default: // a pong is already due
+			}
+		}
+	}
+}
+
+// catchUp sends the public messages committed since the last one sent, and
+// a closed frame when the conversation has ended. It re-reads the store on
+// every wake-up, so a dropped hub event never leaves a gap, and never sends
+// a seq twice.
+func (s *Server) catchUp(ctx context.Context, c *websocket.Conn, visitorID string, st *streamState) error {
+	view, err := s.engine.VisitorMessages(ctx, visitorID, st.conv, st.last, 0)
+	if err != nil {
+		return err
+	}
+	conv := view.Conversation
+	if conv.ID == "" {
+		return nil
+	}
+	if conv.ID != st.conv {
+		// A new conversation (VisitorMessages returns it from the start),
+		// or the first one this connection learns about.
+		if st.conv != "" {
+			st.last = 0
+		}
+		st.conv, st.closedSent = conv.ID, false
+	}
+	for _, m := range s.publicMessages(view.Messages) {
+		if m.Seq <= st.last {
+			continue
+		}
+		if err := s.write(ctx, c, messageFrame{Type: "message", apiMessage: m, ConversationID: conv.ID}); err != nil {
+			return err
+		}
+		st.last = m.Seq
+	}
+	if conv.Status == bridge.StatusClosed && !st.closedSent {
+		st.closedSent = true
+		return s.write(ctx, c, closedFrame{Type: "closed", ConversationID: conv.ID})
+	}
+	return nil
+}
+
+func (s *Server) write(ctx context.Context, c *websocket.Conn, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return s.writeRaw(ctx, c, b)
+}
+
+func (s *Server) writeRaw(ctx context.Context, c *websocket.Conn, b []byte) error {
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return c.Write(wctx, websocket.MessageText, b)
+}
