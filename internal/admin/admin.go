@@ -23,18 +23,6 @@ type Handler struct {
 	mux    *http.ServeMux
 }
 
-// Route is an extra admin endpoint registered by another package.
-type Route struct {
-	Pattern string // e.g. "GET /v1/canned"
-	Handler func(e *bridge.Engine, w http.ResponseWriter, r *http.Request)
-}
-
-var extra []Route
-
-// Register adds endpoints to every Handler created afterwards. Packages call
-// it from init (tickets, canned responses, leads).
-func Register(routes ...Route) { extra = append(extra, routes...) }
-
 // NewHandler returns the admin API on engine.
 func NewHandler(engine *bridge.Engine, log *slog.Logger) *Handler {
 	if log == nil {
@@ -46,9 +34,7 @@ func NewHandler(engine *bridge.Engine, log *slog.Logger) *Handler {
 	})
 	h.mux.HandleFunc("GET /v1/conversations", h.listConversations)
 	h.mux.HandleFunc("GET /v1/conversations/{id}", h.showConversation)
-	for _, rt := range extra {
-		h.mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) { rt.Handler(engine, w, r) })
-	}
+	h.records()
 	return h
 }
 
@@ -172,3 +158,13 @@ type StatusError struct {
 }
 
 func (e *StatusError) Error() string { return e.Msg }
+
+// decodeJSON decodes a small JSON request body strictly.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("invalid request body: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,268 @@
+package admin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/canned"
+)
+
+// maxImport caps an imported canned-response file.
+const maxImport = 16 << 20
+
+// records registers the canned response, ticket and lead endpoints.
+func (h *Handler) records() {
+	h.mux.HandleFunc("GET /v1/canned", h.listCanned)
+	h.mux.HandleFunc("POST /v1/canned", h.addCanned)
+	h.mux.HandleFunc("DELETE /v1/canned/{shortcut}", h.removeCanned)
+	h.mux.HandleFunc("POST /v1/canned/import", h.importCanned)
+	h.mux.HandleFunc("GET /v1/canned/export", h.exportCanned)
+	h.mux.HandleFunc("GET /v1/tickets", h.listTickets)
+	h.mux.HandleFunc("GET /v1/tickets/search", h.searchTickets)
+	h.mux.HandleFunc("GET /v1/tickets/{number}", h.showTicket)
+	h.mux.HandleFunc("GET /v1/leads", h.listLeads)
+	h.mux.HandleFunc("GET /v1/leads/{number}", h.showLead)
+}
+
+// view runs fn read-only and writes out as JSON, or the error.
+func (h *Handler) view(w http.ResponseWriter, r *http.Request, fn func(bridge.Tx) (any, error)) {
+	var out any
+	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
+		var err error
+		out, err = fn(tx)
+		return err
+	})
+	h.answer(w, out, err)
+}
+
+func (h *Handler) answer(w http.ResponseWriter, out any, err error) {
+	switch {
+	case errors.Is(err, bridge.ErrNotFound):
+		WriteError(w, http.StatusNotFound, err)
+	case errors.Is(err, bridge.ErrInvalid):
+		WriteError(w, http.StatusBadRequest, err)
+	case err != nil:
+		WriteError(w, http.StatusInternalServerError, err)
+	default:
+		WriteJSON(w, http.StatusOK, out)
+	}
+}
+
+func limitParam(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: limit must be a positive number", bridge.ErrInvalid)
+	}
+	return n, nil
+}
+
+func numberParam(r *http.Request) (uint64, error) {
+	n, err := strconv.ParseUint(r.PathValue("number"), 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%w: %q is not a number", bridge.ErrInvalid, r.PathValue("number"))
+	}
+	return n, nil
+}
+
+func (h *Handler) listCanned(w http.ResponseWriter, r *http.Request) {
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		all, err := tx.AllCanned()
+		if all == nil {
+			all = []bridge.CannedResponse{}
+		}
+		if q := r.URL.Query().Get("q"); q != "" && err == nil {
+			all = canned.Match(all, q, r.URL.Query().Get("operator"))
+		}
+		return all, err
+	})
+}
+
+// CannedResult says what an add or import changed.
+type CannedResult struct {
+	Added    int `json:"added"`
+	Replaced int `json:"replaced"`
+}
+
+func (h *Handler) addCanned(w http.ResponseWriter, r *http.Request) {
+	var c bridge.CannedResponse
+	if err := decodeJSON(r, &c); err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	c.Uses, c.LastUsed = 0, time.Time{}
+	if err := canned.Validate(c); err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	var res CannedResult
+	err := h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
+		replaced, err := canned.Put(tx, c)
+		res = CannedResult{}
+		if replaced {
+			res.Replaced = 1
+		} else {
+			res.Added = 1
+		}
+		return err
+	})
+	h.answer(w, res, err)
+}
+
+func (h *Handler) removeCanned(w http.ResponseWriter, r *http.Request) {
+	owner, sc := r.URL.Query().Get("owner"), r.PathValue("shortcut")
+	err := h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
+		if _, err := tx.Canned(owner, sc); err != nil {
+			return fmt.Errorf("no canned response :%s: %w", sc, err)
+		}
+		return tx.DeleteCanned(owner, sc)
+	})
+	h.answer(w, map[string]string{"removed": sc}, err)
+}
+
+func (h *Handler) importCanned(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxImport))
+	if err != nil {
+		WriteError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("import: %w", err))
+		return
+	}
+	var list []bridge.CannedResponse
+	switch f := r.URL.Query().Get("format"); f {
+	case "csv":
+		list, err = canned.ParseCSV(bytes.NewReader(body))
+	case "toml":
+		list, err = canned.ParseTOML(bytes.NewReader(body))
+	default:
+		err = fmt.Errorf("format must be csv or toml, not %q", f)
+	}
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	var res CannedResult
+	err = h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
+		var err error
+		res.Added, res.Replaced, err = canned.Import(tx, list)
+		return err
+	})
+	h.answer(w, res, err)
+}
+
+func (h *Handler) exportCanned(w http.ResponseWriter, r *http.Request) {
+	var all []bridge.CannedResponse
+	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
+		var err error
+		all, err = tx.AllCanned()
+		return err
+	})
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, err)
+		return
+	}
+	var buf bytes.Buffer
+	switch f := r.URL.Query().Get("format"); f {
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		err = canned.WriteCSV(&buf, all)
+	case "toml":
+		w.Header().Set("Content-Type", "application/toml")
+		err = canned.WriteTOML(&buf, all)
+	default:
+		WriteError(w, http.StatusBadRequest, fmt.Errorf("format must be csv or toml, not %q", f))
+		return
+	}
+	if err != nil {
+		WriteError(w, http.StatusInternalServerError, err)
+		return
+	}
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (h *Handler) listTickets(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		ts, err := tx.Tickets(limit)
+		if ts == nil {
+			ts = []bridge.Ticket{}
+		}
+		return ts, err
+	})
+}
+
+func (h *Handler) searchTickets(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	q := r.URL.Query().Get("q")
+	if q == "" {
+		WriteError(w, http.StatusBadRequest, errors.New("search needs keywords or #number (q=…)"))
+		return
+	}
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		res, err := bridge.FindTickets(tx, q, limit)
+		if res.Tickets == nil {
+			res.Tickets = []bridge.Ticket{}
+		}
+		return res, err
+	})
+}
+
+func (h *Handler) showTicket(w http.ResponseWriter, r *http.Request) {
+	n, err := numberParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		t, err := tx.Ticket(n)
+		if errors.Is(err, bridge.ErrNotFound) {
+			err = fmt.Errorf("no ticket #%d: %w", n, err)
+		}
+		return t, err
+	})
+}
+
+func (h *Handler) listLeads(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		ls, err := tx.Leads(limit)
+		if ls == nil {
+			ls = []bridge.Lead{}
+		}
+		return ls, err
+	})
+}
+
+func (h *Handler) showLead(w http.ResponseWriter, r *http.Request) {
+	n, err := numberParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		l, err := tx.Lead(n)
+		if errors.Is(err, bridge.ErrNotFound) {
+			err = fmt.Errorf("no lead #%d: %w", n, err)
+		}
+		return l, err
+	})
+}
