@@ -1,0 +1,109 @@
+package inbox
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config configures the inbox. Zero values take the defaults.
+type Config struct {
+	// Operators who may log in. With none, New creates one operator "admin"
+	// with a random password (see Inbox.GeneratedPassword).
+	Operators []OperatorAccount
+	// PublicURL is the server's base URL; when it is https, the session
+	// cookie is marked Secure.
+	PublicURL string
+	// SessionTTL is how long a login lasts (default DefaultSessionTTL).
+	SessionTTL time.Duration
+}
+
+// OperatorAccount is one operator allowed to log into the inbox.
+type OperatorAccount struct {
+	// Login is the user name typed on the login page (matched without regard
+	// to case) and the operator's id (bridge.Operator.ID): up to 64
+	// characters, no white space or control characters.
+	Login string
+	// Name is the display name shown to visitors (default: Login).
+	Name string
+	// PasswordHash is a bcrypt hash, as HashPassword makes.
+	PasswordHash string
+}
+
+// DefaultSessionTTL is how long a login lasts by default.
+const DefaultSessionTTL = 12 * time.Hour
+
+// HashPassword returns the bcrypt hash of pw to put in the configuration.
+func HashPassword(pw string) (string, error) {
+	if pw == "" {
+		return "", errors.New("hash password: empty password")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// validate checks cfg and fills in defaults. It reports every problem at once.
+func (cfg *Config) validate() error {
+	var errs []error
+	if cfg.SessionTTL < 0 {
+		errs = append(errs, fmt.Errorf("inbox.session_ttl: must not be negative"))
+	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("server.public_url: %q is not an http(s) URL", cfg.PublicURL))
+		}
+	}
+	seen := map[string]bool{}
+	ops := make([]OperatorAccount, len(cfg.Operators))
+	for i, op := range cfg.Operators {
+		key := fmt.Sprintf("inbox.operators[%d]", i)
+		lower := strings.ToLower(op.Login)
+		if !validLogin(op.Login) {
+			errs = append(errs, fmt.Errorf("%s.login: %q must be 1 to 64 characters without white space or control characters", key, op.Login))
+		} else if seen[lower] {
+			errs = append(errs, fmt.Errorf("%s.login: %q is configured twice", key, op.Login))
+		}
+		seen[lower] = true
+		if _, err := bcrypt.Cost([]byte(op.PasswordHash)); err != nil {
+			errs = append(errs, fmt.Errorf("%s.password_hash: not a bcrypt hash (make one with `chatbridge inbox hash-password`)", key))
+		}
+		op.Name = strings.TrimSpace(op.Name)
+		if op.Name == "" {
+			op.Name = op.Login
+		}
+		ops[i] = op
+	}
+	cfg.Operators = ops
+	return errors.Join(errs...)
+}
+
+func validLogin(s string) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > 64 {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+}
+
+// randomString returns n random bytes, base64url-encoded.
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,18 @@
+// Package inbox is chatbridge's built-in operator inbox: a small web page,
+// served by the binary itself, where operators log in, see the open
+// conversations with their unread counts and waiting times, read transcripts
+// with the visitor's context, and reply.
+//
+// The inbox reads conversations straight from the store and sends everything
+// operators type through bridge.Engine.HandleOperator, so commands, notes and
+// canned responses behave as on every other platform. It is a
+// bridge.Whisperer (operator-only text shows only in that operator's view)
+// and not an outbox destination. Live updates reach the page over
+// Server-Sent Events fed by the engine's hub.
+//
+// Security: message text is never rendered as HTML (html/template on the
+// server, textContent in the page's script), pages carry a strict Content
+// Security Policy with no inline script or style, sessions are random
+// HttpOnly SameSite=Strict cookies, every POST checks a per-session CSRF
+// token, and failed logins are rate limited per client address.
+package inbox

@@ -1,0 +1,247 @@
+package inbox
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// AdapterName is the inbox's platform name in bridge.Operator.Adapter.
+const AdapterName = "inbox"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Inbox is the built-in operator inbox. Create it with New, mount Handler at
+// /inbox/ and run Run for the lifetime of the server.
+type Inbox struct {
+	cfg       Config
+	engine    *bridge.Engine
+	store     bridge.Store
+	log       *slog.Logger
+	generated string
+
+	secureCookie bool
+	publicHost   string
+
+	sessions *sessions
+	limiter  *limiter
+	seen     *seenTracker
+	tmpl     *template.Template
+	handler  http.Handler
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ bridge.Whisperer     = (*Inbox)(nil)
+	_ bridge.HealthChecker = (*Inbox)(nil)
+)
+
+// New validates cfg and returns an inbox on engine, registered with the
+// engine as the whisperer of the "inbox" adapter. With no operators
+// configured it creates the operator "admin" with a random password, which
+// GeneratedPassword returns.
+func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
+	if engine == nil {
+		return nil, fmt.Errorf("new inbox: %w: nil engine", bridge.ErrInvalid)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("new inbox: %w", err)
+	}
+	in := &Inbox{
+		cfg: cfg, engine: engine, store: engine.Store(), log: log.With("adapter", AdapterName),
+		sessions: &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
+		limiter:  &limiter{m: map[string]*failures{}},
+		seen:     &seenTracker{m: map[seenKey]uint64{}},
+		done:     make(chan struct{}),
+	}
+	if len(in.cfg.Operators) == 0 {
+		pw := randomString(12)
+		hash, err := HashPassword(pw)
+		if err != nil {
+			return nil, fmt.Errorf("new inbox: %w", err)
+		}
+		in.generated = pw
+		in.cfg.Operators = []OperatorAccount{{Login: "admin", Name: "Support", PasswordHash: hash}}
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && cfg.PublicURL != "" {
+		in.secureCookie = u.Scheme == "https"
+		in.publicHost = u.Host
+	}
+	tmpl, err := template.New("").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("new inbox: parse templates: %w", err)
+	}
+	in.tmpl = tmpl
+	in.handler = in.routes()
+	engine.AddWhisperer(AdapterName, in)
+	return in, nil
+}
+
+// GeneratedPassword is the random password of the "admin" operator New
+// created because none was configured, or "" when operators are configured.
+// The serve command prints it once.
+func (in *Inbox) GeneratedPassword() string { return in.generated }
+
+// Handler serves the inbox under /inbox/ (paths keep their /inbox prefix).
+func (in *Inbox) Handler() http.Handler { return in.handler }
+
+// Name is the inbox's name for health reports.
+func (in *Inbox) Name() string { return AdapterName }
+
+// Health reports the inbox healthy: it has no outside system to lose.
+func (in *Inbox) Health(ctx context.Context) error { return nil }
+
+// Whisper is called by the engine after it stored a whisper for an inbox
+// operator. The stored message already produced a hub event that the
+// operator's live stream forwards (to that operator only), so the page
+// fetches and shows it; nothing more is needed here.
+func (in *Inbox) Whisper(ctx context.Context, w bridge.Whisper) error {
+	in.log.Debug("whisper stored", "conversation", w.Conversation.ID, "operator", w.Operator.ID)
+	return nil
+}
+
+// Run purges expired sessions and login counters until ctx ends, then calls
+// Close. It returns nil.
+func (in *Inbox) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	defer in.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			now := in.now()
+			in.sessions.purge(now)
+			in.limiter.purge(now)
+		}
+	}
+}
+
+// Close ends the open live streams (they would otherwise hold
+// http.Server.Shutdown until its deadline: register it with
+// RegisterOnShutdown) and refuses new ones. Pages keep working. It is safe to
+// call more than once.
+func (in *Inbox) Close() {
+	in.closeOnce.Do(func() { close(in.done) })
+}
+
+func (in *Inbox) now() time.Time { return in.engine.Now() }
+
+// operator is the bridge identity of a logged-in account.
+func operator(a OperatorAccount) bridge.Operator {
+	return bridge.Operator{Adapter: AdapterName, ID: a.Login, Name: a.Name}
+}
+
+// routes builds the inbox's handler.
+func (in *Inbox) routes() http.Handler {
+	mux := http.NewServeMux()
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has it
+	}
+	files := http.StripPrefix("/inbox/static/", http.FileServerFS(static))
+	mux.Handle("GET /inbox/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		files.ServeHTTP(w, r)
+	}))
+	mux.HandleFunc("GET /inbox", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/inbox/", http.StatusMovedPermanently)
+	})
+	mux.HandleFunc("GET /inbox/login", in.loginPage)
+	mux.HandleFunc("POST /inbox/login", in.login)
+	mux.HandleFunc("POST /inbox/logout", in.page(in.logout))
+	mux.HandleFunc("GET /inbox/{$}", in.page(in.listPage))
+	mux.HandleFunc("GET /inbox/c/{id}", in.page(in.conversationPage))
+	mux.HandleFunc("POST /inbox/c/{id}/reply", in.page(in.reply))
+	mux.HandleFunc("GET /inbox/events", in.api(in.events))
+	mux.HandleFunc("GET /inbox/api/conversations", in.api(in.apiList))
+	mux.HandleFunc("GET /inbox/api/conversations/{id}", in.api(in.apiConversation))
+	mux.HandleFunc("/inbox/", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "not found", http.StatusNotFound)
+	})
+	return securityHeaders(mux)
+}
+
+// csp allows only the inbox's own files: no inline script or style, no
+// framing, forms only to the inbox.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if !strings.HasPrefix(r.URL.Path, "/inbox/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// page wraps a handler that needs a logged-in operator; others are sent to
+// the login page.
+func (in *Inbox) page(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss := in.sessionFrom(r)
+		if ss == nil {
+			if r.Method != http.MethodGet || wantsJSON(r) {
+				writeJSONError(w, http.StatusUnauthorized, "log in first")
+				return
+			}
+			target := "/inbox/login"
+			if next := r.URL.RequestURI(); safeNext(next) && next != "/inbox/" {
+				target += "?next=" + url.QueryEscape(next)
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		h(w, r, ss)
+	}
+}
+
+// api wraps a handler that needs a logged-in operator and answers 401
+// otherwise.
+func (in *Inbox) api(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss := in.sessionFrom(r)
+		if ss == nil {
+			writeJSONError(w, http.StatusUnauthorized, "log in first")
+			return
+		}
+		h(w, r, ss)
+	}
+}
+
+// safeNext reports whether next is an inbox path to return to after login
+// (never another site: no "//host", no scheme).
+func safeNext(next string) bool {
+	return strings.HasPrefix(next, "/inbox/") && !strings.HasPrefix(next, "/inbox//") &&
+		!strings.ContainsAny(next, "\\\r\n") && len(next) < 512
+}
+
+func wantsJSON(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json")
+}

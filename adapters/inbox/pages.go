@@ -1,0 +1,296 @@
+package inbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// maxFormBytes caps POST bodies: a message plus a few fields.
+const maxFormBytes = 64 << 10
+
+// replyTimeout bounds one send; the send is not cut short when the browser
+// goes away, so that a half-done send cannot be lost to de-duplication.
+const replyTimeout = 30 * time.Second
+
+// pageData feeds templates/page.html.
+type pageData struct {
+	Operator OperatorAccount
+	CSRF     string
+	// Status is the list filter: "open" or "closed".
+	Status  string
+	List    []listItem
+	Conv    *convView
+	EventID string
+	Error   string
+	Draft   string
+	Now     time.Time
+}
+
+// CurrentID is the id of the conversation shown, or "".
+func (d pageData) CurrentID() string {
+	if d.Conv == nil {
+		return ""
+	}
+	return d.Conv.Item.ID
+}
+
+// loginData feeds templates/login.html.
+type loginData struct {
+	Next  string
+	Login string
+	Error string
+}
+
+var templateFuncs = template.FuncMap{
+	"ago":     ago,
+	"clock":   func(t time.Time) string { return t.Local().Format("15:04") },
+	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"unread":  func(n int) string { return unreadLabel(n) },
+	"webLink": webLink,
+}
+
+// ago formats how long ago t was: "just now", "5 min", "2 h", "3 d".
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%d d", int(d/(24*time.Hour)))
+	}
+}
+
+func unreadLabel(n int) string {
+	if n >= unreadCap {
+		return fmt.Sprintf("%d+", unreadCap-1)
+	}
+	return fmt.Sprint(n)
+}
+
+// webLink reports whether s is an http(s) URL the page may link to (anything
+// else, such as javascript:, is shown as text only).
+func webLink(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// render executes a template into a buffer first, so that a template error
+// never sends half a page.
+func (in *Inbox) render(w http.ResponseWriter, status int, name string, data any) {
+	var buf bytes.Buffer
+	if err := in.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		in.log.Error("render page", "template", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (in *Inbox) loginPage(w http.ResponseWriter, r *http.Request) {
+	next := r.URL.Query().Get("next")
+	if !safeNext(next) {
+		next = "/inbox/"
+	}
+	if in.sessionFrom(r) != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	in.render(w, http.StatusOK, "login.html", loginData{Next: next})
+}
+
+func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	if !in.sameOrigin(r) {
+		http.Error(w, "cross-site login refused", http.StatusForbidden)
+		return
+	}
+	next := r.PostFormValue("next")
+	if !safeNext(next) {
+		next = "/inbox/"
+	}
+	login := r.PostFormValue("login")
+	data := loginData{Next: next, Login: login}
+	addr, now := clientAddr(r), in.now()
+	if ok, wait := in.limiter.allow(addr, now); !ok {
+		in.log.Warn("login rate limited", "addr", addr)
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
+		data.Error = fmt.Sprintf("Too many failed logins. Try again in %d minutes.", int(wait.Minutes())+1)
+		in.render(w, http.StatusTooManyRequests, "login.html", data)
+		return
+	}
+	acct, ok := in.checkPassword(login, r.PostFormValue("password"))
+	if !ok {
+		in.limiter.fail(addr, now)
+		in.log.Info("login failed", "addr", addr)
+		data.Error = "Wrong login or password."
+		in.render(w, http.StatusUnauthorized, "login.html", data)
+		return
+	}
+	ss := in.sessions.create(acct, now)
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: ss.id, Path: "/inbox", MaxAge: int(in.cfg.SessionTTL.Seconds()),
+		HttpOnly: true, Secure: in.secureCookie, SameSite: http.SameSiteStrictMode,
+	})
+	in.log.Info("operator logged in", "operator", acct.Login)
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (in *Inbox) logout(w http.ResponseWriter, r *http.Request, ss *session) {
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	if err := r.ParseForm(); err != nil || !in.checkCSRF(r, ss) {
+		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
+		return
+	}
+	in.sessions.delete(ss.id)
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: "", Path: "/inbox", MaxAge: -1,
+		HttpOnly: true, Secure: in.secureCookie, SameSite: http.SameSiteStrictMode,
+	})
+	http.Redirect(w, r, "/inbox/login", http.StatusSeeOther)
+}
+
+// statusFilter reads ?status=: "closed" or the default "open".
+func statusFilter(r *http.Request) bridge.Status {
+	if r.URL.Query().Get("status") == string(bridge.StatusClosed) {
+		return bridge.StatusClosed
+	}
+	return bridge.StatusOpen
+}
+
+func (in *Inbox) listPage(w http.ResponseWriter, r *http.Request, ss *session) {
+	in.showPage(w, r, ss, http.StatusOK, "", "", "")
+}
+
+func (in *Inbox) conversationPage(w http.ResponseWriter, r *http.Request, ss *session) {
+	in.showPage(w, r, ss, http.StatusOK, r.PathValue("id"), "", "")
+}
+
+// showPage renders the list, and the conversation convID when not "".
+func (in *Inbox) showPage(w http.ResponseWriter, r *http.Request, ss *session, status int, convID, errMsg, draft string) {
+	op := operator(ss.op)
+	filter := statusFilter(r)
+	data := pageData{
+		Operator: ss.op, CSRF: ss.csrf, Status: string(filter), EventID: randomString(16),
+		Error: errMsg, Draft: draft, Now: in.now(),
+	}
+	if convID != "" {
+		cv, err := in.conversation(r.Context(), op, convID, 0)
+		if errors.Is(err, bridge.ErrNotFound) {
+			http.Error(w, "no such conversation", http.StatusNotFound)
+			return
+		}
+		if err != nil {
+			in.log.Error("load conversation", "conversation", convID, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		data.Conv = &cv
+	}
+	list, err := in.list(r.Context(), op, filter)
+	if err != nil {
+		in.log.Error("list conversations", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	data.List = list
+	in.render(w, status, "page.html", data)
+}
+
+// validEventID accepts the page's random per-submit ids.
+func validEventID(s string) bool {
+	if len(s) < 8 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// reply sends what the operator typed through the engine. The form's
+// event_id makes a repeated submit (double click, retry) a no-op. Scripts
+// (Accept: application/json) get JSON; plain forms get a redirect or the
+// page with the error.
+func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	jsonOut := wantsJSON(r)
+	fail := func(status int, msg, draft string) {
+		if jsonOut {
+			writeJSONError(w, status, msg)
+			return
+		}
+		in.showPage(w, r, ss, status, r.PathValue("id"), msg, draft)
+	}
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, "message too large")
+			return
+		}
+		writeJSONError(w, http.StatusBadRequest, "bad form")
+		return
+	}
+	if !in.checkCSRF(r, ss) {
+		writeJSONError(w, http.StatusForbidden, "invalid or missing CSRF token; reload the page")
+		return
+	}
+	convID, text, eventID := r.PathValue("id"), r.PostFormValue("text"), r.PostFormValue("event_id")
+	if !validEventID(eventID) {
+		fail(http.StatusBadRequest, "The form is out of date; reload the page.", text)
+		return
+	}
+	if strings.TrimSpace(text) == "" {
+		fail(http.StatusBadRequest, "Type a message first.", "")
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), replyTimeout)
+	defer cancel()
+	err := in.engine.HandleOperator(ctx, bridge.OperatorInput{
+		EventID: ss.op.Login + "/" + eventID, ConversationID: convID, Operator: operator(ss.op), Text: text,
+	})
+	switch {
+	case errors.Is(err, bridge.ErrNotFound):
+		fail(http.StatusNotFound, "No such conversation.", text)
+		return
+	case errors.Is(err, bridge.ErrTooLarge):
+		fail(http.StatusRequestEntityTooLarge, "The message is too long.", text)
+		return
+	case errors.Is(err, bridge.ErrInvalid):
+		fail(http.StatusBadRequest, "The message was not accepted: "+err.Error(), text)
+		return
+	case err != nil:
+		in.log.Error("operator message failed", "conversation", convID, "operator", ss.op.Login, "err", err)
+		fail(http.StatusInternalServerError, "Sending failed; try again.", text)
+		return
+	}
+	if jsonOut {
+		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+		return
+	}
+	target := "/inbox/c/" + url.PathEscape(convID)
+	if statusFilter(r) == bridge.StatusClosed {
+		target += "?status=closed"
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}

@@ -1,0 +1,321 @@
+// chatbridge inbox: live updates over Server-Sent Events, sending with Enter.
+// Text from visitors and operators is only ever put into the page with
+// textContent, never as HTML.
+(function () {
+  'use strict';
+
+  var body = document.body;
+  var convID = body.dataset.conversation || '';
+  var visitorID = body.dataset.visitor || '';
+  var status = body.dataset.status === 'closed' ? 'closed' : 'open';
+  var lastSeq = Number(body.dataset.lastSeq || 0);
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.content : '';
+  var baseTitle = document.title;
+
+  // el makes an element with a class and text (as text, never HTML).
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function ago(iso) {
+    var d = (Date.now() - Date.parse(iso)) / 1000;
+    if (!(d >= 60)) return 'just now';
+    if (d < 3600) return Math.floor(d / 60) + ' min';
+    if (d < 48 * 3600) return Math.floor(d / 3600) + ' h';
+    return Math.floor(d / 86400) + ' d';
+  }
+
+  function timeAgo(iso) {
+    var t = el('time', '', ago(iso));
+    t.dateTime = iso;
+    t.dataset.ago = '';
+    return t;
+  }
+
+  function clock(iso) {
+    var d = new Date(iso);
+    return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+  }
+
+  function isWebLink(s) {
+    try {
+      var u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch (e) {
+      return false;
+    }
+  }
+
+  function newEventID() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return x.toString(16).padStart(2, '0'); }).join('');
+  }
+
+  function toLogin() {
+    location.assign('/inbox/login?next=' + encodeURIComponent(location.pathname + location.search));
+  }
+
+  // api fetches JSON from the inbox; a 401 sends the operator to log in.
+  function api(url, opts) {
+    opts = opts || {};
+    opts.credentials = 'same-origin';
+    opts.headers = Object.assign({ 'Accept': 'application/json' }, opts.headers || {});
+    return fetch(url, opts).then(function (res) {
+      if (res.status === 401) {
+        toLogin();
+        throw new Error('logged out');
+      }
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) throw new Error(data.error || ('HTTP ' + res.status));
+        return data;
+      });
+    });
+  }
+
+  // --- conversation list ---
+
+  function renderList(items) {
+    var ul = document.getElementById('conversations');
+    if (!ul) return;
+    var frag = document.createDocumentFragment();
+    var unread = 0;
+    if (!items.length) frag.appendChild(el('li', 'empty', 'No ' + status + ' conversations.'));
+    items.forEach(function (c) {
+      var current = c.id === convID;
+      var li = el('li', 'conv' + (c.waiting ? ' waiting' : '') + (c.status === 'closed' ? ' closed' : '') + (current ? ' current' : ''));
+      li.dataset.id = c.id;
+      var a = el('a');
+      a.href = '/inbox/c/' + encodeURIComponent(c.id) + (status === 'closed' ? '?status=closed' : '');
+      var row = el('span', 'row');
+      row.appendChild(el('span', 'name', c.visitor_name));
+      if (c.unread && !current) {
+        unread += c.unread;
+        var badge = el('span', 'badge', c.unread >= 100 ? '99+' : c.unread);
+        badge.title = 'unread messages';
+        row.appendChild(badge);
+      }
+      a.appendChild(row);
+      a.appendChild(el('span', 'preview', c.preview || ''));
+      var meta = el('span', 'meta');
+      if (c.status === 'closed') {
+        meta.textContent = 'closed';
+      } else if (c.waiting) {
+        meta.appendChild(document.createTextNode('waiting '));
+        meta.appendChild(timeAgo(c.waiting_since));
+      } else {
+        meta.appendChild(timeAgo(c.updated_at));
+      }
+      a.appendChild(meta);
+      li.appendChild(a);
+      frag.appendChild(li);
+    });
+    ul.replaceChildren(frag);
+    document.title = (unread ? '(' + unread + ') ' : '') + baseTitle;
+  }
+
+  var listBusy = false, listAgain = false;
+  function refreshList() {
+    if (listBusy) { listAgain = true; return Promise.resolve(); }
+    listBusy = true;
+    return api('/inbox/api/conversations?status=' + status)
+      .then(function (data) { renderList(data.conversations || []); })
+      .catch(function () {})
+      .then(function () {
+        listBusy = false;
+        if (listAgain) { listAgain = false; return refreshList(); }
+      });
+  }
+
+  // --- open conversation ---
+
+  var transcript = document.getElementById('transcript');
+
+  function renderMessage(m) {
+    var li = el('li', 'msg from-' + m.from + ' vis-' + m.visibility + (m.own ? ' own' : ''));
+    li.dataset.seq = m.seq;
+    var head = el('div', 'msg-head');
+    head.appendChild(el('span', 'author', m.author));
+    if (m.visibility === 'note') head.appendChild(el('span', 'tag', 'note'));
+    if (m.visibility === 'whisper') head.appendChild(el('span', 'tag', 'only you'));
+    var t = el('time', '', clock(m.at));
+    t.dateTime = m.at;
+    head.appendChild(t);
+    li.appendChild(head);
+    li.appendChild(el('p', 'text', m.text));
+    return li;
+  }
+
+  function nearBottom() {
+    return transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
+  }
+
+  function scrollDown() {
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+
+  function appendMessages(msgs, force) {
+    var stick = force || nearBottom();
+    msgs.forEach(function (m) {
+      if (m.seq <= lastSeq) return;
+      transcript.appendChild(renderMessage(m));
+      lastSeq = m.seq;
+    });
+    if (stick) scrollDown();
+  }
+
+  function setField(name, value) {
+    var dd = document.querySelector('#context [data-field="' + name + '"]');
+    if (!dd) return;
+    if (name === 'current_url' && value && isWebLink(value)) {
+      var a = el('a', '', value);
+      a.href = value;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      dd.replaceChildren(a);
+    } else {
+      dd.textContent = value || '';
+    }
+  }
+
+  function renderContext(v) {
+    ['name', 'email', 'current_url', 'referrer', 'language', 'browser'].forEach(function (f) { setField(f, v[f]); });
+    var browser = document.querySelector('#context [data-field="browser"]');
+    if (browser) browser.title = v.user_agent || '';
+    var pages = document.getElementById('pages');
+    if (!pages) return;
+    var frag = document.createDocumentFragment();
+    (v.pages || []).forEach(function (p) {
+      var li = el('li');
+      li.appendChild(el('span', 'page-title', p.title || p.url));
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(el('span', 'page-url', p.url));
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(timeAgo(p.at));
+      frag.appendChild(li);
+    });
+    pages.replaceChildren(frag);
+  }
+
+  function renderStatus(c) {
+    var s = document.getElementById('conv-status');
+    if (s) {
+      s.className = 'status ' + c.status;
+      s.textContent = c.status === 'closed' ? 'Closed' : (c.waiting ? 'Waiting' : 'Open');
+    }
+    var banner = document.getElementById('closed-banner');
+    if (banner) banner.hidden = c.status !== 'closed';
+    var name = document.getElementById('conv-name');
+    if (name) name.textContent = c.visitor_name;
+  }
+
+  var convBusy = false, convAgain = false;
+  function refreshConv(force) {
+    if (!convID || !transcript) return Promise.resolve();
+    if (convBusy) { convAgain = true; return Promise.resolve(); }
+    convBusy = true;
+    return api('/inbox/api/conversations/' + encodeURIComponent(convID) + '?after=' + lastSeq)
+      .then(function (data) {
+        appendMessages(data.messages || [], force);
+        renderStatus(data.conversation);
+        renderContext(data.visitor);
+      })
+      .catch(function () {})
+      .then(function () {
+        convBusy = false;
+        if (convAgain) { convAgain = false; return refreshConv(force); }
+      });
+  }
+
+  // --- live updates ---
+
+  var live = document.getElementById('live');
+  function setLive(on) {
+    if (!live) return;
+    live.className = 'live ' + (on ? 'on' : 'off');
+    live.title = on ? 'Live updates on' : 'Reconnecting…';
+  }
+
+  var backoff = 1000;
+  function connect() {
+    var es = new EventSource('/inbox/events');
+    es.onopen = function () {
+      backoff = 1000;
+      setLive(true);
+      refreshConv().then(refreshList); // catch up on what happened while away
+    };
+    es.onmessage = function (e) {
+      var ev;
+      try { ev = JSON.parse(e.data); } catch (err) { return; }
+      var mine = convID && (ev.conversation_id === convID || (ev.kind === 'updated' && ev.visitor_id === visitorID));
+      if (ev.kind === 'typing') return;
+      if (mine) refreshConv().then(refreshList);
+      else refreshList();
+    };
+    es.onerror = function () {
+      setLive(false);
+      if (es.readyState === EventSource.CLOSED) {
+        // The server refused the stream (logged out?) or is gone: check the
+        // session, then try again later.
+        refreshList();
+        setTimeout(connect, backoff);
+        backoff = Math.min(backoff * 2, 30000);
+      }
+    };
+  }
+
+  // --- sending ---
+
+  var form = document.getElementById('reply');
+  if (form) {
+    var textarea = form.querySelector('textarea');
+    var eventInput = form.querySelector('input[name="event_id"]');
+    var errorBox = document.getElementById('reply-error');
+    var sending = false;
+
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (sending || !textarea.value.trim()) return;
+      sending = true;
+      form.classList.add('sending');
+      api(form.action, {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(new FormData(form)).toString()
+      }).then(function () {
+        textarea.value = '';
+        errorBox.textContent = '';
+        eventInput.value = newEventID(); // the next message is a new event
+        return refreshConv(true);
+      }).catch(function (err) {
+        // Keep the text and the event id: a retry of a send that did get
+        // through is recognised as a duplicate.
+        errorBox.textContent = err.message;
+      }).then(function () {
+        sending = false;
+        form.classList.remove('sending');
+        textarea.focus();
+      });
+    });
+
+    textarea.addEventListener('keydown', function (e) {
+      if (e.key !== 'Enter' || e.shiftKey || e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+      e.preventDefault();
+      if (form.requestSubmit) form.requestSubmit();
+      else form.dispatchEvent(new Event('submit', { cancelable: true }));
+    });
+    textarea.focus();
+  }
+
+  // --- start ---
+
+  setInterval(function () {
+    document.querySelectorAll('time[data-ago]').forEach(function (t) { t.textContent = ago(t.dateTime); });
+  }, 30000);
+  if (transcript) scrollDown();
+  if (window.EventSource) connect();
+})();

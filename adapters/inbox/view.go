@@ -1,0 +1,328 @@
+package inbox
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// Limits of what one view loads.
+const (
+	listLimit       = 200 // conversations in the list
+	transcriptLimit = 500 // newest messages on a conversation page
+	unreadCap       = 100 // unread counts stop here ("99+")
+	recentPages     = 10  // page views in the visitor context
+	stateNamespace  = "inbox"
+)
+
+// listItem is one conversation in an operator's list.
+type listItem struct {
+	ID          string        `json:"id"`
+	VisitorName string        `json:"visitor_name"`
+	Preview     string        `json:"preview"`
+	Status      bridge.Status `json:"status"`
+	// Unread counts messages this operator has not viewed yet, up to
+	// unreadCap.
+	Unread  int  `json:"unread"`
+	Waiting bool `json:"waiting"`
+	// WaitingSince is the visitor's last unanswered message.
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	LastSeq      uint64    `json:"last_seq"`
+	Operators    []string  `json:"operators,omitempty"`
+}
+
+// messageView is one transcript entry as an operator sees it.
+type messageView struct {
+	Seq        uint64            `json:"seq"`
+	From       bridge.From       `json:"from"`
+	Visibility bridge.Visibility `json:"visibility"`
+	Author     string            `json:"author"`
+	Text       string            `json:"text"`
+	At         time.Time         `json:"at"`
+	// Own marks this operator's messages and the whispers to them.
+	Own bool `json:"own"`
+}
+
+// visitorContext is what operators see about the visitor.
+type visitorContext struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Email      string     `json:"email,omitempty"`
+	CurrentURL string     `json:"current_url,omitempty"`
+	Referrer   string     `json:"referrer,omitempty"`
+	Language   string     `json:"language,omitempty"`
+	Country    string     `json:"country,omitempty"`
+	Browser    string     `json:"browser,omitempty"`
+	UserAgent  string     `json:"user_agent,omitempty"`
+	Pages      []pageView `json:"pages,omitempty"`
+}
+
+type pageView struct {
+	URL   string    `json:"url"`
+	Title string    `json:"title,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// convView is a conversation as one operator sees it.
+type convView struct {
+	Item     listItem       `json:"conversation"`
+	Visitor  visitorContext `json:"visitor"`
+	Messages []messageView  `json:"messages"`
+}
+
+// seenKey identifies what an operator last viewed.
+type seenKey struct{ login, conversation string }
+
+// seenTracker remembers, per operator and conversation, the newest Seq the
+// operator has viewed. Memory is authoritative once loaded; the store keeps
+// it across restarts (state namespace "inbox").
+type seenTracker struct {
+	mu sync.Mutex
+	m  map[seenKey]uint64
+}
+
+func stateKey(k seenKey) string { return "seen/" + k.login + "/" + k.conversation }
+
+// get returns the last viewed Seq, loading it from tx on first use.
+func (s *seenTracker) get(tx bridge.Tx, k seenKey) (uint64, error) {
+	s.mu.Lock()
+	v, ok := s.m[k]
+	s.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	b, err := tx.GetState(stateNamespace, stateKey(k))
+	switch {
+	case errors.Is(err, bridge.ErrNotFound):
+	case err != nil:
+		return 0, err
+	case len(b) == 8:
+		v = binary.BigEndian.Uint64(b)
+	}
+	s.mu.Lock()
+	if cur, ok := s.m[k]; ok {
+		v = cur // marked meanwhile
+	} else {
+		s.m[k] = v
+	}
+	s.mu.Unlock()
+	return v, nil
+}
+
+// markSeen records that op viewed the conversation up to seq.
+func (in *Inbox) markSeen(ctx context.Context, login, conversationID string, seq uint64) {
+	k := seenKey{login, conversationID}
+	in.seen.mu.Lock()
+	cur, ok := in.seen.m[k]
+	if ok && cur >= seq {
+		in.seen.mu.Unlock()
+		return
+	}
+	in.seen.m[k] = seq
+	in.seen.mu.Unlock()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], seq)
+	err := in.store.Update(ctx, func(tx bridge.Tx) error {
+		// Never move backwards in the store, whatever the memory held.
+		if old, err := tx.GetState(stateNamespace, stateKey(k)); err == nil && len(old) == 8 && binary.BigEndian.Uint64(old) >= seq {
+			return nil
+		}
+		return tx.PutState(stateNamespace, stateKey(k), b[:])
+	})
+	if err != nil {
+		in.log.Warn("save last viewed message", "conversation", conversationID, "operator", login, "err", err)
+	}
+}
+
+// item builds the list entry of c for op inside tx.
+func (in *Inbox) item(tx bridge.Tx, c bridge.Conversation, op bridge.Operator) (listItem, error) {
+	it := listItem{
+		ID: c.ID, Preview: c.Preview, Status: c.Status, Waiting: c.Waiting(),
+		UpdatedAt: c.UpdatedAt, LastSeq: c.LastSeq, VisitorName: "Visitor",
+	}
+	if it.Waiting {
+		it.WaitingSince = c.LastVisitorAt
+	}
+	for _, o := range c.Operators {
+		it.Operators = append(it.Operators, o.Name)
+	}
+	v, err := tx.Visitor(c.VisitorID)
+	switch {
+	case err == nil:
+		it.VisitorName = v.DisplayName()
+	case !errors.Is(err, bridge.ErrNotFound):
+		return listItem{}, err
+	}
+	seen, err := in.seen.get(tx, seenKey{op.ID, c.ID})
+	if err != nil {
+		return listItem{}, err
+	}
+	if seen >= c.LastSeq {
+		return it, nil
+	}
+	msgs, err := tx.Messages(c.ID, seen, 0)
+	if err != nil {
+		return listItem{}, err
+	}
+	for _, m := range msgs {
+		if it.Unread >= unreadCap {
+			break
+		}
+		if countsAsUnread(m, op) {
+			it.Unread++
+		}
+	}
+	return it, nil
+}
+
+// countsAsUnread: messages op may see and did not cause themselves.
+func countsAsUnread(m bridge.Message, op bridge.Operator) bool {
+	if !m.VisibleTo(op.Key()) {
+		return false
+	}
+	if m.Visibility == bridge.VisibilityWhisper {
+		return false // answers to op's own commands
+	}
+	return m.Operator == nil || m.Operator.Key() != op.Key()
+}
+
+// list returns op's view of the conversations with status, newest activity
+// first.
+func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Status) ([]listItem, error) {
+	var items []listItem
+	err := in.store.View(ctx, func(tx bridge.Tx) error {
+		items = items[:0]
+		convs, err := tx.Conversations(bridge.ConversationFilter{Status: status, Limit: listLimit})
+		if err != nil {
+			return err
+		}
+		for _, c := range convs {
+			it, err := in.item(tx, c, op)
+			if err != nil {
+				return err
+			}
+			items = append(items, it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	return items, nil
+}
+
+// conversation returns op's view of conversation id with the messages after
+// seq `after` (after 0: the newest transcriptLimit messages), and marks them
+// viewed. It returns bridge.ErrNotFound for an unknown conversation.
+func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string, after uint64) (convView, error) {
+	var cv convView
+	err := in.store.View(ctx, func(tx bridge.Tx) error {
+		c, err := tx.Conversation(id)
+		if err != nil {
+			return err
+		}
+		if after == 0 && c.LastSeq > transcriptLimit {
+			after = c.LastSeq - transcriptLimit
+		}
+		msgs, err := tx.Messages(id, after, 0)
+		if err != nil {
+			return err
+		}
+		cv = convView{Messages: []messageView{}}
+		for _, m := range msgs {
+			if !m.VisibleTo(op.Key()) {
+				continue
+			}
+			cv.Messages = append(cv.Messages, messageView{
+				Seq: m.Seq, From: m.From, Visibility: m.Visibility, Author: author(m), Text: m.Text, At: m.At,
+				Own: m.Recipient == op.Key() || (m.Operator != nil && m.Operator.Key() == op.Key()),
+			})
+		}
+		if cv.Item, err = in.item(tx, c, op); err != nil {
+			return err
+		}
+		v, err := tx.Visitor(c.VisitorID)
+		if errors.Is(err, bridge.ErrNotFound) {
+			cv.Visitor = visitorContext{ID: c.VisitorID, Name: "Visitor"}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		pvs, err := tx.PageViews(v.ID, recentPages)
+		if err != nil {
+			return err
+		}
+		cv.Visitor = newVisitorContext(v, pvs)
+		return nil
+	})
+	if err != nil {
+		return convView{}, fmt.Errorf("load conversation: %w", err)
+	}
+	in.markSeen(ctx, op.ID, id, cv.Item.LastSeq)
+	cv.Item.Unread = 0
+	return cv, nil
+}
+
+func author(m bridge.Message) string {
+	switch {
+	case m.Author != "":
+		return m.Author
+	case m.Operator != nil:
+		return m.Operator.Name
+	default:
+		return string(m.From)
+	}
+}
+
+func newVisitorContext(v bridge.Visitor, pvs []bridge.PageView) visitorContext {
+	vc := visitorContext{
+		ID: v.ID, Name: v.DisplayName(), Email: v.Email, CurrentURL: v.CurrentURL, Referrer: v.Referrer,
+		Language: v.Locale, Country: v.Country, Browser: browserName(v.UserAgent), UserAgent: v.UserAgent,
+	}
+	for _, pv := range pvs {
+		vc.Pages = append(vc.Pages, pageView{URL: pv.URL, Title: pv.Title, At: pv.At})
+	}
+	return vc
+}
+
+// browserName turns a User-Agent into "Firefox on Linux"; "" when unknown.
+func browserName(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	pick := func(pairs [][2]string) string {
+		for _, p := range pairs {
+			if strings.Contains(ua, p[0]) {
+				return p[1]
+			}
+		}
+		return ""
+	}
+	// Order matters: Edge and Opera also say Chrome, Chrome also says Safari.
+	b := pick([][2]string{
+		{"Edg/", "Edge"}, {"EdgiOS/", "Edge"}, {"OPR/", "Opera"}, {"SamsungBrowser/", "Samsung Internet"},
+		{"Firefox/", "Firefox"}, {"FxiOS/", "Firefox"}, {"CriOS/", "Chrome"}, {"Chromium/", "Chromium"},
+		{"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+	})
+	os := pick([][2]string{
+		{"Android", "Android"}, {"iPhone", "iOS"}, {"iPad", "iPadOS"}, {"Windows", "Windows"},
+		{"Mac OS X", "macOS"}, {"CrOS", "ChromeOS"}, {"Linux", "Linux"},
+	})
+	switch {
+	case b != "" && os != "":
+		return b + " on " + os
+	case b != "":
+		return b
+	case os != "":
+		return os
+	}
+	return ""
+}
