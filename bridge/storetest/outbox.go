@@ -1,0 +1,177 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+func testOutbox(t *testing.T, s bridge.Store) {
+	var ids []uint64
+	dests := []string{"slack", "matrix", "slack", "webhook", "slack", "matrix"}
+	update(t, s, func(tx bridge.Tx) error {
+		ids = ids[:0]
+		for i, d := range dests {
+			id, err := tx.Enqueue(bridge.OutboxEntry{Destination: d, Kind: bridge.KindMessage, ConversationID: "c_1", Seq: uint64(i + 1), CreatedAt: at(i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	for i := 1; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] {
+			t.Fatalf("Enqueue ids %v do not increase across destinations", ids)
+		}
+	}
+	// A later transaction continues the sequence.
+	var later uint64
+	update(t, s, func(tx bridge.Tx) error {
+		var err error
+		later, err = tx.Enqueue(bridge.OutboxEntry{Destination: "slack", Kind: bridge.KindClosed, ConversationID: "c_1", CreatedAt: at(9)})
+		return err
+	})
+	if later <= ids[len(ids)-1] {
+		t.Errorf("Enqueue id %d after %v", later, ids)
+	}
+	entryIDs := func(es []bridge.OutboxEntry, dest string) []uint64 {
+		var out []uint64
+		for _, e := range es {
+			if e.Destination != dest {
+				t.Errorf("entry for %s in the outbox of %s", e.Destination, dest)
+			}
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	view(t, s, func(tx bridge.Tx) error {
+		for _, c := range []struct {
+			dest  string
+			limit int
+			want  []uint64
+		}{
+			{"slack", 0, []uint64{ids[0], ids[2], ids[4], later}},
+			{"slack", 2, []uint64{ids[0], ids[2]}},
+			{"matrix", 10, []uint64{ids[1], ids[5]}},
+			{"webhook", 0, []uint64{ids[3]}},
+			{"email", 0, nil},
+		} {
+			got, err := tx.Outbox(c.dest, c.limit)
+			wantNoErr(t, "Outbox", err)
+			if g := entryIDs(got, c.dest); !equalU64(g, c.want) {
+				t.Errorf("Outbox(%s, %d) = %v, want %v", c.dest, c.limit, g, c.want)
+			}
+		}
+		got, err := tx.Outbox("matrix", 1)
+		wantNoErr(t, "Outbox", err)
+		wantSame(t, "Outbox entry", got[0], bridge.OutboxEntry{ID: ids[1], Destination: "matrix", Kind: bridge.KindMessage, ConversationID: "c_1", Seq: 2, CreatedAt: at(1)})
+		depth, err := tx.OutboxDepth()
+		wantNoErr(t, "OutboxDepth", err)
+		for d, n := range map[string]int{"slack": 4, "matrix": 2, "webhook": 1, "email": 0} {
+			if depth[d] != n {
+				t.Errorf("OutboxDepth[%s] = %d, want %d", d, depth[d], n)
+			}
+		}
+		return nil
+	})
+	retry := bridge.OutboxEntry{ID: ids[1], Destination: "matrix", Kind: bridge.KindMessage, ConversationID: "c_1", Seq: 2, CreatedAt: at(1),
+		Attempts: 1, NextAttempt: at(1).Add(time.Second), LastError: "502 Bad Gateway"}
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.PutOutbox(retry); err != nil {
+			return err
+		}
+		if err := tx.DeleteOutbox("slack", ids[2]); err != nil {
+			return err
+		}
+		if err := tx.DeleteOutbox("slack", ids[2]); err != nil {
+			t.Errorf("DeleteOutbox of a deleted entry: %v", err)
+		}
+		if err := tx.DeleteOutbox("email", 12345); err != nil {
+			t.Errorf("DeleteOutbox of an unknown destination: %v", err)
+		}
+		if err := tx.DeleteOutbox("webhook", ids[3]); err != nil {
+			return err
+		}
+		missing := retry
+		missing.ID = ids[2]
+		missing.Destination = "slack"
+		wantNotFound(t, "PutOutbox(deleted entry)", tx.PutOutbox(missing))
+		missing.Destination = "email"
+		wantNotFound(t, "PutOutbox(unknown destination)", tx.PutOutbox(missing))
+		return nil
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		got, err := tx.Outbox("matrix", 0)
+		wantNoErr(t, "Outbox", err)
+		wantSame(t, "Outbox after PutOutbox", got[0], retry)
+		got, err = tx.Outbox("slack", 0)
+		wantNoErr(t, "Outbox", err)
+		if g := entryIDs(got, "slack"); !equalU64(g, []uint64{ids[0], ids[4], later}) {
+			t.Errorf("Outbox(slack) after delete = %v", g)
+		}
+		depth, err := tx.OutboxDepth()
+		wantNoErr(t, "OutboxDepth", err)
+		for d, n := range map[string]int{"slack": 3, "matrix": 2, "webhook": 0} {
+			if depth[d] != n {
+				t.Errorf("OutboxDepth[%s] = %d after deletes, want %d", d, depth[d], n)
+			}
+		}
+		return nil
+	})
+}
+
+func testSeen(t *testing.T, s bridge.Store) {
+	mark := func(key string, now, exp time.Time) bool {
+		t.Helper()
+		var seen bool
+		update(t, s, func(tx bridge.Tx) error {
+			var err error
+			seen, err = tx.MarkSeen(key, now, exp)
+			return err
+		})
+		return seen
+	}
+	purge := func(now time.Time) int {
+		t.Helper()
+		var n int
+		update(t, s, func(tx bridge.Tx) error {
+			var err error
+			n, err = tx.PurgeSeen(now)
+			return err
+		})
+		return n
+	}
+	if mark("slack:Ev1", at(0), at(60)) {
+		t.Error("MarkSeen of a new key reported it seen")
+	}
+	if !mark("slack:Ev1", at(30), at(90)) {
+		t.Error("MarkSeen of a live key reported it new")
+	}
+	if mark("slack:Ev2", at(1), at(10)) || mark("matrix:txn1", at(1), at(120)) {
+		t.Error("MarkSeen of other new keys reported them seen")
+	}
+	// Expired at now: recorded again, as new.
+	if mark("slack:Ev2", at(11), at(20)) {
+		t.Error("MarkSeen of an expired key reported it seen")
+	}
+	if !mark("slack:Ev2", at(12), at(30)) {
+		t.Error("MarkSeen of a re-recorded key reported it new")
+	}
+	if n := purge(at(5)); n != 0 {
+		t.Errorf("PurgeSeen before any expiry = %d, want 0", n)
+	}
+	if n := purge(at(61)); n != 2 {
+		t.Errorf("PurgeSeen(at 61) = %d, want 2 (slack:Ev1, slack:Ev2)", n)
+	}
+	if n := purge(at(61)); n != 0 {
+		t.Errorf("PurgeSeen again = %d, want 0", n)
+	}
+	if !mark("matrix:txn1", at(62), at(200)) {
+		t.Error("PurgeSeen removed a live record")
+	}
+	if mark("slack:Ev1", at(62), at(200)) {
+		t.Error("a purged key is still seen")
+	}
+}
