@@ -1,0 +1,132 @@
+package commands
+
+import (
+	"context"
+	"strings"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// command is one operator command. Each lives in its own file.
+type command struct {
+	name    string
+	aliases []string
+	// usage is one line: "!ticket <title> — create a ticket …".
+	usage string
+	run   func(ctx context.Context, r *Router, c call) (bridge.Outcome, error)
+}
+
+// call is one invocation of a command.
+type call struct {
+	in   bridge.OperatorInput
+	conv bridge.Conversation
+	// name is the name or alias as typed (lowercased), for usage texts.
+	name string
+	args string
+}
+
+// registry lists every command, in the order help shows them. It is filled
+// in init so that help, which lists the registry, does not form an
+// initialisation cycle with it.
+var (
+	registry []*command
+	byName   map[string]*command
+)
+
+func init() {
+	registry = []*command{
+		&helpCommand,
+		&helpdeskCommand,
+		&helpdeskSearchCommand,
+		&historyCommand,
+		&leadCommand,
+		&leaveCommand,
+		&closeCommand,
+		&noteCommand,
+		&cannedCommand,
+	}
+	byName = map[string]*command{}
+	for _, c := range registry {
+		for _, n := range append([]string{c.name}, c.aliases...) {
+			if _, dup := byName[n]; dup {
+				panic("commands: duplicate command name " + n)
+			}
+			byName[n] = c
+		}
+	}
+}
+
+// Known reports whether name (lowercase) is a command or an alias.
+func Known(name string) bool {
+	_, ok := byName[name]
+	return ok
+}
+
+// Info describes a command for help texts and documentation.
+type Info struct {
+	Name    string
+	Aliases []string
+	// Usage is the one-line usage, written with the "!" prefix.
+	Usage string
+}
+
+// Commands lists the commands in the order help shows them.
+func Commands() []Info {
+	out := make([]Info, len(registry))
+	for i, c := range registry {
+		out[i] = Info{Name: c.name, Aliases: append([]string(nil), c.aliases...), Usage: c.usage}
+	}
+	return out
+}
+
+// usageOf answers a command typed without its arguments.
+func usageOf(c call) bridge.Outcome {
+	cmd := byName[c.name]
+	return bridge.Outcome{Whisper: "Usage: " + cmd.usage}
+}
+
+// suggest returns the known name closest to typo (at most two edits), or "".
+func suggest(typo string) string {
+	best, bestDist := "", 3
+	if len([]rune(typo)) > 40 {
+		return ""
+	}
+	for _, c := range registry {
+		for _, n := range append([]string{c.name}, c.aliases...) {
+			if d := distance(typo, n); d < bestDist {
+				best, bestDist = n, d
+			}
+		}
+	}
+	return best
+}
+
+// distance is the optimal string alignment distance between a and b (edits:
+// insert, delete, substitute, swap two neighbours).
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+// joinWords collapses white space runs into single spaces.
+func joinWords(s string) string { return strings.Join(strings.FieldsFunc(s, isSpace), " ") }

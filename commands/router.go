@@ -1,0 +1,109 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// Options configure a Router.
+type Options struct {
+	// BotName is how operators mention the bot in Slack ("@chatbridge
+	// help"), used in help texts. Default "chatbridge".
+	BotName string
+	// PlatformHelp replaces the built-in how-to lines of help for an adapter
+	// ("inbox", "slack", "matrix", …). Lines are separated by "\n".
+	PlatformHelp map[string]string
+	// Logger receives warnings (a use count that could not be recorded).
+	// Default: discard.
+	Logger *slog.Logger
+}
+
+// Router classifies operator messages and runs commands. It implements
+// bridge.Interceptor and is safe for concurrent use.
+type Router struct {
+	e    *bridge.Engine
+	opts Options
+	log  *slog.Logger
+}
+
+var _ bridge.Interceptor = (*Router)(nil)
+
+// New returns a Router working on engine. Install it with
+// engine.SetInterceptor.
+func New(engine *bridge.Engine, opts Options) *Router {
+	if opts.BotName == "" {
+		opts.BotName = "chatbridge"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Router{e: engine, opts: opts, log: log}
+}
+
+// Intercept decides what happens to an operator's message. Only a reply (with
+// canned shortcuts expanded and their variables rendered) or the text of
+// "!canned <shortcut>" is put in Outcome.Relay; everything else the operator
+// should see goes to Outcome.Whisper, and notes to Outcome.Note. An error
+// means a store or engine failure; the engine shows it to the operator only.
+func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv bridge.Conversation) (bridge.Outcome, error) {
+	p := Parse(in.Text, in.Mention)
+	switch p.Kind {
+	case KindCommand:
+		cmd := byName[p.Name]
+		out, err := cmd.run(ctx, r, call{in: in, conv: conv, name: p.Name, args: p.Args})
+		if err != nil {
+			return bridge.Outcome{}, fmt.Errorf("%s: %w", cmd.name, err)
+		}
+		return out, nil
+	case KindUnknown:
+		return bridge.Outcome{Whisper: unknownText(p)}, nil
+	case KindNote:
+		if p.Text == "" {
+			return bridge.Outcome{Whisper: "Usage: " + noteCommand.usage}, nil
+		}
+		return bridge.Outcome{Note: p.Text}, nil
+	case KindListCanned:
+		return r.listCanned(ctx, in, conv)
+	case KindCannedQuery:
+		return r.cannedQuery(ctx, in, conv, p.Text)
+	default:
+		return r.reply(ctx, in, conv, p.Text)
+	}
+}
+
+// unknownText answers a command attempt that is not a command.
+func unknownText(p Parsed) string {
+	prefix := p.Prefix
+	if prefix == "@" {
+		prefix = ""
+	}
+	typed := clip(prefix+p.Name, 40)
+	if s := suggest(p.Name); s != "" {
+		return fmt.Sprintf("Unknown command %s — did you mean !%s? Try !help for the list. Nothing was sent to the visitor.", typed, s)
+	}
+	return fmt.Sprintf("Unknown command %s — try !help. Nothing was sent to the visitor.", typed)
+}
+
+// visitorOf loads the conversation's visitor; a missing visitor is not an
+// error (a conversation imported without one).
+func visitorOf(tx bridge.Tx, conv bridge.Conversation) (bridge.Visitor, error) {
+	v, err := tx.Visitor(conv.VisitorID)
+	if errors.Is(err, bridge.ErrNotFound) {
+		return bridge.Visitor{ID: conv.VisitorID}, nil
+	}
+	return v, err
+}
+
+// clip shortens s to at most n characters, adding "…" when it cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n]) + "…"
+}
