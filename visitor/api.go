@@ -180,13 +180,16 @@ func (s *Server) postMessage(ctx context.Context, v bridge.Visitor, ip string, r
 		return bridge.Message{}, errBadRequest(fmt.Sprintf("client_id must be 1 to %d bytes (a random id per message, reused on retries)", maxClientIDBytes))
 	}
 	var (
-		dup    bool
+		dup    *bridge.Message
 		openID string
 	)
 	err := s.engine.Store().View(ctx, func(tx bridge.Tx) error {
-		if _, _, err := tx.ClientID(v.ID, req.ClientID); err == nil {
-			dup = true
-			return nil
+		dup, openID = nil, ""
+		if convID, seq, err := tx.ClientID(v.ID, req.ClientID); err == nil {
+			// A retry: answer as the first time, without a write.
+			m, err := tx.Message(convID, seq)
+			dup = &m
+			return err
 		} else if !errors.Is(err, bridge.ErrNotFound) {
 			return err
 		}
@@ -199,21 +202,22 @@ func (s *Server) postMessage(ctx context.Context, v bridge.Visitor, ip string, r
 	if err != nil {
 		return bridge.Message{}, fmt.Errorf("post message: %w", err)
 	}
-	if !dup {
-		if openID == "" {
-			err = s.limited(s.conversations, ip, "new conversations from your address")
-		} else {
-			err = s.limited(s.messages, openID, "messages in this conversation")
-		}
-		if err != nil {
-			return bridge.Message{}, err
-		}
+	if dup != nil {
+		return *dup, nil
+	}
+	if openID == "" {
+		err = s.limited(s.conversations, ip, "new conversations from your address")
+	} else {
+		err = s.limited(s.messages, openID, "messages in this conversation")
+	}
+	if err != nil {
+		return bridge.Message{}, err
 	}
 	msg, err := s.engine.VisitorMessage(ctx, v.ID, req.ClientID, req.Text)
 	if err != nil {
 		return bridge.Message{}, err
 	}
-	if !dup && msg.ConversationID != openID {
+	if msg.ConversationID != openID {
 		// The first message of a new conversation counts towards its rate.
 		s.messages.allow(msg.ConversationID, s.engine.Now())
 	}
