@@ -1,0 +1,379 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+)
+
+// fakeDest records deliveries and fails on demand.
+type fakeDest struct {
+	name string
+	mu   sync.Mutex
+	// fail decides whether a delivery fails (nil: never).
+	fail      func(d bridge.Delivery) error
+	delivered []bridge.Delivery
+	attempts  int
+	notify    chan struct{}
+}
+
+func newFakeDest(name string) *fakeDest {
+	return &fakeDest{name: name, notify: make(chan struct{}, 1000)}
+}
+
+func (f *fakeDest) Name() string                 { return f.name }
+func (f *fakeDest) Wants(bridge.OutboxKind) bool { return true }
+func (f *fakeDest) Deliver(_ context.Context, d bridge.Delivery) (bridge.Receipt, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.attempts++
+	if f.fail != nil {
+		if err := f.fail(d); err != nil {
+			return bridge.Receipt{}, err
+		}
+	}
+	f.delivered = append(f.delivered, d)
+	select {
+	case f.notify <- struct{}{}:
+	default:
+	}
+	return bridge.Receipt{}, nil
+}
+
+func (f *fakeDest) messages() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, d := range f.delivered {
+		if d.Message != nil {
+			out = append(out, d.Message.Text)
+		}
+	}
+	return out
+}
+
+type env struct {
+	t      *testing.T
+	store  *boltstore.Store
+	engine *bridge.Engine
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newEnv(t *testing.T, dests ...bridge.Deliverer) *env {
+	t.Helper()
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "test.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := bridge.New(bridge.Config{RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dests {
+		eng.AddDeliverer(d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &env{t: t, store: st, engine: eng, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = eng.Run(ctx); close(e.done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-e.done
+		st.Close()
+	})
+	return e
+}
+
+func (e *env) visitor(name string) bridge.Visitor {
+	e.t.Helper()
+	_, v, err := e.engine.StartSession(context.Background(), bridge.SessionInput{Name: name})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+func (e *env) say(v bridge.Visitor, id, text string) bridge.Message {
+	e.t.Helper()
+	m, err := e.engine.VisitorMessage(context.Background(), v.ID, id, text)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestVisitorMessageIdempotent(t *testing.T) {
+	e := newEnv(t)
+	v := e.visitor("Ann")
+	m1 := e.say(v, "a", "hello")
+	m2 := e.say(v, "a", "hello again, retried")
+	if m1.Seq != m2.Seq || m1.ConversationID != m2.ConversationID || m2.Text != "hello" {
+		t.Fatalf("retry created a new message: %+v vs %+v", m1, m2)
+	}
+	view, err := e.engine.VisitorMessages(context.Background(), v.ID, "", 0, 0)
+	if err != nil || len(view.Messages) != 1 {
+		t.Fatalf("want 1 message, got %d (%v)", len(view.Messages), err)
+	}
+}
+
+func TestCheckText(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		tooLarge bool
+	}{
+		{"invalid utf8", "a\xffb", false},
+		{"nul", "a\x00b", false},
+		{"blank", " \n\t ", false},
+		{"too large", strings.Repeat("x", 11), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := bridge.CheckText(tc.in, 10)
+			if !errors.Is(err, bridge.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			if errors.Is(err, bridge.ErrTooLarge) != tc.tooLarge {
+				t.Fatalf("ErrTooLarge = %v, want %v", errors.Is(err, bridge.ErrTooLarge), tc.tooLarge)
+			}
+		})
+	}
+	if got, err := bridge.CheckText("  hi  ", 10); err != nil || got != "hi" {
+		t.Fatalf("CheckText trims: %q %v", got, err)
+	}
+}
+
+// A failing delivery blocks the later entries of its conversation only, and
+// everything arrives in order once it recovers.
+func TestOutboxOrderAndRetry(t *testing.T) {
+	d := newFakeDest("fake")
+	var failing sync.Map // conversation id → remaining failures
+	d.fail = func(del bridge.Delivery) error {
+		if v, ok := failing.Load(del.Entry.ConversationID); ok && v.(int) > 0 {
+			failing.Store(del.Entry.ConversationID, v.(int)-1)
+			return errors.New("platform down")
+		}
+		return nil
+	}
+	e := newEnv(t, d)
+	a, b := e.visitor("A"), e.visitor("B")
+	ma := e.say(a, "a1", "a-one")
+	failing.Store(ma.ConversationID, 3)
+	e.say(a, "a2", "a-two")
+	e.say(b, "b1", "b-one")
+	e.say(a, "a3", "a-three")
+	waitUntil(t, "all delivered", func() bool { return len(d.messages()) == 4 })
+	var gotA []string
+	for _, m := range d.messages() {
+		if strings.HasPrefix(m, "a-") {
+			gotA = append(gotA, m)
+		}
+	}
+	if strings.Join(gotA, ",") != "a-one,a-two,a-three" {
+		t.Fatalf("conversation A out of order: %v", gotA)
+	}
+	if msgs := d.messages(); msgs[0] != "b-one" {
+		t.Errorf("B should not wait for A's retries: %v", msgs)
+	}
+	waitUntil(t, "outbox empty", func() bool {
+		var n int
+		_ = e.store.View(context.Background(), func(tx bridge.Tx) error {
+			depth, err := tx.OutboxDepth()
+			n = depth["fake"]
+			return err
+		})
+		return n == 0
+	})
+}
+
+func TestPermanentErrorDrops(t *testing.T) {
+	d := newFakeDest("fake")
+	d.fail = func(del bridge.Delivery) error {
+		if del.Message != nil && del.Message.Text == "poison" {
+			return fmt.Errorf("rejected: %w", bridge.ErrPermanent)
+		}
+		return nil
+	}
+	e := newEnv(t, d)
+	v := e.visitor("A")
+	e.say(v, "1", "poison")
+	e.say(v, "2", "fine")
+	waitUntil(t, "second delivered", func() bool { return len(d.messages()) == 1 })
+	if got := d.messages(); got[0] != "fine" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// Operator-only output never reaches the visitor's view.
+func TestVisitorSeesOnlyPublic(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	if _, err := e.engine.AddNote(ctx, m.ConversationID, op, "secret note", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.engine.Whisper(ctx, m.ConversationID, op, "secret whisper", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.engine.Reply(ctx, m.ConversationID, op, "public reply", ""); err != nil {
+		t.Fatal(err)
+	}
+	view, err := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	for _, m := range view.Messages {
+		texts = append(texts, m.Text)
+	}
+	if strings.Join(texts, "|") != "hi|public reply" {
+		t.Fatalf("visitor sees %q", texts)
+	}
+}
+
+type interceptFunc func(ctx context.Context, in bridge.OperatorInput, c bridge.Conversation) (bridge.Outcome, error)
+
+func (f interceptFunc) Intercept(ctx context.Context, in bridge.OperatorInput, c bridge.Conversation) (bridge.Outcome, error) {
+	return f(ctx, in, c)
+}
+
+func TestHandleOperatorDedupAndOutcome(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	e.engine.SetInterceptor(interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
+		if strings.HasPrefix(in.Text, "!") {
+			return bridge.Outcome{Whisper: "result of " + in.Text}, nil
+		}
+		return bridge.Outcome{Relay: in.Text}, nil
+	}))
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	for _, in := range []bridge.OperatorInput{
+		{EventID: "e1", Text: "hello there"},
+		{EventID: "e1", Text: "hello there"}, // platform retry
+		{EventID: "e2", Text: "!history"},
+	} {
+		in.ConversationID, in.Operator = m.ConversationID, op
+		if err := e.engine.HandleOperator(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if len(view.Messages) != 2 || view.Messages[1].Text != "hello there" || view.Messages[1].Author != "Alice" {
+		t.Fatalf("visitor view: %+v", view.Messages)
+	}
+	var whispers []bridge.Message
+	_ = e.store.View(ctx, func(tx bridge.Tx) error {
+		all, err := tx.Messages(m.ConversationID, 0, 0)
+		for _, x := range all {
+			if x.Visibility == bridge.VisibilityWhisper {
+				whispers = append(whispers, x)
+			}
+		}
+		return err
+	})
+	if len(whispers) != 1 || whispers[0].Recipient != op.Key() || !whispers[0].VisibleTo("inbox:alice") || whispers[0].VisibleTo("inbox:bob") {
+		t.Fatalf("whispers: %+v", whispers)
+	}
+}
+
+func TestCloseAndNewConversation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m1 := e.say(v, "1", "first chat")
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	if err := e.engine.Close(ctx, m1.ConversationID, op); err != nil {
+		t.Fatal(err)
+	}
+	view, _ := e.engine.VisitorMessages(ctx, v.ID, m1.ConversationID, 1, 0)
+	if view.Conversation.Status != bridge.StatusClosed || len(view.Messages) != 1 || view.Messages[0].From != bridge.FromSystem {
+		t.Fatalf("after close: %+v", view)
+	}
+	if _, err := e.engine.Reply(ctx, m1.ConversationID, op, "late", ""); !errors.Is(err, bridge.ErrClosed) {
+		t.Fatalf("reply to closed: %v", err)
+	}
+	m2 := e.say(v, "2", "second chat")
+	if m2.ConversationID == m1.ConversationID || m2.Seq != 1 {
+		t.Fatalf("new conversation expected: %+v", m2)
+	}
+	// A client still on the old conversation gets the new one from the start.
+	view, _ = e.engine.VisitorMessages(ctx, v.ID, m1.ConversationID, 2, 0)
+	if view.Conversation.ID != m2.ConversationID || len(view.Messages) != 1 {
+		t.Fatalf("catch-up view: %+v", view)
+	}
+}
+
+func TestLeaveAnnouncesWaiting(t *testing.T) {
+	d := newFakeDest("fake")
+	e := newEnv(t, d)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	alice := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	bob := bridge.Operator{Adapter: "inbox", ID: "bob", Name: "Bob"}
+	for _, op := range []bridge.Operator{alice, bob} {
+		if _, err := e.engine.Reply(ctx, m.ConversationID, op, "hello from "+op.Name, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	still, err := e.engine.Leave(ctx, m.ConversationID, alice)
+	if err != nil || !still {
+		t.Fatalf("leave alice: still=%v err=%v", still, err)
+	}
+	still, err = e.engine.Leave(ctx, m.ConversationID, bob)
+	if err != nil || still {
+		t.Fatalf("leave bob: still=%v err=%v", still, err)
+	}
+	waitUntil(t, "waiting announcement", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, x := range d.delivered {
+			if x.Entry.Kind == bridge.KindWaiting {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestTranscript(t *testing.T) {
+	msgs := []bridge.Message{
+		{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Ann", Text: "my order"},
+		{From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Author: "Alice", Text: "note"},
+		{From: bridge.FromSystem, Visibility: bridge.VisibilityWhisper, Author: "chatbridge", Text: "whisper"},
+		{From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Text: "checking"},
+		{From: bridge.FromSystem, Visibility: bridge.VisibilityPublic, Author: "system", Text: "closed"},
+	}
+	if got, want := bridge.FormatTranscript(msgs), "Ann: my order\nAlice: checking"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
+
+func TestSearchTerms(t *testing.T) {
+	got := strings.Join(bridge.SearchTerms("Big ORDER for ann@example.com, #12"), " ")
+	want := "big order for ann@example.com ann example com 12"
+	if got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+}
