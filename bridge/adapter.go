@@ -1,6 +1,10 @@
 package bridge
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Deliverer is an operator platform or a ticket/lead sink that receives
 // outbox entries. The engine runs one delivery worker per Deliverer: Deliver
@@ -105,3 +109,23 @@ func (nopMetrics) MessageIn(From)                  {}
 func (nopMetrics) MessageOut(string)               {}
 func (nopMetrics) DeliveryLatency(string, float64) {}
 func (nopMetrics) DeliveryError(string)            {}
+
+// RateLimited is implemented by destinations with a sending limit (Slack:
+// about one message a second per channel). The delivery worker paces its
+// calls to Deliver to at most PerSecond, with bursts of Burst.
+type RateLimited interface {
+	RateLimit() (perSecond float64, burst int)
+}
+
+// RetryAfterError asks the delivery worker to retry no sooner than After
+// (HTTP 429 Retry-After, Slack's RateLimitedError).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return fmt.Sprintf("retry after %s: %v", e.After, e.Err)
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }

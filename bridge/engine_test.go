@@ -377,3 +377,46 @@ func TestSearchTerms(t *testing.T) {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
+
+type pacedDest struct{ *fakeDest }
+
+func (pacedDest) RateLimit() (float64, int) { return 100, 1 }
+
+func TestRateLimitedDestination(t *testing.T) {
+	d := pacedDest{newFakeDest("paced")}
+	e := newEnv(t, d)
+	v := e.visitor("A")
+	start := time.Now()
+	for i := range 5 {
+		e.say(v, fmt.Sprint(i), fmt.Sprint("m", i))
+	}
+	waitUntil(t, "all delivered", func() bool { return len(d.messages()) == 5 })
+	// 5 deliveries at 100/s with a burst of 1 cannot take less than 40 ms.
+	if el := time.Since(start); el < 40*time.Millisecond {
+		t.Fatalf("5 paced deliveries took %v, want ≥ 40ms", el)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	d := newFakeDest("fake")
+	d.fail = func(bridge.Delivery) error {
+		return &bridge.RetryAfterError{After: time.Hour, Err: errors.New("429")}
+	}
+	e := newEnv(t, d)
+	v := e.visitor("A")
+	e.say(v, "1", "hi")
+	var en bridge.OutboxEntry
+	waitUntil(t, "a failed attempt recorded", func() bool {
+		_ = e.store.View(context.Background(), func(tx bridge.Tx) error {
+			list, err := tx.Outbox("fake", 1)
+			if len(list) == 1 {
+				en = list[0]
+			}
+			return err
+		})
+		return en.Attempts == 1
+	})
+	if until := time.Until(en.NextAttempt); until < 50*time.Minute {
+		t.Fatalf("next attempt in %v, want about an hour", until)
+	}
+}

@@ -17,10 +17,52 @@ type worker struct {
 	d    Deliverer
 	name string
 	wake chan struct{}
+	// pace limits the rate of Deliver calls (nil: unlimited).
+	pace *pacer
 }
 
 func newWorker(e *Engine, d Deliverer) *worker {
-	return &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1)}
+	w := &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1)}
+	if rl, ok := d.(RateLimited); ok {
+		if rate, burst := rl.RateLimit(); rate > 0 {
+			w.pace = newPacer(rate, burst, e.cfg.Now)
+		}
+	}
+	return w
+}
+
+// pacer is a token bucket: wait blocks until a token is available.
+type pacer struct {
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+	now    func() time.Time
+}
+
+func newPacer(rate float64, burst int, now func() time.Time) *pacer {
+	b := float64(max(burst, 1))
+	return &pacer{rate: rate, burst: b, tokens: b, last: now(), now: now}
+}
+
+func (p *pacer) wait(ctx context.Context) error {
+	for {
+		now := p.now()
+		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+		p.last = now
+		if p.tokens >= 1 {
+			p.tokens--
+			return nil
+		}
+		d := time.Duration((1 - p.tokens) / p.rate * float64(time.Second))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func (w *worker) poke() {
@@ -130,6 +172,11 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 	log := w.e.log.With("destination", w.name, "entry", en.ID, "kind", string(en.Kind), "conversation", en.ConversationID)
 	d, err := w.e.loadDelivery(ctx, en)
 	var rc Receipt
+	if err == nil && w.pace != nil {
+		if perr := w.pace.wait(ctx); perr != nil {
+			return false, time.Time{}
+		}
+	}
 	if err == nil {
 		rc, err = w.d.Deliver(ctx, d)
 	} else if errors.Is(err, ErrNotFound) {
@@ -160,7 +207,12 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 	w.e.m().DeliveryError(w.name)
 	en.Attempts++
 	en.LastError = err.Error()
-	en.NextAttempt = w.e.cfg.Now().Add(w.e.backoff(en.Attempts))
+	wait := w.e.backoff(en.Attempts)
+	var ra *RetryAfterError
+	if errors.As(err, &ra) && ra.After > 0 {
+		wait = ra.After
+	}
+	en.NextAttempt = w.e.cfg.Now().Add(wait)
 	log.Warn("delivery failed, will retry", "attempt", en.Attempts, "retry_at", en.NextAttempt, "err", err)
 	if uerr := w.e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return tx.PutOutbox(en) }); uerr != nil {
 		log.Error("outbox update failed", "err", uerr)

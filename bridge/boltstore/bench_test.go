@@ -1,0 +1,131 @@
+package boltstore_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	bolt "go.etcd.io/bbolt"
+)
+
+// benchWriters is the number of concurrent writers of both benchmarks, so
+// that BenchmarkDurableAccept compares with BenchmarkRawBatch on equal terms.
+const benchWriters = 64
+
+// benchDir is where the benchmark files go: $CHATBRIDGE_BENCH_DIR (to pick a
+// disk) or a temporary directory. Both benchmarks fsync every commit.
+func benchDir(b *testing.B) string {
+	if d := os.Getenv("CHATBRIDGE_BENCH_DIR"); d != "" {
+		dir, err := os.MkdirTemp(d, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return b.TempDir()
+}
+
+// runWriters runs op b.N times in total from benchWriters goroutines and
+// reports the rate. op gets the writer number and a unique operation number.
+func runWriters(b *testing.B, op func(writer int, n uint64) error) {
+	b.Helper()
+	var next atomic.Uint64
+	var wg sync.WaitGroup
+	errs := make(chan error, benchWriters)
+	b.ResetTimer()
+	start := time.Now()
+	for w := range benchWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := next.Add(1)
+				if n > uint64(b.N) {
+					return
+				}
+				if err := op(w, n); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
+
+// BenchmarkRawBatch is the baseline: each operation is one bbolt Batch with
+// one small Put, fsynced, from benchWriters goroutines.
+func BenchmarkRawBatch(b *testing.B) {
+	db, err := bolt.Open(filepath.Join(benchDir(b), "raw.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	name := []byte("raw")
+	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(name); return err }); err != nil {
+		b.Fatal(err)
+	}
+	value := []byte(`{"conversation_id":"c_abcdefghijklmnop","seq":1,"from":"visitor","text":"Hello, I have a question about my order"}`)
+	runWriters(b, func(_ int, n uint64) error {
+		return db.Batch(func(tx *bolt.Tx) error {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], n)
+			return tx.Bucket(name).Put(k[:], value)
+		})
+	})
+}
+
+// fakeDeliverer wants every kind; the engine's Run is not started, so its
+// outbox only accumulates (one entry per message, one per conversation).
+type fakeDeliverer struct{}
+
+func (fakeDeliverer) Name() string                 { return "fake" }
+func (fakeDeliverer) Wants(bridge.OutboxKind) bool { return true }
+func (fakeDeliverer) Deliver(context.Context, bridge.Delivery) (bridge.Receipt, error) {
+	return bridge.Receipt{}, nil
+}
+
+// BenchmarkDurableAccept measures Engine.VisitorMessage on a boltstore:
+// benchWriters visitors write at the same time, each message is committed
+// (fsynced) with its conversation update, idempotency key and outbox entry.
+func BenchmarkDurableAccept(b *testing.B) {
+	ctx := context.Background()
+	s, err := boltstore.Open(filepath.Join(benchDir(b), "chatbridge.db"), boltstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	e, err := bridge.New(bridge.Config{}, s, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.AddDeliverer(fakeDeliverer{})
+	visitors := make([]string, benchWriters)
+	for i := range visitors {
+		_, v, err := e.StartSession(ctx, bridge.SessionInput{Name: fmt.Sprint("Visitor ", i), Locale: "en"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		visitors[i] = v.ID
+	}
+	runWriters(b, func(w int, n uint64) error {
+		_, err := e.VisitorMessage(ctx, visitors[w], fmt.Sprint("m", n), "Hello, I have a question about my order")
+		return err
+	})
+}
