@@ -53,6 +53,12 @@ func ParseCSV(r io.Reader) ([]bridge.CannedResponse, error) {
 		line, _ := cr.FieldPos(0)
 		if header == nil {
 			header, width = parseHeader(rec, line, fail)
+			if _, ok := header["text"]; !ok {
+				break // without the columns the rows cannot be read
+			}
+			if _, ok := header["shortcut"]; !ok {
+				break
+			}
 			continue
 		}
 		if len(rec) != width {
@@ -83,7 +89,7 @@ func ParseCSV(r io.Reader) ([]bridge.CannedResponse, error) {
 	if header == nil && len(probs) == 0 {
 		fail(0, "the input is empty: it needs a header row %q", strings.Join(csvColumns, ","))
 	}
-	probs = append(probs, checkList(list, lines)...)
+	probs = append(probs, checkList(list, lines, nil)...)
 	if len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &ImportError{Op: "parse csv", Problems: probs}

@@ -64,15 +64,15 @@ func (e *ImportError) Unwrap() error { return bridge.ErrInvalid }
 // no two with the same owner and shortcut, at most MaxEntries. It returns an
 // *ImportError with every problem, or nil.
 func ValidateAll(list []bridge.CannedResponse) error {
-	if probs := checkList(list, nil); len(probs) > 0 {
+	if probs := checkList(list, nil, nil); len(probs) > 0 {
 		return &ImportError{Op: "validate canned", Problems: probs}
 	}
 	return nil
 }
 
 // checkList validates entries; lines[i], when given, is the input line of
-// entry i.
-func checkList(list []bridge.CannedResponse, lines []int) []Problem {
+// entry i, and skip[i] names fields of entry i not to check again.
+func checkList(list []bridge.CannedResponse, lines []int, skip map[int]map[string]bool) []Problem {
 	var out []Problem
 	at := func(i int, msg string) Problem {
 		p := Problem{Entry: i + 1, Msg: msg}
@@ -88,7 +88,7 @@ func checkList(list []bridge.CannedResponse, lines []int) []Problem {
 	type key struct{ owner, shortcut string }
 	first := make(map[key]int, len(list))
 	for i, c := range list {
-		for _, msg := range problems(c) {
+		for _, msg := range problems(c, skip[i]) {
 			out = append(out, at(i, msg))
 		}
 		k := key{c.Owner, c.Shortcut}

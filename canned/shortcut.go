@@ -61,56 +61,54 @@ func shortcutProblem(s string) string {
 // "adapter:id" operator key). It returns every problem joined in one error
 // wrapping bridge.ErrInvalid, or nil.
 func Validate(c bridge.CannedResponse) error {
-	problems := problems(c)
+	problems := problems(c, nil)
 	if len(problems) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %s", bridge.ErrInvalid, strings.Join(problems, "; "))
 }
 
-// problems lists what is wrong with c, one string per problem.
-func problems(c bridge.CannedResponse) []string {
+// problems lists what is wrong with c, one string per problem, skipping the
+// fields in skip (already reported, e.g. with a wrong type).
+func problems(c bridge.CannedResponse, skip map[string]bool) []string {
 	var out []string
-	if p := shortcutProblem(c.Shortcut); p != "" {
+	if p := shortcutProblem(c.Shortcut); p != "" && !skip["shortcut"] {
 		out = append(out, p)
 	}
-	return append(out, checkFields(c)...)
-}
-
-// checkFields validates everything but the shortcut, returning one string
-// per problem.
-func checkFields(c bridge.CannedResponse) []string {
-	var problems []string
-	switch {
-	case !utf8.ValidString(c.Text):
-		problems = append(problems, "text is not valid UTF-8")
-	case strings.TrimSpace(c.Text) == "":
-		problems = append(problems, "text is empty")
-	case utf8.RuneCountInString(c.Text) > MaxTextLen:
-		problems = append(problems, fmt.Sprintf("text is %d characters, the limit is %d", utf8.RuneCountInString(c.Text), MaxTextLen))
-	case strings.ContainsRune(c.Text, 0):
-		problems = append(problems, "text contains a NUL character")
+	if !skip["text"] {
+		switch {
+		case !utf8.ValidString(c.Text):
+			out = append(out, "text is not valid UTF-8")
+		case strings.TrimSpace(c.Text) == "":
+			out = append(out, "text is empty")
+		case utf8.RuneCountInString(c.Text) > MaxTextLen:
+			out = append(out, fmt.Sprintf("text is %d characters, the limit is %d", utf8.RuneCountInString(c.Text), MaxTextLen))
+		case strings.ContainsRune(c.Text, 0):
+			out = append(out, "text contains a NUL character")
+		}
 	}
-	switch {
-	case !utf8.ValidString(c.Description):
-		problems = append(problems, "description is not valid UTF-8")
-	case utf8.RuneCountInString(c.Description) > MaxDescriptionLen:
-		problems = append(problems, fmt.Sprintf("description is %d characters, the limit is %d", utf8.RuneCountInString(c.Description), MaxDescriptionLen))
-	case strings.ContainsFunc(c.Description, unicode.IsControl):
-		problems = append(problems, "description contains control characters")
+	if !skip["description"] {
+		switch {
+		case !utf8.ValidString(c.Description):
+			out = append(out, "description is not valid UTF-8")
+		case utf8.RuneCountInString(c.Description) > MaxDescriptionLen:
+			out = append(out, fmt.Sprintf("description is %d characters, the limit is %d", utf8.RuneCountInString(c.Description), MaxDescriptionLen))
+		case strings.ContainsFunc(c.Description, unicode.IsControl):
+			out = append(out, "description contains control characters")
+		}
 	}
-	if c.Owner != "" {
+	if c.Owner != "" && !skip["owner"] {
 		adapter, id, ok := strings.Cut(c.Owner, ":")
 		switch {
 		case len(c.Owner) > MaxOwnerLen:
-			problems = append(problems, fmt.Sprintf("owner is longer than %d bytes", MaxOwnerLen))
+			out = append(out, fmt.Sprintf("owner is longer than %d bytes", MaxOwnerLen))
 		case !ok || adapter == "" || id == "":
-			problems = append(problems, fmt.Sprintf("owner %q is not an operator key like \"slack:U123\" (leave it empty for a shared response)", clip(c.Owner, 60)))
+			out = append(out, fmt.Sprintf("owner %q is not an operator key like \"slack:U123\" (leave it empty for a shared response)", clip(c.Owner, 60)))
 		case !utf8.ValidString(c.Owner) || strings.ContainsFunc(c.Owner, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
-			problems = append(problems, "owner contains white space or control characters")
+			out = append(out, "owner contains white space or control characters")
 		}
 	}
-	return problems
+	return out
 }
 
 // clip shortens s to at most n runes, adding "…" when it cut.

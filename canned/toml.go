@@ -71,6 +71,16 @@ func ParseTOML(r io.Reader) ([]bridge.CannedResponse, error) {
 	case nil:
 	case []map[string]any:
 		entries = v
+	case []any: // an inline array of inline tables
+		for _, e := range v {
+			m, ok := e.(map[string]any)
+			if !ok {
+				probs = append(probs, Problem{Line: keyLine(src, "canned"), Msg: "canned must be an array of tables: [[canned]]"})
+				entries = nil
+				break
+			}
+			entries = append(entries, m)
+		}
 	default:
 		probs = append(probs, Problem{Line: keyLine(src, "canned"), Msg: "canned must be an array of tables: [[canned]]"})
 	}
@@ -79,6 +89,7 @@ func ParseTOML(r io.Reader) ([]bridge.CannedResponse, error) {
 		lines = nil // e.g. an inline array: report entries by position
 	}
 	list := make([]bridge.CannedResponse, len(entries))
+	skip := map[int]map[string]bool{}
 	for i, e := range entries {
 		at := Problem{Entry: i + 1}
 		if lines != nil {
@@ -91,6 +102,10 @@ func ParseTOML(r io.Reader) ([]bridge.CannedResponse, error) {
 			}
 			s, ok := v.(string)
 			if !ok {
+				if skip[i] == nil {
+					skip[i] = map[string]bool{}
+				}
+				skip[i][key] = true
 				p := at
 				p.Msg = fmt.Sprintf("%s must be a string, not %T", key, v)
 				probs = append(probs, p)
@@ -106,7 +121,7 @@ func ParseTOML(r io.Reader) ([]bridge.CannedResponse, error) {
 			}
 		}
 	}
-	probs = append(probs, checkList(list, lines)...)
+	probs = append(probs, checkList(list, lines, skip)...)
 	if len(probs) > 0 {
 		sortProblems(probs)
 		return nil, &ImportError{Op: "parse toml", Problems: probs}

@@ -1,0 +1,99 @@
+package canned
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func lookupOf(m map[string]string) Lookup {
+	return func(name string) (string, bool) {
+		s, ok := m[name]
+		return s, ok
+	}
+}
+
+func TestExpand(t *testing.T) {
+	lookup := lookupOf(map[string]string{
+		"sorry": "I am sorry to hear that.",
+		"bye":   "Goodbye!",
+		"30":    "thirty",
+		"b":     "BEE",
+		"loop":  "see :sorry",
+		"empty": "",
+	})
+	tests := []struct {
+		name     string
+		text     string
+		want     string
+		wantUsed []string
+	}{
+		{"alone", ":sorry", "I am sorry to hear that.", []string{"sorry"}},
+		{"in text", "hello :sorry", "hello I am sorry to hear that.", []string{"sorry"}},
+		{"start and middle", ":sorry again :bye", "I am sorry to hear that. again Goodbye!", []string{"sorry", "bye"}},
+		{"repeated once in used", ":bye :bye", "Goodbye! Goodbye!", []string{"bye"}},
+		{"closing punctuation", "Thanks :bye!", "Thanks Goodbye!!", []string{"bye"}},
+		{"comma", ":sorry, really", "I am sorry to hear that., really", []string{"sorry"}},
+		{"after newline", "line\n:bye", "line\nGoodbye!", []string{"bye"}},
+		{"after tab", "a\t:bye", "a\tGoodbye!", []string{"bye"}},
+		{"after no-break space", "a\u00a0:bye", "a\u00a0Goodbye!", []string{"bye"}},
+		{"time", "at 10:30 ok", "at 10:30 ok", nil},
+		{"time digits shortcut", "at 10:30", "at 10:30", nil},
+		{"digits shortcut alone", "see :30", "see thirty", []string{"30"}},
+		{"smiley", ":)", ":)", nil},
+		{"smiley nose", ":-)", ":-)", nil},
+		{"emoji code", ":bye:", ":bye:", nil},
+		{"uppercase", ":Sorry", ":Sorry", nil},
+		{"unknown", "hi :nope", "hi :nope", nil},
+		{"url", "http://x :b", "http://x BEE", []string{"b"}},
+		{"url colon path", "https://x.y/a:b", "https://x.y/a:b", nil},
+		{"glued", "a:b", "a:b", nil},
+		{"letter after", ":sorryX", ":sorryX", nil},
+		{"hyphen continues name", ":sorry-x", ":sorry-x", nil},
+		{"no recursion", ":loop", "see :sorry", []string{"loop"}},
+		{"empty text", ":empty x", " x", []string{"empty"}},
+		{"double colon", "::sorry", "::sorry", nil},
+		{"colon alone", ":", ":", nil},
+		{"no colon", "plain", "plain", nil},
+		{"unicode before", "é :bye", "é Goodbye!", []string{"bye"}},
+		{"ideographic space", "はい\u3000:bye", "はい\u3000Goodbye!", []string{"bye"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, used := Expand(tt.text, lookup)
+			if got != tt.want || !slices.Equal(used, tt.wantUsed) {
+				t.Errorf("Expand(%q) = %q, %q; want %q, %q", tt.text, got, used, tt.want, tt.wantUsed)
+			}
+		})
+	}
+}
+
+func FuzzExpand(f *testing.F) {
+	for _, s := range []string{":sorry", "hello :sorry", "10:30", ":)", "http://x", "a :b: c", " :-x", ":sorry:sorry :sorry."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		// Every token maps to itself: the text must come back unchanged.
+		same, used := Expand(text, func(name string) (string, bool) { return ":" + name, true })
+		if same != text {
+			t.Fatalf("identity expansion changed %q to %q", text, same)
+		}
+		for _, u := range used {
+			if ValidateShortcut(u) != nil {
+				t.Fatalf("used %q is not a shortcut", u)
+			}
+			if !strings.Contains(text, ":"+u) {
+				t.Fatalf("used %q not in %q", u, text)
+			}
+		}
+		// Unknown shortcuts leave the text alone.
+		if got, used := Expand(text, lookupOf(nil)); got != text || used != nil {
+			t.Fatalf("no shortcuts: %q -> %q %q", text, got, used)
+		}
+		// Expanded text is inserted once, never scanned again.
+		got, _ := Expand(text, func(name string) (string, bool) { return "[:" + name + "]", true })
+		if strings.Count(got, "[:") != strings.Count(got, "]")-strings.Count(text, "]")+strings.Count(text, "[:") {
+			t.Fatalf("unbalanced expansion of %q: %q", text, got)
+		}
+	})
+}
