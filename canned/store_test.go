@@ -92,7 +92,10 @@ func TestPutKeepsUses(t *testing.T) {
 	if len(got) != 1 || got[0].Text != "two" || got[0].Uses != 3 || !got[0].LastUsed.Equal(last) {
 		t.Errorf("after replace: %+v", got)
 	}
-	err := st.Update(ctx, func(tx bridge.Tx) error { _, err := Put(tx, bridge.CannedResponse{Shortcut: "Bad", Text: "x"}); return err })
+	err := st.Update(ctx, func(tx bridge.Tx) error {
+		_, err := Put(tx, bridge.CannedResponse{Shortcut: "Bad", Text: "x"})
+		return err
+	})
 	if !errors.Is(err, bridge.ErrInvalid) {
 		t.Errorf("invalid put: %v", err)
 	}
