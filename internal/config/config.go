@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -252,11 +253,28 @@ func Parse(data []byte, env func(string) string) (Config, error) {
 			}
 		}
 	}
-	cfg.validate(errs)
+	// A key that could not be decoded kept its default: do not report it
+	// (or the table it belongs to) a second time.
+	bad := make([]string, len(errs.Fields))
+	for i, f := range errs.Fields {
+		bad[i] = f.Path
+	}
+	verrs := &Errors{}
+	cfg.validate(verrs)
+	for _, f := range verrs.Fields {
+		if !slices.ContainsFunc(bad, func(p string) bool { return under(f.Path, p) }) {
+			errs.Fields = append(errs.Fields, f)
+		}
+	}
 	if err := errs.err(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// under reports whether path is p or a key inside it.
+func under(path, p string) bool {
+	return path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")
 }
 
 // Validate checks a Config built in code (Parse already validates).

@@ -81,9 +81,10 @@ func tomlFields(t reflect.Type) map[string]int {
 func (d *decoder) table(m map[string]toml.Primitive, v reflect.Value, prefix string) {
 	fields := tomlFields(v.Type())
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		path := k
+		// Quoted like TOML when needed: "a b", "".
+		path := toml.Key{k}.String()
 		if prefix != "" {
-			path = prefix + "." + k
+			path = prefix + "." + path
 		}
 		i, ok := fields[k]
 		if !ok {

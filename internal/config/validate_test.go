@@ -1,0 +1,126 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// testHash is a real bcrypt hash, so the format check is tested against
+// what bcrypt produces.
+var testHash = func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}()
+
+// Each rule: an invalid value gives exactly the listed errors (path and a
+// part of the message); a valid one gives none.
+func TestValidation(t *testing.T) {
+	op := func(login string) string {
+		return "[[inbox.operators]]\nlogin = \"" + login + "\"\npassword_hash = \"" + testHash + "\"\n"
+	}
+	type want struct{ path, msg string }
+	tests := []struct {
+		name string
+		in   string
+		want []want
+	}{
+		{"defaults", "", nil},
+		{"listen host:port", "[server]\nlisten = \"0.0.0.0:80\"", nil},
+		{"listen port only", "[server]\nlisten = \":8080\"", nil},
+		{"listen ipv6", "[server]\nlisten = \"[::1]:8080\"", nil},
+		{"listen no port", "[server]\nlisten = \"localhost\"", []want{{"server.listen", "must be host:port"}}},
+		{"listen bad port", "[server]\nlisten = \"localhost:http\"", []want{{"server.listen", "port must be a number"}}},
+		{"listen port too big", "[server]\nlisten = \":70000\"", []want{{"server.listen", "port must be a number"}}},
+		{"public url", "[server]\npublic_url = \"https://chat.example.com/base\"", nil},
+		{"public url relative", "[server]\npublic_url = \"chat.example.com\"", []want{{"server.public_url", "absolute http"}}},
+		{"public url ftp", "[server]\npublic_url = \"ftp://chat.example.com\"", []want{{"server.public_url", "absolute http"}}},
+		{"public url query", "[server]\npublic_url = \"https://x.example.com/?a=1\"", []want{{"server.public_url", "query"}}},
+		{"public url credentials", "[server]\npublic_url = \"https://u:p@x.example.com/\"", []want{{"server.public_url", "user name"}}},
+		{"data dir empty", "[server]\ndata_dir = \" \"", []want{{"server.data_dir", "must not be empty"}}},
+		{"log level", "[log]\nlevel = \"trace\"", []want{{"log.level", `"trace" is not one of "debug", "info", "warn", "error"`}}},
+		{"log format", "[log]\nformat = \"xml\"", []want{{"log.format", "is not one of"}}},
+		{"origin ok", "[visitor]\nallowed_origins = [\"https://a.example\", \"http://localhost:3000\"]", nil},
+		{"origin with path", "[visitor]\nallowed_origins = [\"https://a.example\", \"https://b.example/shop\"]", []want{{"visitor.allowed_origins[1]", "is not an origin"}}},
+		{"origin wildcard", "[visitor]\nallowed_origins = [\"*\"]", []want{{"visitor.allowed_origins[0]", "is not an origin"}}},
+		{"limits zero", "[visitor]\nmax_message_bytes = 0\nmessages_per_minute = -1\nsessions_per_ip_per_hour = 0\nconversations_per_ip_per_day = 0\npageviews_per_minute = 0\nws_max_frame_bytes = 0", []want{
+			{"visitor.max_message_bytes", "greater than 0"}, {"visitor.messages_per_minute", "greater than 0"},
+			{"visitor.sessions_per_ip_per_hour", "greater than 0"}, {"visitor.conversations_per_ip_per_day", "greater than 0"},
+			{"visitor.pageviews_per_minute", "greater than 0"}, {"visitor.ws_max_frame_bytes", "greater than 0"},
+		}},
+		{"frame smaller than message", "[visitor]\nmax_message_bytes = 70000", []want{{"visitor.ws_max_frame_bytes", "at least visitor.max_message_bytes"}}},
+		{"durations positive", "[visitor]\nlong_poll_max = \"0s\"\n[widget]\noffline_after = \"-1m\"\n[email]\naway_after = \"0s\"\n[sinks.webhook]\ntimeout = \"0s\"\n[sinks.odoo]\ntimeout = \"-5s\"", []want{
+			{"visitor.long_poll_max", "positive"}, {"widget.offline_after", "positive"}, {"email.away_after", "positive"},
+			{"sinks.webhook.timeout", "positive"}, {"sinks.odoo.timeout", "positive"},
+		}},
+		{"identity secret short", "[visitor]\nidentity_secret = \"short\"", []want{{"visitor.identity_secret", "at least 16"}}},
+		{"identity secret ok", "[visitor]\nidentity_secret = \"0123456789abcdef\"", nil},
+		{"widget enums", "[widget]\nposition = \"top\"\nprechat_name = \"yes\"\nprechat_email = \"mandatory\"\nlanguage = \"de\"", []want{
+			{"widget.position", "is not one of"}, {"widget.prechat_name", `"yes" is not one of "off", "optional", "required"`},
+			{"widget.prechat_email", "is not one of"}, {"widget.language", "is not one of"},
+		}},
+		{"prechat values", "[widget]\nprechat_name = \"off\"\nprechat_email = \"required\"", nil},
+		{"widget colour short", "[widget]\ncolor = \"#abc\"", nil},
+		{"widget colour css injection", "[widget]\ncolor = \"red;} body{display:none\"", []want{{"widget.color", "hex colour"}}},
+		{"widget title empty", "[widget]\ntitle = \"\"", []want{{"widget.title", "must not be empty"}}},
+		{"email ok", "[email]\nhost = \"smtp.example.com\"\nfrom = \"Support <support@example.com>\"\nusername = \"u\"\npassword = \"p\"", nil},
+		{"email from without host", "[email]\nfrom = \"support@example.com\"", []want{{"email.host", "e-mail is disabled"}}},
+		{"email host without from", "[email]\nhost = \"smtp.example.com\"", []want{{"email.from", "required"}}},
+		{"email bad from", "[email]\nhost = \"smtp.example.com\"\nfrom = \"support\"", []want{{"email.from", "e-mail address"}}},
+		{"email host with port", "[email]\nhost = \"smtp.example.com:587\"\nfrom = \"a@example.com\"", []want{{"email.host", "without port"}}},
+		{"email user without password", "[email]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nusername = \"u\"", []want{{"email.password", "CHATBRIDGE_SMTP_PASSWORD"}}},
+		{"email port", "[email]\nport = 0", []want{{"email.port", "between 1 and 65535"}}},
+		{"operators ok", op("alice") + op("bob"), nil},
+		{"operator login empty", op(""), []want{{"inbox.operators[0].login", "must not be empty"}}},
+		{"operator login spaces", op("al ice"), []want{{"inbox.operators[0].login", "white space"}}},
+		{"operator login duplicate", op("alice") + op("bob") + op("Alice"), []want{{"inbox.operators[2].login", "already used by inbox.operators[0]"}}},
+		{"operator hash missing", "[[inbox.operators]]\nlogin = \"a\"", []want{{"inbox.operators[0].password_hash", "bcrypt"}}},
+		{"operator hash plain text", "[[inbox.operators]]\nlogin = \"a\"\npassword_hash = \"hunter2\"", []want{{"inbox.operators[0].password_hash", "bcrypt"}}},
+		{"operator hash truncated", "[[inbox.operators]]\nlogin = \"a\"\npassword_hash = \"" + testHash[:50] + "\"", []want{{"inbox.operators[0].password_hash", "bcrypt"}}},
+		{"operator hash 2y", "[[inbox.operators]]\nlogin = \"a\"\npassword_hash = \"$2y" + testHash[3:] + "\"", nil},
+		{"operator hash 2x", "[[inbox.operators]]\nlogin = \"a\"\npassword_hash = \"$2x" + testHash[3:] + "\"", []want{{"inbox.operators[0].password_hash", "bcrypt"}}},
+		{"webhook ok", "[sinks.webhook]\nurl = \"https://h.example.com/x\"\nsecret = \"s\"\nevents = [\"ticket\", \"message\", \"conversation.opened\", \"conversation.closed\", \"conversation.waiting\", \"lead\"]", nil},
+		{"webhook without secret", "[sinks.webhook]\nurl = \"https://h.example.com/x\"", []want{{"sinks.webhook.secret", "CHATBRIDGE_WEBHOOK_SECRET"}}},
+		{"webhook bad url", "[sinks.webhook]\nurl = \"h.example.com\"\nsecret = \"s\"", []want{{"sinks.webhook.url", "absolute http"}}},
+		{"webhook bad event", "[sinks.webhook]\nevents = [\"ticket\", \"tickets\", \"ticket\"]", []want{{"sinks.webhook.events[1]", `unknown event "tickets"`}, {"sinks.webhook.events[2]", "listed twice"}}},
+		{"webhook no events", "[sinks.webhook]\nurl = \"https://h.example.com/x\"\nsecret = \"s\"\nevents = []", []want{{"sinks.webhook.events", "at least one"}}},
+		{"odoo ok", "[sinks.odoo]\nurl = \"https://odoo.example.com\"\ndatabase = \"db\"\nlogin = \"bot@example.com\"\napi_key = \"k\"\nhelpdesk_team_id = 3", nil},
+		{"odoo incomplete", "[sinks.odoo]\nurl = \"https://odoo.example.com\"", []want{
+			{"sinks.odoo.database", "required"}, {"sinks.odoo.login", "required"}, {"sinks.odoo.api_key", "CHATBRIDGE_ODOO_API_KEY"},
+		}},
+		{"odoo nothing to create", "[sinks.odoo]\nurl = \"https://odoo.example.com\"\ndatabase = \"db\"\nlogin = \"l\"\napi_key = \"k\"\ntickets = false\nleads = false", []want{{"sinks.odoo.tickets", "both false"}}},
+		{"odoo settings without url", "[sinks.odoo]\ndatabase = \"db\"", []want{{"sinks.odoo.url", "sink is disabled"}}},
+		{"odoo bad url", "[sinks.odoo]\nurl = \"odoo\"\ndatabase = \"db\"\nlogin = \"l\"\napi_key = \"k\"", []want{{"sinks.odoo.url", "absolute http"}}},
+		{"odoo negative team", "[sinks.odoo]\nhelpdesk_team_id = -1", []want{{"sinks.odoo.helpdesk_team_id", "team id"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.in), nil)
+			fe := fieldErrors(t, err)
+			if len(fe) != len(tt.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(fe), len(tt.want), err)
+			}
+			for i, w := range tt.want {
+				if fe[i].Path != w.path || !strings.Contains(fe[i].Msg, w.msg) {
+					t.Errorf("error %d: got %q, want path %q with message containing %q", i, fe[i].Error(), w.path, w.msg)
+				}
+			}
+		})
+	}
+}
+
+// Validate also checks configurations built in code.
+func TestValidateInCode(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default() does not validate: %v", err)
+	}
+	c.Log.Level = "loud"
+	if fe := fieldErrors(t, c.Validate()); len(fe) != 1 || fe[0].Path != "log.level" {
+		t.Errorf("got %v, want one log.level error", fe)
+	}
+}
