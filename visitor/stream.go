@@ -114,8 +114,16 @@ type streamState struct {
 // serveStream runs one connection: hello, backlog, then live frames. The
 // calling goroutine writes; one more goroutine reads.
 func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
-	ctx, cancel := context.WithCancel(s.ctx)
+	// The connection's own context: it ends when the reader stops. Server
+	// shutdown closes the connection with a proper close frame instead of
+	// cancelling reads (which would drop it without one).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	stop := context.AfterFunc(s.ctx, func() {
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+		cancel()
+	})
+	defer stop()
 	v, ok := s.hello(ctx, c)
 	if !ok {
 		return
@@ -142,9 +150,6 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 		var err error
 		select {
 		case <-ctx.Done():
-			if s.ctx.Err() != nil {
-				c.Close(websocket.StatusGoingAway, "server shutting down")
-			}
 			return
 		case ev := <-sub.C:
 			switch {
