@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"sync"
 	"time"
 )
 
@@ -19,10 +21,18 @@ type worker struct {
 	wake chan struct{}
 	// pace limits the rate of Deliver calls (nil: unlimited).
 	pace *pacer
+
+	// Delivered entries are deleted from the store asynchronously, so that
+	// their deletes coalesce into shared commits (Store.Update batches)
+	// instead of costing one fsync per delivery. Until its delete is
+	// committed an entry is in deleting and is skipped.
+	mu       sync.Mutex
+	deleting map[uint64]struct{}
+	deletes  sync.WaitGroup
 }
 
 func newWorker(e *Engine, d Deliverer) *worker {
-	w := &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1)}
+	w := &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1), deleting: map[uint64]struct{}{}}
 	if rl, ok := d.(RateLimited); ok {
 		if rate, burst := rl.RateLimit(); rate > 0 {
 			w.pace = newPacer(rate, burst, e.cfg.Now)
@@ -77,6 +87,7 @@ const outboxBatch = 256
 func (w *worker) run(ctx context.Context) {
 	log := w.e.log.With("destination", w.name)
 	log.Debug("delivery worker started")
+	defer w.deletes.Wait()
 	for {
 		next, err := w.pass(ctx)
 		if ctx.Err() != nil {
@@ -132,7 +143,7 @@ func (w *worker) pass(ctx context.Context) (time.Time, error) {
 				return time.Time{}, nil
 			}
 			key := en.ConversationID
-			if key != "" && blocked[key] {
+			if (key != "" && blocked[key]) || w.isDeleting(en.ID) {
 				continue
 			}
 			now := w.e.cfg.Now()
@@ -190,13 +201,7 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 			log.Error("delivery dropped", "err", err)
 			w.e.m().DeliveryError(w.name)
 		}
-		derr := w.e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-			return tx.DeleteOutbox(w.name, en.ID)
-		})
-		if derr != nil {
-			log.Error("outbox delete failed", "err", derr)
-			return false, w.e.cfg.Now().Add(w.e.cfg.RetryMin)
-		}
+		w.remove(context.WithoutCancel(ctx), en.ID, log)
 		if err == nil {
 			w.e.m().MessageOut(w.name)
 			w.e.m().DeliveryLatency(w.name, w.e.cfg.Now().Sub(en.CreatedAt).Seconds())
@@ -221,6 +226,35 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 		w.e.reportFailure(ctx, w.name, d, err)
 	}
 	return false, en.NextAttempt
+}
+
+func (w *worker) isDeleting(id uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.deleting[id]
+	return ok
+}
+
+// remove deletes a delivered entry in the background (see worker.deleting).
+// If the delete fails the entry is delivered again later: deliveries are at
+// least once, with Entry.EventID() for de-duplication.
+func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
+	w.mu.Lock()
+	w.deleting[id] = struct{}{}
+	w.mu.Unlock()
+	w.deletes.Add(1)
+	go func() {
+		defer w.deletes.Done()
+		err := w.e.store.Update(ctx, func(tx Tx) error { return tx.DeleteOutbox(w.name, id) })
+		if err != nil {
+			log.Error("outbox delete failed", "err", err)
+		}
+		w.mu.Lock()
+		delete(w.deleting, id)
+		w.mu.Unlock()
+		// Entries that a full batch of pending deletes hid are read now.
+		w.poke()
+	}()
 }
 
 // backoff doubles from RetryMin up to RetryMax, with ±20 % jitter.
