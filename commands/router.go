@@ -18,6 +18,10 @@ type Options struct {
 	// PlatformHelp replaces the built-in how-to lines of help for an adapter
 	// ("inbox", "slack", "matrix", …). Lines are separated by "\n".
 	PlatformHelp map[string]string
+	// MaxMessageBytes is the engine's limit on a message (default
+	// bridge.DefaultMaxMessageBytes): a longer reply is refused with a
+	// whisper instead of failing in the engine.
+	MaxMessageBytes int
 	// Logger receives warnings (a use count that could not be recorded).
 	// Default: discard.
 	Logger *slog.Logger
@@ -38,6 +42,9 @@ var _ bridge.Interceptor = (*Router)(nil)
 func New(engine *bridge.Engine, opts Options) *Router {
 	if opts.BotName == "" {
 		opts.BotName = "chatbridge"
+	}
+	if opts.MaxMessageBytes <= 0 {
+		opts.MaxMessageBytes = bridge.DefaultMaxMessageBytes
 	}
 	log := opts.Logger
 	if log == nil {
@@ -88,6 +95,15 @@ func unknownText(p Parsed) string {
 		return fmt.Sprintf("Unknown command %s — did you mean !%s? Try !help for the list. Nothing was sent to the visitor.", typed, s)
 	}
 	return fmt.Sprintf("Unknown command %s — try !help. Nothing was sent to the visitor.", typed)
+}
+
+// relay sends text to the visitor, with whisper for the operator, unless it
+// is over the size limit.
+func (r *Router) relay(text, whisper string) bridge.Outcome {
+	if len(text) > r.opts.MaxMessageBytes {
+		return bridge.Outcome{Whisper: fmt.Sprintf("Nothing was sent: the message is %d bytes long, the limit is %d.", len(text), r.opts.MaxMessageBytes)}
+	}
+	return bridge.Outcome{Relay: text, Whisper: whisper}
 }
 
 // visitorOf loads the conversation's visitor; a missing visitor is not an

@@ -44,7 +44,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return bridge.Outcome{Whisper: "Nothing was sent: the message is empty."}, nil
 	}
 	if !strings.Contains(text, ":") {
-		return bridge.Outcome{Relay: text}, nil
+		return r.relay(text, ""), nil
 	}
 	st, err := r.loadCanned(ctx, in, conv)
 	if err != nil {
@@ -59,14 +59,17 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return canned.Render(c.Text, st.vars), true
 	})
 	if len(used) == 0 {
-		return bridge.Outcome{Relay: text}, nil
+		return r.relay(text, ""), nil
 	}
-	r.recordUse(ctx, used, key)
 	expanded = trimSpace(expanded)
 	if expanded == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: " + shortcutList(used) + " rendered to an empty text for this visitor."}, nil
 	}
-	return bridge.Outcome{Relay: expanded, Whisper: sentNotice(used)}, nil
+	out := r.relay(expanded, sentNotice(used))
+	if out.Relay != "" {
+		r.recordUse(ctx, used, key)
+	}
+	return out, nil
 }
 
 // sendCanned relays one shortcut's rendered text (":sorry" alone, or
@@ -80,8 +83,11 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: :" + shortcut + " rendered to an empty text for this visitor."}, true
 	}
-	r.recordUse(ctx, []string{shortcut}, in.Operator.Key())
-	return bridge.Outcome{Relay: text, Whisper: sentNotice([]string{shortcut})}, true
+	out = r.relay(text, sentNotice([]string{shortcut}))
+	if out.Relay != "" {
+		r.recordUse(ctx, []string{shortcut}, in.Operator.Key())
+	}
+	return out, true
 }
 
 // recordUse counts uses. A failure is logged, not returned: the reply still

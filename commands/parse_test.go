@@ -1,0 +1,189 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+func TestParse(t *testing.T) {
+	const mention = "<@UBOT>"
+	cmd := func(name, args, prefix string) Parsed {
+		return Parsed{Kind: KindCommand, Name: name, Args: args, Prefix: prefix}
+	}
+	unknown := func(name, prefix string) Parsed { return Parsed{Kind: KindUnknown, Name: name, Prefix: prefix} }
+	reply := func(text string) Parsed { return Parsed{Kind: KindReply, Text: text} }
+	note := func(text string) Parsed { return Parsed{Kind: KindNote, Text: text} }
+	tests := []struct {
+		name string
+		in   string
+		want Parsed
+	}{
+		{"bang", "!help", cmd("help", "", "!")},
+		{"slash", "/help", cmd("help", "", "/")},
+		{"double slash", "//help", cmd("help", "", "//")},
+		{"triple slash", "///help", cmd("help", "", "//")},
+		{"mention", "<@UBOT> help", cmd("help", "", "@")},
+		{"mention colon", "<@UBOT>: ticket Broken  printer", cmd("ticket", "Broken  printer", "@")},
+		{"mention comma", "<@UBOT>, history", cmd("history", "", "@")},
+		{"mention glued", "<@UBOT>help", cmd("help", "", "@")},
+		{"mention case", "<@ubot> help", cmd("help", "", "@")},
+		{"mention then bang", "<@UBOT> !help", cmd("help", "", "@")},
+		{"bare mention is help", "<@UBOT>", cmd("help", "", "@")},
+		{"mention unknown word", "<@UBOT> thanks a lot", Parsed{Kind: KindUnknown, Name: "thanks", Args: "a lot", Prefix: "@"}},
+		{"mention later is a reply", "ask <@UBOT> help", reply("ask <@UBOT> help")},
+		{"uppercase", "!HELP", cmd("help", "", "!")},
+		{"mixed case alias", "!TiCkEt  Printer   jam ", cmd("ticket", "Printer   jam", "!")},
+		{"args keep newlines", "!note line one\nline two", Parsed{Kind: KindNote, Text: "line one\nline two", Name: "note", Prefix: "!"}},
+		{"trailing punctuation", "!help?", cmd("help", "", "!")},
+		{"leading spaces", "   !help", cmd("help", "", "!")},
+		{"nbsp", "\u00a0!help\u00a0", cmd("help", "", "!")},
+		{"tab newline", "\t\n!help\n", cmd("help", "", "!")},
+		{"zero width space", "\u200b!help", cmd("help", "", "!")},
+		{"bom", "\ufeff/help", cmd("help", "", "/")},
+		{"ideographic space", "\u3000!help", cmd("help", "", "!")},
+		{"zero width after prefix", "!\u200bhelp", cmd("help", "", "!")},
+		{"fullwidth bang", "！help", cmd("help", "", "!")},
+		{"fullwidth slash", "／help", cmd("help", "", "/")},
+		{"fullwidth letters", "！ｈｅｌｐ", cmd("help", "", "!")},
+		{"small bang", "﹗help", cmd("help", "", "!")},
+		{"click letter bang", "ǃhelp", cmd("help", "", "!")},
+		{"double bang", "!!help", cmd("help", "", "!")},
+		{"args", "!helpdesk_search #12", cmd("helpdesk_search", "#12", "!")},
+		{"typo", "!helpdsk", unknown("helpdsk", "!")},
+		{"slash typo", "/histroy", unknown("histroy", "/")},
+		{"short typo", "!ticke", unknown("ticke", "!")},
+		{"cyrillic e", "!hеlp", unknown("hеlp", "!")},
+		{"cyrillic word", "!Привет", unknown("привет", "!")},
+		{"slash me", "/me waves", Parsed{Kind: KindUnknown, Name: "me", Args: "waves", Prefix: "/"}},
+		{"slash trailing slash", "/help/", unknown("help/", "/")},
+		{"path", "/home/user/file", reply("/home/user/file")},
+		{"subreddit", "/r/golang", reply("/r/golang")},
+		{"protocol relative url", "//example.com/x", reply("//example.com/x")},
+		{"bangs only", "!!!", reply("!!!")},
+		{"bang space", "! wow", reply("! wow")},
+		{"bang digit", "!1", reply("!1")},
+		{"bang alone", "!", reply("!")},
+		{"slash alone", "/", reply("/")},
+		{"slash digit", "/2", reply("/2")},
+		{"inverted bang", "¡Hola!", reply("¡Hola!")},
+		{"bang inside", "hello !help", reply("hello !help")},
+		{"note", ";; call back tomorrow", note("call back tomorrow")},
+		{"note glued", ";;x", note("x")},
+		{"empty note", ";;", note("")},
+		{"triple semicolon", ";;;", note(";")},
+		{"bang note", "!note call back", Parsed{Kind: KindNote, Text: "call back", Name: "note", Prefix: "!"}},
+		{"bang note empty", "!note", cmd("note", "", "!")},
+		{"single semicolon", "; hi", reply("; hi")},
+		{"list canned", ":", Parsed{Kind: KindListCanned}},
+		{"canned query", ":so", Parsed{Kind: KindCannedQuery, Text: "so"}},
+		{"canned query spaces", "  :sorry  ", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
+		{"canned digits", ":30", Parsed{Kind: KindCannedQuery, Text: "30"}},
+		{"canned in text", "hello :sorry", reply("hello :sorry")},
+		{"uppercase is no query", ":Sorry", reply(":Sorry")},
+		{"smiley", ":)", reply(":)")},
+		{"smiley nose", ":-)", reply(":-)")},
+		{"time", "10:30", reply("10:30")},
+		{"emoji code", ":smile:", reply(":smile:")},
+		{"url", "https://x.y/a:b", reply("https://x.y/a:b")},
+		{"empty", "", reply("")},
+		{"blank", " \t\u200b\u00a0", reply("")},
+		{"reply fallback", "> <@alice:example.org> earlier\n\nThanks!", reply("Thanks!")},
+		{"reply fallback multi-line with command", "> <@alice:example.org> one\n> two\n\n!help", cmd("help", "", "!")},
+		{"edited fallback", "> * <@alice:example.org> one\n\n:sorry", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
+		{"quote without blank line", "> <@a:b> x\nreply", reply("> <@a:b> x\nreply")},
+		{"plain quote", "> to be or not", reply("> to be or not")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Parse(tt.in, mention); got != tt.want {
+				t.Errorf("Parse(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseWithoutMention(t *testing.T) {
+	if got := Parse("<@UBOT> help", ""); got.Kind != KindReply {
+		t.Errorf("no mention configured: %+v", got)
+	}
+	if got := Parse("@botanist hi", "@bot"); got.Kind != KindReply {
+		t.Errorf("@bot inside @botanist: %+v", got)
+	}
+	if got := Parse("@bot: help", "@bot"); got.Kind != KindCommand || got.Name != "help" {
+		t.Errorf("@bot: help: %+v", got)
+	}
+}
+
+func TestKnownAndSuggest(t *testing.T) {
+	for _, n := range []string{"help", "helpdesk", "ticket", "helpdesk_search", "search_tickets", "history", "lead", "leave", "close", "note", "canned"} {
+		if !Known(n) {
+			t.Errorf("%s is not known", n)
+		}
+	}
+	for typo, want := range map[string]string{"helpdsk": "helpdesk", "histroy": "history", "ticke": "ticket", "hlep": "help", "xyzzy": ""} {
+		if got := suggest(typo); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", typo, got, want)
+		}
+	}
+}
+
+// commandLike is an oracle written independently of Parse: a message whose
+// trimmed form starts with a command prefix followed by a letter (for '/',
+// with no further '/' inside the first word) must never be a reply.
+func commandLike(text string) bool {
+	s := normalize(text)
+	isBang := func(r rune) bool { return strings.ContainsRune("!！﹗ǃ", r) }
+	isSlash := func(r rune) bool { return r == '/' || r == '／' }
+	first, _ := utf8.DecodeRuneInString(s)
+	var same func(rune) bool
+	switch {
+	case isBang(first):
+		same = isBang
+	case isSlash(first):
+		same = isSlash
+	default:
+		return false
+	}
+	s = strings.TrimLeftFunc(s, same)
+	s = strings.TrimLeftFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) })
+	if r, _ := utf8.DecodeRuneInString(s); !unicode.IsLetter(r) {
+		return false
+	}
+	if isSlash(first) {
+		word := strings.FieldsFunc(s, isSpace)[0]
+		for i, r := range word {
+			if isSlash(r) && i+utf8.RuneLen(r) < len(word) {
+				return false // a path: "/home/user"
+			}
+		}
+	}
+	return true
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"!help", "/home/x", "//help", "！ｈｅｌｐ", ";; x", ":so", ":", "> <@a:b> q\n\n!help", "<@UBOT> help", "!\u200bhelp", "\u200b", "!!!", "/a/", "ǃx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p := Parse(text, "<@UBOT>")
+		if commandLike(text) && p.Kind == KindReply {
+			t.Fatalf("command-like %q classified as a reply: %+v", text, p)
+		}
+		switch p.Kind {
+		case KindReply:
+			if p.Text != normalize(text) {
+				t.Fatalf("reply text %q, want %q", p.Text, normalize(text))
+			}
+		case KindCommand:
+			if !Known(p.Name) {
+				t.Fatalf("command %q is not known", p.Name)
+			}
+		case KindCannedQuery:
+			if p.Text == "" || ":"+p.Text != normalize(text) {
+				t.Fatalf("canned query %q from %q", p.Text, text)
+			}
+		}
+	})
+}
