@@ -193,7 +193,7 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Referrer-Policy", "same-origin") // "no-referrer" would make browsers send "Origin: null" on our own POSTs
 		if !strings.HasPrefix(r.URL.Path, "/inbox/static/") {
 			h.Set("Cache-Control", "no-store")
 		}
