@@ -173,11 +173,8 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 // postMessage validates and rate-limits a message before handing it to the
 // engine, so that a refused message stores nothing at all.
 func (s *Server) postMessage(ctx context.Context, v bridge.Visitor, ip string, req messageRequest) (bridge.Message, error) {
-	if _, err := bridge.CheckText(req.Text, s.cfg.MaxMessageBytes); err != nil {
+	if err := validateMessage(req, s.cfg.MaxMessageBytes); err != nil {
 		return bridge.Message{}, err
-	}
-	if req.ClientID == "" || len(req.ClientID) > maxClientIDBytes {
-		return bridge.Message{}, errBadRequest(fmt.Sprintf("client_id must be 1 to %d bytes (a random id per message, reused on retries)", maxClientIDBytes))
 	}
 	var (
 		dup    *bridge.Message
@@ -222,6 +219,18 @@ func (s *Server) postMessage(ctx context.Context, v bridge.Visitor, ip string, r
 		s.messages.allow(msg.ConversationID, s.engine.Now())
 	}
 	return msg, nil
+}
+
+// validateMessage checks a message request as the engine will, so that a
+// refused message costs no rate-limit token and no transaction.
+func validateMessage(req messageRequest, maxBytes int) error {
+	if _, err := bridge.CheckText(req.Text, maxBytes); err != nil {
+		return err
+	}
+	if req.ClientID == "" || len(req.ClientID) > maxClientIDBytes {
+		return errBadRequest(fmt.Sprintf("client_id must be 1 to %d bytes (a random id per message, reused on retries)", maxClientIDBytes))
+	}
+	return nil
 }
 
 // handleClose ends the visitor's open conversation, if any (204).
