@@ -22,12 +22,17 @@ func TestLoginRequired(t *testing.T) {
 		{"list api", "GET", "/inbox/api/conversations", http.StatusUnauthorized, ""},
 		{"conversation api", "GET", "/inbox/api/conversations/c_abc", http.StatusUnauthorized, ""},
 		{"live events", "GET", "/inbox/events", http.StatusUnauthorized, ""},
-		{"reply", "POST", "/inbox/c/c_abc/reply", http.StatusUnauthorized, ""},
-		{"logout", "POST", "/inbox/logout", http.StatusUnauthorized, ""},
+		{"reply form", "POST", "/inbox/c/c_abc/reply", http.StatusSeeOther, "/inbox/login"},
+		{"reply script", "POST", "/inbox/c/c_abc/reply?json", http.StatusUnauthorized, ""},
+		{"logout", "POST", "/inbox/logout", http.StatusSeeOther, "/inbox/login"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, strings.NewReader("text=hi"))
+			path, script := strings.CutSuffix(tc.path, "?json")
+			req, _ := http.NewRequest(tc.method, f.srv.URL+path, strings.NewReader("text=hi"))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if script {
+				req.Header.Set("Accept", "application/json")
+			}
 			res := c.do(req)
 			res.Body.Close()
 			if res.StatusCode != tc.wantStatus {

@@ -202,17 +202,17 @@ func securityHeaders(next http.Handler) http.Handler {
 }
 
 // page wraps a handler that needs a logged-in operator; others are sent to
-// the login page.
+// the login page (scripts asking for JSON get 401).
 func (in *Inbox) page(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ss := in.sessionFrom(r)
 		if ss == nil {
-			if r.Method != http.MethodGet || wantsJSON(r) {
+			if wantsJSON(r) {
 				writeJSONError(w, http.StatusUnauthorized, "log in first")
 				return
 			}
 			target := "/inbox/login"
-			if next := r.URL.RequestURI(); safeNext(next) && next != "/inbox/" {
+			if next := r.URL.RequestURI(); r.Method == http.MethodGet && safeNext(next) && next != "/inbox/" {
 				target += "?next=" + url.QueryEscape(next)
 			}
 			http.Redirect(w, r, target, http.StatusSeeOther)
