@@ -483,3 +483,53 @@ func TestHealthAndWhisperer(t *testing.T) {
 		t.Errorf("New without engine: %v, want ErrInvalid", err)
 	}
 }
+
+// interceptor is a stand-in for package commands: "!x" answers the operator
+// only, ";;x" is a note, anything else is relayed.
+type interceptor struct{}
+
+func (interceptor) Intercept(ctx context.Context, in bridge.OperatorInput, conv bridge.Conversation) (bridge.Outcome, error) {
+	switch {
+	case strings.HasPrefix(in.Text, "!"):
+		return bridge.Outcome{Whisper: "result of " + in.Text}, nil
+	case strings.HasPrefix(in.Text, ";;"):
+		return bridge.Outcome{Note: strings.TrimPrefix(in.Text, ";;")}, nil
+	}
+	return bridge.Outcome{Relay: in.Text}, nil
+}
+
+func TestRepliesGoThroughTheInterceptor(t *testing.T) {
+	f := newFixture(t, Config{})
+	f.engine.SetInterceptor(interceptor{})
+	vid, m := f.visitorSays("", "Vera", "hello")
+	a, b := f.login(alice), f.login(bob)
+	for _, text := range []string{"!help", ";;vip customer", "plain answer"} {
+		if res := a.reply(m.ConversationID, text); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("reply %q: status %d", text, res.StatusCode)
+		}
+	}
+	texts := func(c *client) map[string]bridge.Visibility {
+		out := map[string]bridge.Visibility{}
+		for _, msg := range c.conversation(m.ConversationID).Messages {
+			out[msg.Text] = msg.Visibility
+		}
+		return out
+	}
+	if got := texts(a); got["result of !help"] != bridge.VisibilityWhisper || got["vip customer"] != bridge.VisibilityNote || got["plain answer"] != bridge.VisibilityPublic {
+		t.Errorf("alice sees %v", got)
+	}
+	if got := texts(b); got["result of !help"] != "" || got["vip customer"] != bridge.VisibilityNote {
+		t.Errorf("bob sees %v, want the note but not alice's command result", got)
+	}
+	view, err := f.engine.VisitorMessages(f.ctx, vid, "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, msg := range view.Messages {
+		got = append(got, msg.Text)
+	}
+	if strings.Join(got, "|") != "hello|plain answer" {
+		t.Errorf("visitor sees %q, want only hello and the plain answer", got)
+	}
+}
