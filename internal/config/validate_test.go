@@ -1,9 +1,11 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/chatbridge/chatbridge/adapters/webhook"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -122,5 +124,12 @@ func TestValidateInCode(t *testing.T) {
 	c.Log.Level = "loud"
 	if fe := fieldErrors(t, c.Validate()); len(fe) != 1 || fe[0].Path != "log.level" {
 		t.Errorf("got %v, want one log.level error", fe)
+	}
+}
+
+// The accepted webhook events are exactly the ones the webhook sink knows.
+func TestWebhookEventsMatchSink(t *testing.T) {
+	if !slices.Equal(WebhookEvents, webhook.Types) {
+		t.Errorf("config.WebhookEvents = %v, webhook.Types = %v", WebhookEvents, webhook.Types)
 	}
 }
