@@ -12,8 +12,9 @@ import (
 
 // Options configure a Router.
 type Options struct {
-	// BotName is how operators mention the bot in Slack ("@chatbridge
-	// help"), used in help texts. Default "chatbridge".
+	// BotName is the bot's name: "@BotName help" typed as plain text is a
+	// command like a real mention, and help texts use it. Default
+	// "chatbridge".
 	BotName string
 	// PlatformHelp replaces the built-in how-to lines of help for an adapter
 	// ("inbox", "slack", "matrix", …). Lines are separated by "\n".
@@ -60,6 +61,12 @@ func New(engine *bridge.Engine, opts Options) *Router {
 // means a store or engine failure; the engine shows it to the operator only.
 func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv bridge.Conversation) (bridge.Outcome, error) {
 	p := Parse(in.Text, in.Mention)
+	if p.Kind == KindReply {
+		// Operators also type the bot's name by hand ("@chatbridge help").
+		if q := Parse(in.Text, "@"+r.opts.BotName); q.Kind != KindReply {
+			p = q
+		}
+	}
 	switch p.Kind {
 	case KindCommand:
 		cmd := byName[p.Name]
