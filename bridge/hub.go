@@ -71,8 +71,19 @@ func (h *Hub) SubscribeVisitor(visitorID string) *Subscription { return h.subscr
 // SubscribeAll receives every event (operator views).
 func (h *Hub) SubscribeAll() *Subscription { return h.subscribe(allKey) }
 
-func (h *Hub) subscribe(key string) *Subscription {
-	c := make(chan Event, 32)
+// SubscribeVisitorSize is SubscribeVisitor with room for only n pending
+// events (at least 1). It suits many long-lived subscribers that re-read the
+// store on every event they take (one per visitor connection): an event is
+// only dropped while another one is pending, and handling that one re-reads
+// the store, so nothing is lost, and each subscription stays small.
+func (h *Hub) SubscribeVisitorSize(visitorID string, n int) *Subscription {
+	return h.subscribeSize(visitorID, max(n, 1))
+}
+
+func (h *Hub) subscribe(key string) *Subscription { return h.subscribeSize(key, 32) }
+
+func (h *Hub) subscribeSize(key string, n int) *Subscription {
+	c := make(chan Event, n)
 	s := &Subscription{C: c, c: c, hub: h, key: key}
 	h.mu.Lock()
 	if h.subs[key] == nil {
