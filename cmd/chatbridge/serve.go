@@ -80,6 +80,10 @@ type app struct {
 	mux     *http.ServeMux
 	// banner lines printed once the server listens.
 	banner []string
+	// runners run beside the HTTP server until shutdown; onShutdown are
+	// called when the HTTP server starts shutting down (close live streams).
+	runners    []func(context.Context) error
+	onShutdown []func()
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully: stop
@@ -132,11 +136,23 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	for _, f := range a.onShutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 3+len(a.runners))
 	wg.Add(3)
 	go func() { defer wg.Done(); errc <- a.engine.Run(runCtx) }()
+	for _, run := range a.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- err
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

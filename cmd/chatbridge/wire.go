@@ -6,6 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatbridge/chatbridge/adapters/inbox"
+	"github.com/chatbridge/chatbridge/adapters/odoo"
+	"github.com/chatbridge/chatbridge/adapters/webhook"
 	"github.com/chatbridge/chatbridge/visitor"
 )
 
@@ -42,8 +44,9 @@ func (a *app) wire() error {
 		if err != nil {
 			return err
 		}
-		a.engine.AddWhisperer("inbox", ib)
 		a.health = append(a.health, ib)
+		a.runners = append(a.runners, ib.Run)
+		a.onShutdown = append(a.onShutdown, ib.Close)
 		a.mux.Handle("/inbox/", ib.Handler())
 		a.mux.Handle("/inbox", http.RedirectHandler("/inbox/", http.StatusFound))
 		a.banner = append(a.banner, "operator inbox: {base}/inbox/")
@@ -51,6 +54,29 @@ func (a *app) wire() error {
 			a.banner = append(a.banner, "  log in as admin with the one-time password: "+pw,
 				"  (add [[inbox.operators]] to bridge.toml to set your own; see bridge.example.toml)")
 		}
+	}
+	if w := cfg.Sinks.Webhook; w.Enabled() {
+		sink, err := webhook.New(webhook.Config{
+			URL: w.URL, Secret: w.Secret.Reveal(), Events: w.Events, Timeout: w.Timeout.Duration(),
+		}, a.log.With("component", "webhook"))
+		if err != nil {
+			return err
+		}
+		a.engine.AddDeliverer(sink)
+		a.health = append(a.health, sink)
+		a.banner = append(a.banner, "webhook sink:   "+w.URL)
+	}
+	if o := cfg.Sinks.Odoo; o.Enabled() {
+		sink, err := odoo.New(odoo.Config{
+			URL: o.URL, Database: o.Database, Login: o.Login, APIKey: o.APIKey.Reveal(),
+			Tickets: o.Tickets, Leads: o.Leads, HelpdeskTeamID: o.HelpdeskTeamID, Timeout: o.Timeout.Duration(),
+		}, a.log.With("component", "odoo"))
+		if err != nil {
+			return err
+		}
+		a.engine.AddDeliverer(sink)
+		a.health = append(a.health, sink)
+		a.banner = append(a.banner, "odoo sink:      "+o.URL)
 	}
 	return nil
 }
