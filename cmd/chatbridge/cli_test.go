@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -54,5 +56,27 @@ func TestVersion(t *testing.T) {
 	out, _, code := runCLI(t, "version")
 	if code != 0 || !strings.HasPrefix(out, "chatbridge ") {
 		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+func TestInboxHashPassword(t *testing.T) {
+	root := newRootCmd(&bytes.Buffer{}, &bytes.Buffer{})
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetIn(strings.NewReader("correct horse battery\n"))
+	root.SetArgs([]string{"inbox", "hash-password"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	h := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(h, "$2a$") || len(h) != 60 {
+		t.Fatalf("hash %q", h)
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("correct horse battery")); err != nil {
+		t.Fatal(err)
+	}
+	root.SetIn(strings.NewReader("short\n"))
+	if err := root.Execute(); err == nil {
+		t.Fatal("a 5-character password was accepted")
 	}
 }
