@@ -8,6 +8,7 @@ import (
 	"github.com/chatbridge/chatbridge/adapters/inbox"
 	"github.com/chatbridge/chatbridge/adapters/odoo"
 	"github.com/chatbridge/chatbridge/adapters/webhook"
+	"github.com/chatbridge/chatbridge/commands"
 	"github.com/chatbridge/chatbridge/visitor"
 )
 
@@ -16,6 +17,13 @@ import (
 func (a *app) wire() error {
 	cfg := a.cfg
 	base := cfg.Server.BaseURL()
+
+	// Every operator message goes through the command router: commands,
+	// notes and canned listings stay with the operators.
+	a.engine.SetInterceptor(commands.New(a.engine, commands.Options{
+		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
+		Logger:          a.log.With("component", "commands"),
+	}))
 
 	vs, err := visitor.New(visitor.Config{
 		PublicURL:                cfg.Server.PublicURL,
