@@ -32,7 +32,7 @@ var alice = bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice Martin"}
 const hostilePage = `<!doctype html><html><head><title>Hostile</title><style>
 * { all: unset !important } div { z-index: 2147483647 !important; display:none !important }
 button, textarea, input, span, p, form { display: none !important; visibility: hidden !important }
-html, body { transform: scale(1) !important; overflow: hidden !important }
+body { transform: scale(1) !important; filter: blur(0) !important } html { font-size: 5px !important; color: red !important }
 </style></head><body><div class="cover" style="position:fixed;inset:0;background:red">cover</div>
 <p>hostile page</p><script src="/widget.js" async></script></body></html>`
 
@@ -353,6 +353,7 @@ func TestWidgetInBrowser(t *testing.T) {
 
 	t.Run("escape closes, unread count, reopen", func(t *testing.T) {
 		tb.t = t
+		tb.until(root+`.activeElement===`+root+`.querySelector('textarea')`, "the composer has the focus after the e-mail prompt")
 		tb.do(chromedp.KeyEvent("\x1b"))
 		tb.until(root+`.querySelector('.pn').hidden && `+root+`.activeElement===`+root+`.querySelector('.bub')`, "Escape closes the panel and focuses the bubble")
 		if _, err := s.engine.Reply(ctx, conv.ID, alice, "Are you still there?", ""); err != nil {
@@ -515,6 +516,7 @@ func TestWidgetMobileLayout(t *testing.T) {
 	tb.until(root+`.querySelector('.bub').getBoundingClientRect().width===0`, "the bubble hides behind the full-screen panel")
 	tb.until(root+`.querySelector('header b').textContent==='Discutez avec nous'`, "texts are in French")
 	tb.send("Bonjour, une question")
+	tb.waitMessages("Bonjour, une question")
 	_, conv := currentConversation(t, s, tb.token())
 	if _, err := s.engine.Reply(context.Background(), conv.ID, alice, "Bonjour ! Je vous écoute : https://example.com/aide", ""); err != nil {
 		t.Fatal(err)
@@ -531,8 +533,9 @@ func TestWidgetLongPollFallback(t *testing.T) {
 	cfg.PrechatName, cfg.PrechatEmail = "off", "off"
 	s := newSite(t, cfg)
 	tb := tab{t, testpeer.Browser(t)}
-	// Every WebSocket fails before the page's scripts run.
-	addScript(t, tb, `window.WebSocket=function(){throw new Error('blocked by test')}`)
+	// Every WebSocket handshake fails, as behind a proxy that refuses
+	// upgrades: the socket closes without ever opening.
+	addScript(t, tb, `window.WebSocket=class{constructor(){this.readyState=0;setTimeout(()=>{this.readyState=3;this.onclose&&this.onclose({code:1006})},10)}send(){throw new Error('not open')}close(){}}`)
 	tb.open(s.url("/"))
 	tb.click(".bub")
 	tb.send("Over long polling")

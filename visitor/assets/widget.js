@@ -131,7 +131,7 @@ function stop(){gen++;clearTimeout(tm);clearInterval(pt);if(ws){ws.onclose=ws.on
 function run(){
   stop();if(!tok)return;const my=gen;
   if(wsBad>=3&&N()-wsBadAt<12e4||!W.WebSocket)return poll(my);
-  let ok=0;const w=ws=new WebSocket(API.replace(/^http/,'ws')+'/api/v1/stream?after='+last+(conv?'&conversation='+encodeURIComponent(conv):''));
+  let ok=0,w;try{w=ws=new WebSocket(API.replace(/^http/,'ws')+'/api/v1/stream?after='+last+(conv?'&conversation='+encodeURIComponent(conv):''))}catch(e){wsBad=3;wsBadAt=N();return poll(my)}
   w.onopen=()=>{ok=1;wsBad=0;fails=0;w.send(JSON.stringify({type:'hello',token:tok}));pt=setInterval(()=>w.readyState==1&&w.send('{"type":"ping"}'),25e3);sync();flush()};
   w.onmessage=ev=>{let f;try{f=JSON.parse(ev.data)}catch(e){return}frame(f)};
   w.onclose=ev=>{if(my!=gen)return;ws=null;clearInterval(pt);if(ev.code==4401){setTok(null);return}if(!ok){wsBad++;wsBadAt=N()}retry(my)}
@@ -158,7 +158,7 @@ function send(t){
   const p={c:rid(),t};s('p',(g('p')||[]).concat(p));pendEl(p);if(!fv)fv=N();if(status=='new'||status=='closed')status='';flush()
 }
 async function flush(){
-  if(flushing)return;flushing=1;let again=0;
+  if(flushing){flushing=2;return}flushing=1;let again=0;
   try{
     await sess();
     for(const p of g('p')||[]){
@@ -173,8 +173,8 @@ async function flush(){
       }
     }
   }catch(x){again=1}
-  flushing=0;ui();
-  if(again)setTimeout(flush,3e3+Math.random()*2e3)
+  const more=flushing==2;flushing=0;ui();
+  if(again)setTimeout(flush,3e3+Math.random()*2e3);else if(more)flush()
 }
 
 // --- offline prompt: ask for an email when no operator answered in time ---
@@ -186,7 +186,7 @@ function offline(){
   if(of.hidden){show(of,1);list.scrollTop=list.scrollHeight}
 }
 of.onsubmit=ev=>{ev.preventDefault();if(!ofIn.checkValidity())return;
-  api('visitor',{email:ofIn.value.trim()}).then(()=>{s('em',1);of.replaceWith(h('p',{class:'ok',t:T.thanks,role:'status'}))},()=>{})};
+  api('visitor',{email:ofIn.value.trim()}).then(()=>{s('em',1);of.replaceWith(h('p',{class:'ok',t:T.thanks,role:'status'}));ta.focus()},()=>{})};
 
 // --- panel ---
 function ui(){
