@@ -138,25 +138,13 @@ func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, aft
 			return view, nil
 		case <-timer.C:
 			return s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
-		case ev := <-sub.C:
-			if !wakesVisitor(ev) {
-				continue
-			}
+		case <-sub.C:
+			// Re-read on any event: one dropped while the buffer was full
+			// is covered by this read.
 			view, err = s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
 			if err != nil || len(view.Messages) > 0 || view.Conversation.Status != startStatus {
 				return view, err
 			}
 		}
 	}
-}
-
-// wakesVisitor reports whether ev can change what the visitor sees.
-func wakesVisitor(ev bridge.Event) bool {
-	switch ev.Kind {
-	case bridge.EventMessage:
-		return ev.Visibility == bridge.VisibilityPublic
-	case bridge.EventClosed, bridge.EventOpened:
-		return true
-	}
-	return false
 }

@@ -1,9 +1,13 @@
 package visitor
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -79,19 +83,60 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: CodeInternal, message: "the server is shutting down"})
 		return
 	}
-	defer s.streams.Done()
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		// The Origin was checked above with the same allow-list as every
 		// API call; Accept's own check only knows the request's host.
 		InsecureSkipVerify: true,
 	})
 	if err != nil {
+		s.streams.Done()
 		return // Accept has written the HTTP error
 	}
-	defer c.CloseNow()
 	c.SetReadLimit(s.cfg.WSMaxFrameBytes)
-	s.serveStream(c, after, convID)
+	// The connection is served from a fresh goroutine so that this one,
+	// and with it net/http's request, response and buffers, can go: an
+	// idle stream then holds little more than its socket.
+	go func() {
+		defer s.streams.Done()
+		defer c.CloseNow()
+		s.serveStream(c, after, convID)
+	}()
 }
+
+// streamBufSize is the size of a stream's read and write buffers. Frames
+// larger than that are read and written straight through.
+const streamBufSize = 512
+
+// smallBuffers hands websocket.Accept the hijacked connection with small
+// buffers instead of net/http's 4 KiB ones, which would otherwise be most
+// of an idle stream's memory.
+type smallBuffers struct{ http.ResponseWriter }
+
+// Hijack takes over the connection, keeping any bytes already buffered.
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	br := bufio.NewReaderSize(conn, streamBufSize)
+	if n := brw.Reader.Buffered(); n > 0 {
+		// The client may already have sent its hello. websocket.Accept
+		// only keeps what is in the returned reader's buffer, so the
+		// bytes go there.
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(n, streamBufSize))
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	// brw.Writer holds nothing: the 101 response was flushed by Hijack.
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, streamBufSize)), nil
+}
+
+// streamEventBuffer is how many hub events a stream may have pending. Any
+// event re-reads the store, so more would only cost memory per connection.
+const streamEventBuffer = 2
 
 // streamStarted registers a stream unless the server is closing.
 func (s *Server) streamStarted() bool {
@@ -128,7 +173,7 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	if !ok {
 		return
 	}
-	sub := s.engine.Hub().SubscribeVisitor(v.ID)
+	sub := s.engine.Hub().SubscribeVisitorSize(v.ID, streamEventBuffer)
 	defer sub.Close()
 
 	pongs := make(chan struct{}, 1)
@@ -152,11 +197,11 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 		case <-ctx.Done():
 			return
 		case ev := <-sub.C:
-			switch {
-			case ev.Kind == bridge.EventTyping && ev.From == bridge.FromOperator:
+			// Every event, whatever its kind, re-reads the store: an event
+			// dropped because the small buffer was full is covered by it.
+			err = s.catchUp(ctx, c, v.ID, &st)
+			if err == nil && ev.Kind == bridge.EventTyping && ev.From == bridge.FromOperator {
 				err = s.write(ctx, c, typingFrame{Type: "typing", From: bridge.FromOperator, Author: ev.Author})
-			case wakesVisitor(ev):
-				err = s.catchUp(ctx, c, v.ID, &st)
 			}
 		case <-pongs:
 			err = s.writeRaw(ctx, c, pongFrame)
