@@ -3,6 +3,7 @@ package visitor_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -555,4 +556,87 @@ func addScript(t *testing.T, tb tab, src string) {
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
 		t.Fatalf("add init script: %v", err)
 	}
+}
+
+// A resume link from an offline-reply e-mail opens the visitor's
+// conversation in a browser that never saw it, and the code leaves the URL.
+func TestWidgetResumeLink(t *testing.T) {
+	cfg := visitor.DefaultWidgetConfig()
+	var visitorID string
+	cfg.Resume = func(_ context.Context, code string) (string, error) {
+		if code != "v_ok.code" {
+			return "", errors.New("bad code")
+		}
+		return visitorID, nil
+	}
+	s := newSite(t, cfg)
+	ctx := context.Background()
+	_, v, err := s.engine.StartSession(ctx, bridge.SessionInput{Name: "Ann", Email: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	visitorID = v.ID
+	m, err := s.engine.VisitorMessage(ctx, v.ID, "c1", "Question from yesterday")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.engine.Reply(ctx, m.ConversationID, alice, "Answer sent by e-mail", ""); err != nil {
+		t.Fatal(err)
+	}
+	tb := tab{t, testpeer.Browser(t)}
+	tb.open(s.url("/demo/product/3?ref=mail&chatbridge_resume=v_ok.code#top"))
+	tb.until(`!`+root+`.querySelector('.pn').hidden`, "the panel opens by itself")
+	tb.waitMessages("Question from yesterday", "Answer sent by e-mail")
+	if got, err := evalJS[string](tb, `location.pathname+location.search+location.hash`); err != nil || got != "/demo/product/3?ref=mail#top" {
+		t.Errorf("URL after resume = %q (%v), want the code stripped", got, err)
+	}
+	if got, err := s.engine.Authenticate(ctx, tb.token()); err != nil || got.ID != v.ID {
+		t.Fatalf("stored token is for %q (%v), want %s", got.ID, err, v.ID)
+	}
+	if !evalOK(tb, root+`.querySelector('.pc').hidden`) {
+		t.Error("the pre-chat form is shown to a resumed visitor")
+	}
+
+	// A bad code is ignored: the widget still works as a fresh chat.
+	tb2 := tab{t, testpeer.NewTab(t, tb.ctx)}
+	tb2.do(chromedp.Navigate(s.url("/api/v1/widget/config"))) // same origin, no widget
+	tb2.js(`localStorage.clear()`)
+	tb2.open(s.url("/?chatbridge_resume=forged"))
+	tb2.until(`location.search===''`, "the bad code leaves the URL too")
+	tb2.click(".bub")
+	tb2.until(`!`+root+`.querySelector('.pn').hidden`, "the panel opens")
+	tb2.waitMessages()
+}
+
+// The sound plays for live operator messages in the visible tab only, not
+// for history.
+func TestWidgetSound(t *testing.T) {
+	cfg := visitor.DefaultWidgetConfig()
+	cfg.PrechatName, cfg.PrechatEmail = "off", "off"
+	s := newSite(t, cfg)
+	tb := tab{t, testpeer.Browser(t)}
+	addScript(t, tb, `window.__beeps=0;(()=>{const o=AudioContext.prototype.createOscillator;AudioContext.prototype.createOscillator=function(){window.__beeps++;return o.call(this)}})()`)
+	tb.open(s.url("/"))
+	tb.click(".bub")
+	tb.send("Ping")
+	tb.waitMessages("Ping")
+	_, conv := currentConversation(t, s, tb.token())
+	if _, err := s.engine.Reply(context.Background(), conv.ID, alice, "Pong", ""); err != nil {
+		t.Fatal(err)
+	}
+	tb.waitMessages("Ping", "Pong")
+	tb.until(`window.__beeps===1`, "one beep for the live reply")
+	tb.do(chromedp.Reload())
+	tb.until(`!`+root+`.querySelector('.pn').hidden`, "the panel reopens")
+	tb.waitMessages("Ping", "Pong")
+	tb.click(".x:not(.e)")
+	tb.click(".bub") // a user gesture, so that audio may play
+	if n, err := evalJS[int](tb, `window.__beeps`); err != nil || n != 0 {
+		t.Errorf("history made %d beeps (%v), want none", n, err)
+	}
+}
+
+func evalOK(tb tab, expr string) bool {
+	ok, err := evalJS[bool](tb, expr)
+	return err == nil && ok
 }
