@@ -297,3 +297,19 @@ func TestPublicMessagesDropsNonPublic(t *testing.T) {
 		t.Errorf("frame = %s, want %s", b, wantJSON)
 	}
 }
+
+func TestLongPollSeesNewConversation(t *testing.T) {
+	e := newEnv(t)
+	token, _ := e.session()
+	first := e.send(token, "c1", "one")
+	e.send(token, "c2", "two")
+	e.do(request{method: "POST", path: "/api/v1/conversation/close", token: token}).decodeTo(t, 204, nil)
+	// A client that did not pass conversation= and waits after seq 3 of
+	// the old conversation still learns about the new one.
+	poll := startPoll(t, e, token, "?after=3&wait=20")
+	next := e.send(token, "c3", "three")
+	got := <-poll
+	if got.ConversationID != next.ConversationID || got.ConversationID == first.ConversationID || got.Status != "open" {
+		t.Fatalf("long poll = %+v, want the new conversation %s", got, next.ConversationID)
+	}
+}

@@ -127,7 +127,7 @@ func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, aft
 	if err != nil || wait <= 0 || len(view.Messages) > 0 {
 		return view, err
 	}
-	startStatus := view.Conversation.Status
+	start := view.Conversation
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
@@ -142,7 +142,7 @@ func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, aft
 			// Re-read on any event: one dropped while the buffer was full
 			// is covered by this read.
 			view, err = s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
-			if err != nil || len(view.Messages) > 0 || view.Conversation.Status != startStatus {
+			if err != nil || len(view.Messages) > 0 || view.Conversation.ID != start.ID || view.Conversation.Status != start.Status {
 				return view, err
 			}
 		}

@@ -175,6 +175,8 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	}
 	sub := s.engine.Hub().SubscribeVisitorSize(v.ID, streamEventBuffer)
 	defer sub.Close()
+	s.log.Debug("stream opened", "visitor", v.ID)
+	defer s.log.Debug("stream closed", "visitor", v.ID)
 
 	pongs := make(chan struct{}, 1)
 	readerDone := make(chan struct{})
@@ -206,7 +208,8 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 		case <-pongs:
 			err = s.writeRaw(ctx, c, pongFrame)
 		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, writeTimeout)
+			// A client that does not answer within the interval is gone.
+			pctx, pcancel := context.WithTimeout(ctx, min(writeTimeout, s.cfg.PingInterval))
 			err = c.Ping(pctx)
 			pcancel()
 		}

@@ -305,7 +305,7 @@ func TestStreamFrameLimit(t *testing.T) {
 	e := newEnv(t, withConfig(func(c *Config) { c.MaxMessageBytes = 1000; c.WSMaxFrameBytes = 2048 }))
 	token, _ := e.session()
 	w := e.stream(token, "")
-	if err := w.c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 4096)+`"}`)); err != nil {
+	if err := w.c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"ping","pad":"`+strings.Repeat("x", 2048)+`"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got := closeStatus(t, w.c); got != websocket.StatusMessageTooBig {
@@ -351,4 +351,44 @@ func mustNote(t *testing.T, e *testEnv, conv, text string) {
 	t.Helper()
 	_, err := e.engine.AddNote(context.Background(), conv, testOperator, text, "")
 	must(t, err)
+}
+
+func TestStreamPingsIdleClients(t *testing.T) {
+	e := newEnv(t, withConfig(func(c *Config) { c.PingInterval = 20 * time.Millisecond }))
+	token, _ := e.session()
+
+	// A client that answers pings stays connected across many intervals.
+	pings := make(chan struct{}, 100)
+	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/api/v1/stream"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		select {
+		case pings <- struct{}{}:
+		default:
+		}
+		return true
+	}})
+	must(t, err)
+	defer c.CloseNow()
+	must(t, c.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","token":"`+token+`"}`)))
+	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"ready"`) {
+		t.Fatalf("ready: %s %v", b, err)
+	}
+	readCtx := c.CloseRead(ctx)
+	for range 5 {
+		select {
+		case <-pings:
+		case <-readCtx.Done():
+			t.Fatal("a client answering pings was disconnected")
+		}
+	}
+	if n := e.engine.Hub().Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers, want 1", n)
+	}
+
+	// A client that stops reading cannot answer: the server drops it.
+	w := e.stream(token, "")
+	_ = w // never read again
+	waitFor(t, "the silent client to be dropped", func() bool { return e.engine.Hub().Subscribers() == 1 })
 }
