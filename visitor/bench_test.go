@@ -45,6 +45,8 @@ type idleResult struct {
 	conns             int
 	heapBefore        uint64 // HeapInuse + StackInuse, bytes
 	heapAfter         uint64
+	stackBefore       uint64 // StackInuse alone
+	stackAfter        uint64
 	rssBefore         uint64 // VmRSS from /proc/self/status, bytes (0 if unknown)
 	rssAfter          uint64
 	goroutinesPerConn float64
@@ -53,6 +55,10 @@ type idleResult struct {
 
 func (r idleResult) perConn() float64 {
 	return float64(int64(r.heapAfter)-int64(r.heapBefore)) / float64(r.conns)
+}
+
+func (r idleResult) stackPerConn() float64 {
+	return float64(int64(r.stackAfter)-int64(r.stackBefore)) / float64(r.conns)
 }
 
 func (r idleResult) rssPerConn() float64 {
@@ -73,9 +79,10 @@ func benchConns(tb testing.TB) int {
 func TestIdleWebSocketsMemory(t *testing.T) {
 	n := benchConns(t)
 	r := measureIdleWebSockets(t, n)
-	t.Logf("%d idle visitor WebSockets: server heap+stack in use %.1f MiB -> %.1f MiB: %.0f bytes (%.1f KiB) per connection; "+
-		"RSS %.0f bytes per connection; %.2f goroutines per connection; dialled in %v",
-		n, mib(r.heapBefore), mib(r.heapAfter), r.perConn(), r.perConn()/1024, r.rssPerConn(), r.goroutinesPerConn, r.dialTime.Round(time.Millisecond))
+	t.Logf("%d idle visitor WebSockets: server heap+stack in use %.1f MiB -> %.1f MiB: %.0f bytes (%.1f KiB) per connection "+
+		"(of which goroutine stacks %.0f bytes); RSS %.0f bytes per connection; %.2f goroutines per connection; dialled in %v",
+		n, mib(r.heapBefore), mib(r.heapAfter), r.perConn(), r.perConn()/1024, r.stackPerConn(),
+		r.rssPerConn(), r.goroutinesPerConn, r.dialTime.Round(time.Millisecond))
 	if r.perConn() > maxBytesPerWS {
 		t.Errorf("%.0f bytes per idle connection, the budget is %d", r.perConn(), maxBytesPerWS)
 	}
@@ -86,6 +93,7 @@ func BenchmarkIdleWebSockets(b *testing.B) {
 	for b.Loop() {
 		r := measureIdleWebSockets(b, n)
 		b.ReportMetric(r.perConn(), "heap+stack-B/conn")
+		b.ReportMetric(r.stackPerConn(), "stack-B/conn")
 		b.ReportMetric(r.rssPerConn(), "rss-B/conn")
 		b.ReportMetric(r.goroutinesPerConn, "goroutines/conn")
 	}
@@ -93,14 +101,15 @@ func BenchmarkIdleWebSockets(b *testing.B) {
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
-func inUse() uint64 {
+// inUse returns HeapInuse+StackInuse and StackInuse after collecting.
+func inUse() (total, stack uint64) {
 	for range gcRounds() {
 		runtime.GC()
 	}
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse + ms.StackInuse
+	return ms.HeapInuse + ms.StackInuse, ms.StackInuse
 }
 
 func rss() uint64 {
@@ -194,7 +203,8 @@ func measureIdleWebSockets(tb testing.TB, n int) idleResult {
 
 	res := idleResult{conns: n}
 	goroutinesBefore := runtime.NumGoroutine()
-	res.heapBefore, res.rssBefore = inUse(), rss()
+	res.heapBefore, res.stackBefore = inUse()
+	res.rssBefore = rss()
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleWebSocketClients$", "-test.v")
 	cmd.Env = append(os.Environ(), envBenchClient+"="+ts.URL+" "+tokenFile)
@@ -243,7 +253,8 @@ func measureIdleWebSockets(tb testing.TB, n int) idleResult {
 		time.Sleep(10 * time.Millisecond)
 	}
 	res.dialTime = time.Since(start)
-	res.heapAfter, res.rssAfter = inUse(), rss()
+	res.heapAfter, res.stackAfter = inUse()
+	res.rssAfter = rss()
 	if f := os.Getenv("CHATBRIDGE_WS_BENCH_PROFILE"); f != "" {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
