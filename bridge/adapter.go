@@ -129,3 +129,11 @@ func (e *RetryAfterError) Error() string {
 }
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// MessageFilter is implemented by destinations that want only some of the
+// messages of KindMessage entries (e-mail wants public operator replies
+// only). The engine asks before enqueueing, so an unwanted message costs no
+// outbox write. Only From and Visibility of m are set when it is called.
+type MessageFilter interface {
+	WantsMessage(m Message) bool
+}

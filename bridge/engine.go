@@ -179,6 +179,23 @@ func (e *Engine) destinations(k OutboxKind) []string {
 	return out
 }
 
+// messageDestinations returns the destinations of a message entry for m.
+func (e *Engine) messageDestinations(m Message) []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	var out []string
+	for _, d := range e.deliverers {
+		if !d.Wants(KindMessage) {
+			continue
+		}
+		if f, ok := d.(MessageFilter); ok && !f.WantsMessage(Message{From: m.From, Visibility: m.Visibility}) {
+			continue
+		}
+		out = append(out, d.Name())
+	}
+	return out
+}
+
 // wake tells the workers of the given destinations to look at the outbox.
 func (e *Engine) wake(dests []string) {
 	e.mu.RLock()

@@ -420,3 +420,51 @@ func TestRetryAfterHonoured(t *testing.T) {
 		t.Fatalf("next attempt in %v, want about an hour", until)
 	}
 }
+
+func TestHubPresence(t *testing.T) {
+	h := bridge.NewHub()
+	if !h.Away("v1", time.Hour) {
+		t.Fatal("a visitor never seen should be away")
+	}
+	sub := h.SubscribeVisitor("v1")
+	if h.Away("v1", 0) {
+		t.Fatal("a connected visitor is not away")
+	}
+	sub.Close()
+	if h.Away("v1", time.Hour) {
+		t.Fatal("a visitor who left a moment ago is not away for an hour yet")
+	}
+	if !h.Away("v1", 0) {
+		t.Fatal("away after 0")
+	}
+}
+
+type operatorOnlyDest struct{ *fakeDest }
+
+func (operatorOnlyDest) WantsMessage(m bridge.Message) bool {
+	return m.From == bridge.FromOperator && m.Visibility == bridge.VisibilityPublic
+}
+
+func TestMessageFilter(t *testing.T) {
+	d := operatorOnlyDest{newFakeDest("filtered")}
+	e := newEnv(t, d)
+	ctx := context.Background()
+	v := e.visitor("A")
+	m := e.say(v, "1", "from visitor")
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	e.engine.AddNote(ctx, m.ConversationID, op, "a note", "")
+	e.engine.Reply(ctx, m.ConversationID, op, "from operator", "")
+	waitUntil(t, "the reply", func() bool { return len(d.messages()) == 1 })
+	if got := d.messages(); got[0] != "from operator" {
+		t.Fatalf("got %v", got)
+	}
+	var depth map[string]int
+	_ = e.store.View(ctx, func(tx bridge.Tx) error {
+		var err error
+		depth, err = tx.OutboxDepth()
+		return err
+	})
+	if depth["filtered"] > 1 { // at most the conversation.opened entry
+		t.Fatalf("unwanted messages were enqueued: %v", depth)
+	}
+}

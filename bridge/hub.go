@@ -1,6 +1,9 @@
 package bridge
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // EventKind says what changed.
 type EventKind string
@@ -43,12 +46,16 @@ type Subscription struct {
 // Close stops the subscription. It is safe to call more than once.
 func (s *Subscription) Close() {
 	s.close.Do(func() {
-		s.hub.mu.Lock()
-		delete(s.hub.subs[s.key], s)
-		if len(s.hub.subs[s.key]) == 0 {
-			delete(s.hub.subs, s.key)
+		h := s.hub
+		h.mu.Lock()
+		delete(h.subs[s.key], s)
+		if len(h.subs[s.key]) == 0 {
+			delete(h.subs, s.key)
+			if s.key != allKey {
+				h.markLeft(s.key, time.Now())
+			}
 		}
-		s.hub.mu.Unlock()
+		h.mu.Unlock()
 	})
 }
 
@@ -58,10 +65,44 @@ func (s *Subscription) Close() {
 type Hub struct {
 	mu   sync.Mutex
 	subs map[string]map[*Subscription]struct{}
+	// left records when a visitor's last subscription closed (presence).
+	left      map[string]time.Time
+	lastPrune time.Time
 }
 
 // NewHub returns an empty hub.
-func NewHub() *Hub { return &Hub{subs: map[string]map[*Subscription]struct{}{}} }
+func NewHub() *Hub {
+	return &Hub{subs: map[string]map[*Subscription]struct{}{}, left: map[string]time.Time{}}
+}
+
+// presenceMemory is how long the hub remembers when a visitor left.
+const presenceMemory = 24 * time.Hour
+
+func (h *Hub) markLeft(visitorID string, now time.Time) {
+	h.left[visitorID] = now
+	if now.Sub(h.lastPrune) < time.Minute {
+		return
+	}
+	h.lastPrune = now
+	for id, t := range h.left {
+		if now.Sub(t) > presenceMemory {
+			delete(h.left, id)
+		}
+	}
+}
+
+// Away reports whether a visitor has had no live connection (widget stream
+// or long poll) for at least d. A visitor the hub has not seen connected
+// since the process started is away.
+func (h *Hub) Away(visitorID string, d time.Duration) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.subs[visitorID]) > 0 {
+		return false
+	}
+	t, ok := h.left[visitorID]
+	return !ok || time.Since(t) >= d
+}
 
 const allKey = "\x00all"
 
@@ -89,6 +130,7 @@ func (h *Hub) subscribeSize(key string, n int) *Subscription {
 	if h.subs[key] == nil {
 		h.subs[key] = map[*Subscription]struct{}{}
 	}
+	delete(h.left, key)
 	h.subs[key][s] = struct{}{}
 	h.mu.Unlock()
 	return s

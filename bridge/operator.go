@@ -79,7 +79,11 @@ func (e *Engine) appendMessage(ctx context.Context, m Message, kind OutboxKind, 
 		conv  Conversation
 		dests []string
 	)
-	if kind != "" {
+	switch kind {
+	case "":
+	case KindMessage:
+		dests = e.messageDestinations(m)
+	default:
 		dests = e.destinations(kind)
 	}
 	err := e.store.Update(ctx, func(tx Tx) error {

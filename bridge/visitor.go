@@ -207,7 +207,7 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		if err := tx.PutConversation(conv); err != nil {
 			return err
 		}
-		dests = e.destinations(KindMessage)
+		dests = e.messageDestinations(msg)
 		return enqueue(tx, dests, OutboxEntry{Kind: KindMessage, ConversationID: conv.ID, Seq: msg.Seq, CreatedAt: now})
 	})
 	if err != nil {
