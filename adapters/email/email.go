@@ -201,6 +201,14 @@ func (a *Adapter) Name() string { return "email" }
 // Wants reports that the adapter reads message entries only.
 func (a *Adapter) Wants(k bridge.OutboxKind) bool { return k == bridge.KindMessage }
 
+// WantsMessage limits the adapter's outbox entries to public operator
+// replies, so visitor messages and notes cost no outbox write.
+func (a *Adapter) WantsMessage(m bridge.Message) bool {
+	return m.From == bridge.FromOperator && m.Visibility == bridge.VisibilityPublic
+}
+
+var _ bridge.MessageFilter = (*Adapter)(nil)
+
 // Deliver records a public operator reply to a visitor with an e-mail
 // address; every other message is ignored. The e-mail itself is sent by
 // Run, so an SMTP outage never blocks the outbox.

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chatbridge/chatbridge/adapters/email"
 	"github.com/chatbridge/chatbridge/adapters/inbox"
 	"github.com/chatbridge/chatbridge/adapters/odoo"
 	"github.com/chatbridge/chatbridge/adapters/webhook"
@@ -42,6 +44,39 @@ func (a *app) wire() error {
 		return err
 	}
 	a.mux.Handle("/api/v1/", vs.Handler())
+
+	// Offline replies by e-mail, for visitors who left an address and are
+	// away (no live widget connection) when an operator answers.
+	var resume func(context.Context, string) (string, error)
+	if e := cfg.Email; e.Enabled() {
+		away := e.AwayAfter.Duration()
+		hub := a.engine.Hub()
+		mailer, err := email.New(email.Config{
+			Host: e.Host, Port: e.Port, Username: e.Username, Password: e.Password.Reveal(),
+			From: e.From, StartTLS: e.StartTLS, PublicURL: base, AwayAfter: away,
+			Away: func(visitorID string) bool { return hub.Away(visitorID, away) },
+		}, a.engine.Store(), a.log.With("component", "email"))
+		if err != nil {
+			return err
+		}
+		a.engine.AddDeliverer(mailer)
+		a.runners = append(a.runners, mailer.Run)
+		resume = mailer.VerifyResume
+		a.banner = append(a.banner, "offline e-mail: via "+e.Host)
+	}
+	w := cfg.Widget
+	widget, err := visitor.NewWidget(visitor.WidgetConfig{
+		PublicURL: cfg.Server.PublicURL, AllowedOrigins: cfg.Visitor.AllowedOrigins,
+		TrustProxyHeaders: cfg.Visitor.TrustProxyHeaders,
+		Title:             w.Title, Greeting: w.Greeting, Color: w.Color, Position: w.Position,
+		PrechatName: w.PrechatName, PrechatEmail: w.PrechatEmail, OfflineAfter: w.OfflineAfter.Duration(),
+		Sound: w.Sound, Language: w.Language, DemoPage: cfg.Server.DemoPage, Resume: resume,
+	}, a.engine, a.log.With("component", "widget"))
+	if err != nil {
+		return err
+	}
+	widget.Mount(a.mux)
+	a.banner = append(a.banner, `widget:         <script src="{base}/widget.js" async></script>`)
 
 	if cfg.Inbox.Enabled {
 		ops := make([]inbox.OperatorAccount, len(cfg.Inbox.Operators))
