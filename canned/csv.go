@@ -151,6 +151,7 @@ type limitReader struct {
 	over bool
 }
 
+// Read implements io.Reader.
 func (l *limitReader) Read(p []byte) (int, error) {
 	if l.n <= 0 {
 		var one [1]byte

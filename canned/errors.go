@@ -19,6 +19,7 @@ type Problem struct {
 	Msg   string
 }
 
+// String renders the problem as "line 3: text is empty".
 func (p Problem) String() string {
 	switch {
 	case p.Line > 0:
@@ -40,6 +41,7 @@ type ImportError struct {
 	Problems []Problem
 }
 
+// Error lists the problems, one per line after the first.
 func (e *ImportError) Error() string {
 	var b strings.Builder
 	if len(e.Problems) == 1 {

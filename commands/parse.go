@@ -34,6 +34,7 @@ const (
 
 var kindNames = [...]string{"reply", "command", "unknown", "note", "list-canned", "canned-query"}
 
+// String names the kind ("command", "note", …) for logs and tests.
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {
 		return kindNames[k]
