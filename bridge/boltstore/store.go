@@ -17,6 +17,14 @@ import (
 // SchemaVersion is the version of the layout this package writes.
 const SchemaVersion = 1
 
+// DefaultBatchDelay is how long Update waits by default for concurrent
+// Updates to join its commit (bbolt's MaxBatchDelay, whose own default is
+// 10 ms). A commit with fsync takes about a millisecond on an SSD, so a
+// longer wait mostly adds latency: an idle store acknowledges a write
+// within DefaultBatchDelay plus one commit. On a disk whose fsync is much
+// slower than that, a longer delay makes fuller batches.
+const DefaultBatchDelay = time.Millisecond
+
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // store file: usually a running chatbridge server, which the CLI then talks
 // to over its admin socket instead.
@@ -26,6 +34,9 @@ var ErrLocked = errors.New("store is locked by another process")
 type Options struct {
 	// Timeout is how long Open waits for the file lock (default 1 s).
 	Timeout time.Duration
+	// BatchDelay is how long Update waits for concurrent Updates to join
+	// its commit (default DefaultBatchDelay).
+	BatchDelay time.Duration
 	// NoSync skips fsync on commit. Only for tests and benchmarks: a crash
 	// loses acknowledged writes.
 	NoSync bool
@@ -49,7 +60,6 @@ var (
 	bConvs        = []byte("conversations")
 	bConvByVis    = []byte("conv_by_visitor")
 	bConvByStatus = []byte("conv_by_status")
-	bMessages     = []byte("messages")
 	bClientIDs    = []byte("client_ids")
 	bOutbox       = []byte("outbox")
 	bSeen         = []byte("seen")
@@ -64,7 +74,7 @@ var (
 
 	allBuckets = [][]byte{
 		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
-		bConvByStatus, bMessages, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
+		bConvByStatus, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
 		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState,
 	}
 
@@ -95,6 +105,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
 	}
+	if opts.BatchDelay <= 0 {
+		opts.BatchDelay = DefaultBatchDelay
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -113,6 +126,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	db.MaxBatchDelay = opts.BatchDelay
 	return &Store{db: db, path: path}, nil
 }
 

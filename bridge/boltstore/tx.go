@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -178,86 +177,4 @@ func (t *tx) PageViews(visitorID string, limit int) ([]bridge.PageView, error) {
 		}
 	}
 	return out, nil
-}
-
-// PutMessage stores m under conversation\0seq.
-func (t *tx) PutMessage(m bridge.Message) error {
-	if err := t.writable("put message"); err != nil {
-		return err
-	}
-	if err := checkParts("put message", m.ConversationID); err != nil {
-		return err
-	}
-	if m.Seq == 0 {
-		return fmt.Errorf("put message: %w: seq must be at least 1", bridge.ErrInvalid)
-	}
-	if err := putJSON(t.b(bMessages), key([]string{m.ConversationID}, u64(m.Seq)), m); err != nil {
-		return fmt.Errorf("put message: %w", err)
-	}
-	return nil
-}
-
-// Message returns one message.
-func (t *tx) Message(conversationID string, seq uint64) (bridge.Message, error) {
-	var m bridge.Message
-	ok := false
-	if validParts(conversationID) {
-		var err error
-		ok, err = getJSON(t.b(bMessages), key([]string{conversationID}, u64(seq)), &m)
-		if err != nil {
-			return bridge.Message{}, fmt.Errorf("message: %w", err)
-		}
-	}
-	if !ok {
-		return bridge.Message{}, errNotFound("message", fmt.Sprintf("%s/%d", conversationID, seq))
-	}
-	return m, nil
-}
-
-// Messages returns up to limit messages with Seq > after, in Seq order.
-func (t *tx) Messages(conversationID string, after uint64, limit int) ([]bridge.Message, error) {
-	if !validParts(conversationID) || after == ^uint64(0) {
-		return nil, nil
-	}
-	pfx := prefix(conversationID)
-	c := t.b(bMessages).Cursor()
-	var out []bridge.Message
-	for k, v := c.Seek(key([]string{conversationID}, u64(after+1))); k != nil && bytes.HasPrefix(k, pfx); k, v = c.Next() {
-		var m bridge.Message
-		if err := json.Unmarshal(v, &m); err != nil {
-			return nil, fmt.Errorf("messages: decode: %w", err)
-		}
-		out = append(out, m)
-		if limit > 0 && len(out) == limit {
-			break
-		}
-	}
-	return out, nil
-}
-
-// PutClientID records which message a visitor's idempotency key produced.
-func (t *tx) PutClientID(visitorID, clientID, conversationID string, seq uint64) error {
-	if err := t.writable("put client id"); err != nil {
-		return err
-	}
-	if err := checkParts("put client id", visitorID, clientID, conversationID); err != nil {
-		return err
-	}
-	v := append(u64(seq), conversationID...)
-	if err := t.b(bClientIDs).Put(key([]string{visitorID, clientID}), v); err != nil {
-		return fmt.Errorf("put client id: %w", err)
-	}
-	return nil
-}
-
-// ClientID looks up the message produced by a visitor's idempotency key.
-func (t *tx) ClientID(visitorID, clientID string) (string, uint64, error) {
-	var v []byte
-	if validParts(visitorID) && clientID != "" {
-		v = t.b(bClientIDs).Get(key([]string{visitorID, clientID}))
-	}
-	if len(v) < 8 {
-		return "", 0, errNotFound("client id", clientID)
-	}
-	return string(v[8:]), binary.BigEndian.Uint64(v[:8]), nil
 }

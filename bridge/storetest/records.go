@@ -215,6 +215,38 @@ func testMessages(t *testing.T, s bridge.Store) {
 }
 
 func testClientIDs(t *testing.T, s bridge.Store) {
+	// Keys of messages in conversations of the visitor, as the engine
+	// writes them: the first before the conversation is stored.
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.PutClientID("v_3", "first", "c_5", 1); err != nil {
+			return err
+		}
+		return tx.PutConversation(conv("c_5", "v_3", bridge.StatusClosed, 1))
+	})
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.PutClientID("v_3", "second", "c_5", 2); err != nil {
+			return err
+		}
+		if err := tx.PutConversation(conv("c_6", "v_3", bridge.StatusOpen, 2)); err != nil {
+			return err
+		}
+		return tx.PutClientID("v_3", "third", "c_6", 1)
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		for _, c := range []struct {
+			key, conv string
+			seq       uint64
+		}{{"first", "c_5", 1}, {"second", "c_5", 2}, {"third", "c_6", 1}} {
+			conv, seq, err := tx.ClientID("v_3", c.key)
+			wantNoErr(t, "ClientID", err)
+			if conv != c.conv || seq != c.seq {
+				t.Errorf("ClientID(v_3, %s) = %s, %d; want %s, %d", c.key, conv, seq, c.conv, c.seq)
+			}
+			_, _, err = tx.ClientID("v_4", c.key)
+			wantNotFound(t, "ClientID of another visitor", err)
+		}
+		return nil
+	})
 	view(t, s, func(tx bridge.Tx) error {
 		_, _, err := tx.ClientID("v_1", "k1")
 		wantNotFound(t, "ClientID before Put", err)
