@@ -96,7 +96,6 @@ func rawBatch(b *testing.B, delay time.Duration) {
 	if delay > 0 {
 		db.MaxBatchDelay = delay
 	}
-	b.Logf("MaxBatchDelay %v", db.MaxBatchDelay)
 	name := []byte("raw")
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(name); return err }); err != nil {
 		b.Fatal(err)

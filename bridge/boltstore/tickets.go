@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 
@@ -13,17 +14,39 @@ import (
 )
 
 // Tickets and leads are stored under their number (big-endian), numbered by
-// their bucket's sequence. The ticket word index holds term\0^number →
-// (empty): the number is inverted so that a forward scan of a term's posting
-// list is newest first, and the intersection of several terms is a
-// leapfrog join of forward cursors.
+// their bucket's sequence.
+//
+// The ticket word index holds, per term, a posting list cut in blocks of 64
+// ticket numbers: term\0 ^block → a 64-bit set of the block's tickets
+// (bit n%64 of block n/64). The block number is inverted so that a forward
+// scan is newest first. A word found in most tickets costs one key per 64
+// tickets, and intersecting terms is a join on block keys and an AND of
+// their sets.
 
 func ticketTerms(t bridge.Ticket) []string {
 	return bridge.SearchTerms(strings.Join([]string{t.Title, t.Description, t.CustomerName, t.CustomerEmail}, " "))
 }
 
 func postingKey(term string, number uint64) []byte {
-	return key([]string{term}, u64(^number))
+	return key([]string{term}, u64(^(number >> 6)))
+}
+
+// index adds (on) or removes ticket number from term's posting list.
+func index(idx *bolt.Bucket, term string, number uint64, on bool) error {
+	k := postingKey(term, number)
+	var set uint64
+	if v := idx.Get(k); len(v) == 8 {
+		set = binary.BigEndian.Uint64(v)
+	}
+	if on {
+		set |= 1 << (number & 63)
+	} else {
+		set &^= 1 << (number & 63)
+	}
+	if set == 0 {
+		return idx.Delete(k)
+	}
+	return idx.Put(k, u64(set))
 }
 
 // CreateTicket numbers, stores and indexes t.
@@ -42,7 +65,7 @@ func (t *tx) CreateTicket(tk bridge.Ticket) (bridge.Ticket, error) {
 	}
 	idx := t.b(bTicketTerms)
 	for _, term := range ticketTerms(tk) {
-		if err := idx.Put(postingKey(term, n), []byte{}); err != nil {
+		if err := index(idx, term, n, true); err != nil {
 			return bridge.Ticket{}, fmt.Errorf("create ticket: index: %w", err)
 		}
 	}
@@ -78,14 +101,14 @@ func (t *tx) PutTicket(tk bridge.Ticket) error {
 	oldTerms, newTerms := ticketTerms(old), ticketTerms(tk)
 	for _, term := range oldTerms {
 		if !slices.Contains(newTerms, term) {
-			if err := idx.Delete(postingKey(term, tk.Number)); err != nil {
+			if err := index(idx, term, tk.Number, false); err != nil {
 				return fmt.Errorf("put ticket: index: %w", err)
 			}
 		}
 	}
 	for _, term := range newTerms {
 		if !slices.Contains(oldTerms, term) {
-			if err := idx.Put(postingKey(term, tk.Number), []byte{}); err != nil {
+			if err := index(idx, term, tk.Number, true); err != nil {
 				return fmt.Errorf("put ticket: index: %w", err)
 			}
 		}
@@ -126,11 +149,13 @@ func eachNewest(b *bolt.Bucket, limit int, fn func(v []byte) error) error {
 }
 
 // SearchTickets returns the numbers of the tickets indexed under every term,
-// newest first. It walks the posting lists together: each cursor seeks to
-// the current candidate, and a cursor that lands past it proposes the next
-// candidate, so the cost follows the shortest list, not the longest.
+// newest first. It walks the terms' block lists together (a leapfrog join):
+// each cursor behind the largest current block seeks to it, and a block all
+// cursors agree on yields the tickets in the AND of their sets. The cost
+// follows the shortest list and the number of hits, not the longest list.
 func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
-	var prefixes [][]byte
+	idx := t.b(bTicketTerms)
+	var ps []*posting
 	for _, term := range terms {
 		term = strings.ToLower(term)
 		if term == "" {
@@ -139,49 +164,78 @@ func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
 		if strings.IndexByte(term, sep) >= 0 {
 			return nil, nil
 		}
-		prefixes = append(prefixes, prefix(term))
+		p := &posting{c: idx.Cursor(), pfx: prefix(term)}
+		if p.seek(nil); p.cur == nil {
+			return nil, nil
+		}
+		ps = append(ps, p)
 	}
-	if len(prefixes) == 0 {
+	if len(ps) == 0 {
 		return nil, nil
 	}
-	idx := t.b(bTicketTerms)
-	cursors := make([]*bolt.Cursor, len(prefixes))
-	for i := range cursors {
-		cursors[i] = idx.Cursor()
-	}
-	// seek positions cursor i on the first posting ≥ cand (an inverted
-	// number); it returns nil when the list is exhausted.
-	seek := func(i int, cand []byte) []byte {
-		k, _ := cursors[i].Seek(append(bytes.Clone(prefixes[i]), cand...))
-		if k == nil || !bytes.HasPrefix(k, prefixes[i]) || len(k) != len(prefixes[i])+8 {
-			return nil
-		}
-		return k[len(prefixes[i]):]
-	}
 	var out []uint64
-	for cand := seek(0, nil); cand != nil; {
+	for {
+		hi := ps[0].cur
+		for _, p := range ps[1:] {
+			if bytes.Compare(p.cur, hi) > 0 {
+				hi = p.cur
+			}
+		}
 		match := true
-		for i := 1; i < len(prefixes); i++ {
-			got := seek(i, cand)
-			if got == nil {
+		for _, p := range ps {
+			if bytes.Equal(p.cur, hi) {
+				continue
+			}
+			match = false
+			if p.seek(hi); p.cur == nil {
 				return out, nil
 			}
-			if !bytes.Equal(got, cand) {
-				cand, match = seek(0, got), false
-				break
-			}
 		}
-		if match {
-			inv := binary.BigEndian.Uint64(cand)
-			out = append(out, ^inv)
-			if inv == ^uint64(0) {
-				break
-			}
-			cand = seek(0, u64(inv+1))
+		if !match {
+			continue
+		}
+		set := ^uint64(0)
+		for _, p := range ps {
+			set &= p.set
+		}
+		base := ^binary.BigEndian.Uint64(hi) << 6
+		for set != 0 {
+			b := 63 - bits.LeadingZeros64(set)
+			out = append(out, base|uint64(b))
+			set &^= 1 << b
+		}
+		if ps[0].next(); ps[0].cur == nil {
+			return out, nil
 		}
 	}
-	return out, nil
 }
+
+// posting is a cursor on one term's block list: cur is the current block
+// key (an inverted block number), nil past the end of the list, and set its
+// tickets.
+type posting struct {
+	c   *bolt.Cursor
+	pfx []byte
+	cur []byte
+	set uint64
+	buf []byte
+}
+
+func (p *posting) position(k, v []byte) {
+	if len(k) == len(p.pfx)+8 && len(v) == 8 && bytes.HasPrefix(k, p.pfx) {
+		p.cur, p.set = k[len(p.pfx):], binary.BigEndian.Uint64(v)
+	} else {
+		p.cur, p.set = nil, 0
+	}
+}
+
+// seek moves to the first block at or after target.
+func (p *posting) seek(target []byte) {
+	p.buf = append(append(p.buf[:0], p.pfx...), target...)
+	p.position(p.c.Seek(p.buf))
+}
+
+func (p *posting) next() { p.position(p.c.Next()) }
 
 // CreateLead numbers and stores l.
 func (t *tx) CreateLead(l bridge.Lead) (bridge.Lead, error) {
