@@ -20,6 +20,9 @@ import (
 // that BenchmarkDurableAccept compares with BenchmarkRawBatch on equal terms.
 const benchWriters = 64
 
+// bboltDefaultDelay is bbolt's own MaxBatchDelay (checked by rawBatch).
+const bboltDefaultDelay = 10 * time.Millisecond
+
 // benchDir is where the benchmark files go: $CHATBRIDGE_BENCH_DIR (to pick a
 // disk) or a temporary directory. Both benchmarks fsync every commit.
 func benchDir(b *testing.B) string {
@@ -79,23 +82,24 @@ func BenchmarkRawBatch(b *testing.B) {
 		name  string
 		delay time.Duration
 	}{
-		{"bbolt-default-delay", 0},
+		{"bbolt-default-delay", bboltDefaultDelay},
 		{"store-delay", boltstore.DefaultBatchDelay},
 	} {
 		b.Run(c.name, func(b *testing.B) { rawBatch(b, c.delay) })
 	}
 }
 
-// rawBatch runs the baseline with a batch delay (0: bbolt's default).
+// rawBatch runs the baseline with a batch delay.
 func rawBatch(b *testing.B, delay time.Duration) {
 	db, err := bolt.Open(filepath.Join(benchDir(b), "raw.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if delay > 0 {
-		db.MaxBatchDelay = delay
+	if db.MaxBatchDelay != bboltDefaultDelay {
+		b.Fatalf("bbolt's default MaxBatchDelay is %v: update bboltDefaultDelay", db.MaxBatchDelay)
 	}
+	db.MaxBatchDelay = delay
 	name := []byte("raw")
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(name); return err }); err != nil {
 		b.Fatal(err)
@@ -120,14 +124,29 @@ func (fakeDeliverer) Deliver(context.Context, bridge.Delivery) (bridge.Receipt, 
 	return bridge.Receipt{}, nil
 }
 
-// BenchmarkDurableAccept measures Engine.VisitorMessage on a boltstore with
-// its default options: benchWriters visitors write at the same time, each
-// message is committed (fsynced) with its conversation update, idempotency
-// key and outbox entry. The engine's Run is not started: the outbox only
-// accumulates.
+// BenchmarkDurableAccept measures Engine.VisitorMessage on a boltstore:
+// benchWriters visitors write at the same time, each message is committed
+// (fsynced) with its conversation update, idempotency key and outbox entry.
+// The engine's Run is not started: the outbox only accumulates. It runs with
+// the store's default batch delay and with bbolt's, to compare with each
+// BenchmarkRawBatch variant.
 func BenchmarkDurableAccept(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		delay time.Duration
+	}{
+		{"bbolt-default-delay", bboltDefaultDelay},
+		{"store-delay", 0},
+	} {
+		b.Run(c.name, func(b *testing.B) { durableAccept(b, c.delay) })
+	}
+}
+
+// durableAccept runs the accept benchmark with a batch delay (0: the
+// store's default).
+func durableAccept(b *testing.B, delay time.Duration) {
 	ctx := context.Background()
-	s, err := boltstore.Open(filepath.Join(benchDir(b), "chatbridge.db"), boltstore.Options{})
+	s, err := boltstore.Open(filepath.Join(benchDir(b), "chatbridge.db"), boltstore.Options{BatchDelay: delay})
 	if err != nil {
 		b.Fatal(err)
 	}
