@@ -244,7 +244,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func writeConfig(t *testing.T, dir, extra string) string {
+func writeConfig(t testing.TB, dir, extra string) string {
 	t.Helper()
 	path := filepath.Join(dir, "bridge.toml")
 	cfg := fmt.Sprintf(`

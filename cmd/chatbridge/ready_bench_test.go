@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+)
+
+var readyLine = regexp.MustCompile(`ready in (\S+)`)
+
+// BenchmarkServeReady measures how long `chatbridge serve` takes to be ready
+// (listening, banner printed) on a store of 1,000,000 messages in 10,000
+// conversations: the process start to the ready line, and the server's own
+// figure (from the start of serve to listening).
+//
+//	go test -run '^$' -bench ServeReady -benchtime 5x ./cmd/chatbridge/
+func BenchmarkServeReady(b *testing.B) {
+	const (
+		convs   = 10000
+		perConv = 100
+	)
+	dir := b.TempDir()
+	data := filepath.Join(dir, "data")
+	st, err := boltstore.Open(filepath.Join(data, "chatbridge.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	ctx := context.Background()
+	for c := 0; c < convs; c += 100 {
+		err := st.Update(ctx, func(tx bridge.Tx) error {
+			for i := c; i < c+100; i++ {
+				v := bridge.Visitor{ID: fmt.Sprintf("v_%06d", i), Name: fmt.Sprint("Visitor ", i), CreatedAt: now}
+				if err := tx.PutVisitor(v); err != nil {
+					return err
+				}
+				conv := bridge.Conversation{ID: fmt.Sprintf("c_%06d", i), VisitorID: v.ID, Status: bridge.StatusClosed, CreatedAt: now, UpdatedAt: now, LastSeq: perConv}
+				if err := tx.PutConversation(conv); err != nil {
+					return err
+				}
+				for s := uint64(1); s <= perConv; s++ {
+					m := bridge.Message{ConversationID: conv.ID, Seq: s, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic,
+						Author: v.Name, Text: "Hello, I have a question about my order number " + strconv.Itoa(i), At: now}
+					if err := tx.PutMessage(m); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		b.Fatal(err)
+	}
+	fi, _ := os.Stat(filepath.Join(data, "chatbridge.db"))
+	cfgPath := writeConfig(b, dir, "")
+	b.ResetTimer()
+	var own time.Duration
+	for range b.N {
+		cmd := exec.Command(binPath, "serve", "--config", cfgPath)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				d, _ := time.ParseDuration(m[1])
+				own += d
+				break
+			}
+		}
+		b.StopTimer()
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(own.Microseconds())/1000/float64(b.N), "serve-ms")
+	b.ReportMetric(float64(fi.Size())/(1<<20), "db-MiB")
+}
