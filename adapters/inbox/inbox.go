@@ -1,8 +1,6 @@
 package inbox
 
 import (
-	"golang.org/x/crypto/bcrypt"
-
 	"context"
 	"embed"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
