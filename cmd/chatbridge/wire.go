@@ -44,6 +44,8 @@ func (a *app) wire() error {
 		return err
 	}
 	a.mux.Handle("/api/v1/", vs.Handler())
+	a.runners = append(a.runners, vs.Run)
+	a.onShutdown = append(a.onShutdown, vs.Close)
 
 	// Offline replies by e-mail, for visitors who left an address and are
 	// away (no live widget connection) when an operator answers.
