@@ -43,6 +43,7 @@ type site struct {
 	t      *testing.T
 	engine *bridge.Engine
 	widget visitor.WidgetConfig
+	api    visitor.Config
 	addr   string
 
 	mu  sync.Mutex
@@ -52,11 +53,16 @@ type site struct {
 
 func newSite(t *testing.T, wcfg visitor.WidgetConfig) *site {
 	t.Helper()
+	return newSiteWithAPI(t, wcfg, visitor.Config{})
+}
+
+func newSiteWithAPI(t *testing.T, wcfg visitor.WidgetConfig, api visitor.Config) *site {
+	t.Helper()
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, widget: wcfg, addr: "127.0.0.1:0"}
+	s := &site{t: t, widget: wcfg, api: api, addr: "127.0.0.1:0"}
 	if s.engine, err = bridge.New(bridge.Config{}, st, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +78,7 @@ func (s *site) url(path string) string { return "http://" + s.addr + path }
 
 func (s *site) start() {
 	s.t.Helper()
-	vs, err := visitor.New(visitor.Config{}, s.engine, nil)
+	vs, err := visitor.New(s.api, s.engine, nil)
 	if err != nil {
 		s.t.Fatal(err)
 	}

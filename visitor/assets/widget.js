@@ -56,9 +56,14 @@ async function api(p,b){
   return r.status==204?null:r.json()
 }
 function setTok(t){tok=t;s('tok',t);conv=null;last=0;status='';seen=new Set;opSeen=0;fv=0;list.textContent='';greet();if(!t){s('em',null);s('pc',null)}if(t)sync().then(run);else stop();ui()}
+// Signed identity: the site sets window.chatbridgeSettings={identity:{user_id,name,email,expires,signature}}
+// before this script; the same user then has the same conversation on every device.
+const ID=((W.chatbridgeSettings||{}).identity)||null;let idBad=0;
 function sess(d){
   if(tok)return Promise.resolve();
-  return sp=sp||api('sessions',Object.assign({locale:navigator.language||''},d)).then(r=>{sp=null;s('nw',null);tok=r.token;s('tok',tok);run();pvFlush()},e=>{sp=null;throw e})
+  const id=ID&&ID.user_id&&!idBad?ID:null;
+  return sp=sp||api('sessions',Object.assign({locale:navigator.language||''},id?{identity:id}:{},d)).then(r=>{sp=null;s('nw',null);tok=r.token;s('tok',tok);s('uid',id?id.user_id:null);if(id)s('pc',1);run();pvFlush()},
+    e=>{sp=null;if(id&&e.s==401){idBad=1;console.warn('chatbridge: the signed identity was refused:',e.m);return sess(d)}throw e})
 }
 
 // linkify appends text to el, turning http(s) URLs into safe links.
@@ -223,7 +228,10 @@ W.addEventListener('storage',e=>{if(e.key==K+'tok'&&JSON.parse(e.newValue)!=tok)
 D.addEventListener('visibilitychange',()=>{if(open)badgeUp()});
 D.documentElement.append(host);
 greet();ui();
+// A token of another signed-in user, or of a user who signed out, is not ours.
+if(g('uid')&&g('uid')!==(ID&&ID.user_id)){tok=null;['tok','uid','pc','em','p'].forEach(k=>s(k,null))}
 (code?api('sessions/resume',{code}).then(r=>{s('nw',null);s('pc',1);s('em',1);s('open',1);tok=r.token;s('tok',tok)},()=>{}):Promise.resolve()).then(()=>{
+  if(!tok&&ID&&ID.user_id)sess({}).catch(()=>{});
   pv();if(tok)sync().then(run)
   if((g('p')||[]).length)flush();
   if(g('open'))toggle(true)
