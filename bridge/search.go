@@ -44,35 +44,40 @@ type TicketQuery struct {
 	Tickets []Ticket
 }
 
-// FindTickets searches tickets the way operators ask: "#12" (or "12") finds
-// ticket 12; anything else finds the tickets that contain every word of q
-// (SearchTerms) in their title, description, customer name or email, newest
-// first, through the store's index. limit caps the tickets loaded.
+// FindTickets searches tickets the way operators ask: "#12" finds ticket
+// 12; other text finds the tickets that contain every word of q
+// (SearchTerms) in their title, description, customer name or e-mail,
+// newest first, through the store's index; a bare number ("12") finds
+// ticket 12 first, then the tickets mentioning 12. Total counts every match;
+// Tickets holds the first limit of them (limit 0: all).
 func FindTickets(tx Tx, q string, limit int) (TicketQuery, error) {
 	q = strings.TrimSpace(q)
+	var numbers []uint64
 	if n, ok := ticketNumber(q); ok {
-		t, err := tx.Ticket(n)
-		if errors.Is(err, ErrNotFound) {
-			return TicketQuery{}, nil
-		}
-		if err != nil {
+		if _, err := tx.Ticket(n); err == nil {
+			numbers = append(numbers, n)
+		} else if !errors.Is(err, ErrNotFound) {
 			return TicketQuery{}, err
 		}
-		return TicketQuery{Total: 1, Tickets: []Ticket{t}}, nil
 	}
-	terms := SearchTerms(q)
-	if len(terms) == 0 {
-		return TicketQuery{}, nil
-	}
-	nums, err := tx.SearchTickets(terms)
-	if err != nil {
-		return TicketQuery{}, err
-	}
-	res := TicketQuery{Total: len(nums)}
-	for _, n := range nums {
-		if limit > 0 && len(res.Tickets) == limit {
-			break
+	if !strings.HasPrefix(q, "#") {
+		if terms := SearchTerms(q); len(terms) > 0 {
+			found, err := tx.SearchTickets(terms)
+			if err != nil {
+				return TicketQuery{}, err
+			}
+			for _, n := range found {
+				if len(numbers) == 0 || n != numbers[0] {
+					numbers = append(numbers, n)
+				}
+			}
 		}
+	}
+	res := TicketQuery{Total: len(numbers)}
+	if limit > 0 && len(numbers) > limit {
+		numbers = numbers[:limit]
+	}
+	for _, n := range numbers {
 		t, err := tx.Ticket(n)
 		if err != nil {
 			return TicketQuery{}, err

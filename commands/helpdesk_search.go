@@ -2,9 +2,7 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -28,45 +26,16 @@ func runHelpdeskSearch(ctx context.Context, r *Router, c call) (bridge.Outcome, 
 	if q == "" {
 		return usageOf(c), nil
 	}
-	var (
-		shown []bridge.Ticket
-		total int
-	)
+	var res bridge.TicketQuery
 	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var numbers []uint64
-		if n, ok := ticketNumber(q); ok {
-			if _, err := tx.Ticket(n); err == nil {
-				numbers = append(numbers, n)
-			} else if !errors.Is(err, bridge.ErrNotFound) {
-				return err
-			}
-		}
-		if !strings.HasPrefix(q, "#") {
-			if terms := bridge.SearchTerms(q); len(terms) > 0 {
-				found, err := tx.SearchTickets(terms)
-				if err != nil {
-					return err
-				}
-				for _, n := range found {
-					if len(numbers) == 0 || n != numbers[0] {
-						numbers = append(numbers, n)
-					}
-				}
-			}
-		}
-		total = len(numbers)
-		for _, n := range numbers[:min(searchShown, len(numbers))] {
-			t, err := tx.Ticket(n)
-			if err != nil {
-				return err
-			}
-			shown = append(shown, t)
-		}
-		return nil
+		var err error
+		res, err = bridge.FindTickets(tx, q, searchShown)
+		return err
 	})
 	if err != nil {
 		return bridge.Outcome{}, fmt.Errorf("search tickets: %w", err)
 	}
+	shown, total := res.Tickets, res.Total
 	if total == 0 {
 		return bridge.Outcome{Whisper: fmt.Sprintf("No tickets found for %s.", clip(q, 100))}, nil
 	}
@@ -83,12 +52,6 @@ func runHelpdeskSearch(ctx context.Context, r *Router, c call) (bridge.Outcome, 
 		fmt.Fprintf(&b, "\nand %d more", more)
 	}
 	return bridge.Outcome{Whisper: b.String()}, nil
-}
-
-// ticketNumber reads "#12" or "12".
-func ticketNumber(q string) (uint64, bool) {
-	n, err := strconv.ParseUint(strings.TrimPrefix(q, "#"), 10, 64)
-	return n, err == nil && n > 0
 }
 
 func customer(t bridge.Ticket) string {
