@@ -408,7 +408,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	var en bridge.OutboxEntry
 	waitUntil(t, "a failed attempt recorded", func() bool {
 		_ = e.store.View(context.Background(), func(tx bridge.Tx) error {
-			list, err := tx.Outbox("fake", 1)
+			list, err := tx.Outbox("fake", 0, 1)
 			if len(list) == 1 {
 				en = list[0]
 			}
@@ -467,4 +467,34 @@ func TestMessageFilter(t *testing.T) {
 	if depth["filtered"] > 1 { // at most the conversation.opened entry
 		t.Fatalf("unwanted messages were enqueued: %v", depth)
 	}
+}
+
+// Entries of a conversation stuck on a failing delivery never starve the
+// other conversations, however many there are (more than one page).
+func TestOutboxNoHeadOfLineBlocking(t *testing.T) {
+	d := newFakeDest("fake")
+	var stuck sync.Map
+	d.fail = func(del bridge.Delivery) error {
+		if _, ok := stuck.Load(del.Entry.ConversationID); ok {
+			return errors.New("down for this conversation")
+		}
+		return nil
+	}
+	e := newEnv(t, d)
+	a := e.visitor("A")
+	first := e.say(a, "a0", "a 0")
+	stuck.Store(first.ConversationID, true)
+	for i := 1; i < 300; i++ {
+		e.say(a, fmt.Sprint("a", i), fmt.Sprint("a ", i))
+	}
+	b := e.visitor("B")
+	e.say(b, "b1", "b one")
+	waitUntil(t, "B's message despite 300 stuck entries of A", func() bool {
+		for _, m := range d.messages() {
+			if m == "b one" {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -120,24 +120,29 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // pass delivers every due entry and returns when the next retry is due
-// (zero: nothing pending).
+// (zero: nothing pending). It reads the whole outbox page by page, so that
+// entries of conversations blocked by a failing entry never hide the entries
+// of other conversations behind them.
 func (w *worker) pass(ctx context.Context) (time.Time, error) {
+	blocked := map[string]bool{}
+	var (
+		next  time.Time
+		after uint64
+	)
 	for {
 		var entries []OutboxEntry
 		err := w.e.store.View(ctx, func(tx Tx) error {
 			var err error
-			entries, err = tx.Outbox(w.name, outboxBatch)
+			entries, err = tx.Outbox(w.name, after, outboxBatch)
 			return err
 		})
 		if err != nil {
 			return time.Time{}, fmt.Errorf("read outbox: %w", err)
 		}
 		if len(entries) == 0 {
-			return time.Time{}, nil
+			return next, nil
 		}
-		blocked := map[string]bool{}
-		var next time.Time
-		delivered := 0
+		after = entries[len(entries)-1].ID
 		for _, en := range entries {
 			if ctx.Err() != nil {
 				return time.Time{}, nil
@@ -158,7 +163,6 @@ func (w *worker) pass(ctx context.Context) (time.Time, error) {
 			}
 			ok, retryAt := w.deliver(ctx, en)
 			if ok {
-				delivered++
 				continue
 			}
 			if ctx.Err() != nil {
@@ -171,8 +175,7 @@ func (w *worker) pass(ctx context.Context) (time.Time, error) {
 				next = retryAt
 			}
 		}
-		// A full batch with progress may hide more due entries behind it.
-		if len(entries) < outboxBatch || delivered == 0 {
+		if len(entries) < outboxBatch {
 			return next, nil
 		}
 	}

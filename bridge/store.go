@@ -70,8 +70,9 @@ type Tx interface {
 
 	// Enqueue adds e to the outbox of e.Destination, assigning e.ID.
 	Enqueue(e OutboxEntry) (uint64, error)
-	// Outbox returns up to limit entries of a destination in ID order.
-	Outbox(destination string, limit int) ([]OutboxEntry, error)
+	// Outbox returns up to limit entries of a destination with ID > after,
+	// in ID order (limit 0: no limit).
+	Outbox(destination string, after uint64, limit int) ([]OutboxEntry, error)
 	// PutOutbox updates an existing entry (attempts, next attempt).
 	PutOutbox(e OutboxEntry) error
 	// DeleteOutbox removes a delivered entry. Deleting a missing one is not

@@ -67,7 +67,7 @@ func (h *harness) outboxKinds() string {
 	h.t.Helper()
 	var kinds []string
 	h.update(func(tx bridge.Tx) error {
-		entries, err := tx.Outbox("idle", 0)
+		entries, err := tx.Outbox("idle", 0, 0)
 		for _, e := range entries {
 			kinds = append(kinds, string(e.Kind))
 		}

@@ -39,8 +39,9 @@ func (t *tx) Enqueue(e bridge.OutboxEntry) (uint64, error) {
 	return id, nil
 }
 
-// Outbox returns up to limit entries of a destination in id order.
-func (t *tx) Outbox(destination string, limit int) ([]bridge.OutboxEntry, error) {
+// Outbox returns up to limit entries of a destination with id > after, in
+// id order.
+func (t *tx) Outbox(destination string, after uint64, limit int) ([]bridge.OutboxEntry, error) {
 	if destination == "" {
 		return nil, nil
 	}
@@ -50,7 +51,11 @@ func (t *tx) Outbox(destination string, limit int) ([]bridge.OutboxEntry, error)
 	}
 	var out []bridge.OutboxEntry
 	c := dest.Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	k, v := c.First()
+	if after > 0 {
+		k, v = c.Seek(u64(after + 1))
+	}
+	for ; k != nil; k, v = c.Next() {
 		var e bridge.OutboxEntry
 		if err := json.Unmarshal(v, &e); err != nil {
 			return nil, fmt.Errorf("outbox: decode: %w", err)

@@ -58,13 +58,30 @@ func testOutbox(t *testing.T, s bridge.Store) {
 			{"webhook", 0, []uint64{ids[3]}},
 			{"email", 0, nil},
 		} {
-			got, err := tx.Outbox(c.dest, c.limit)
+			got, err := tx.Outbox(c.dest, 0, c.limit)
 			wantNoErr(t, "Outbox", err)
 			if g := entryIDs(got, c.dest); !equalU64(g, c.want) {
 				t.Errorf("Outbox(%s, %d) = %v, want %v", c.dest, c.limit, g, c.want)
 			}
 		}
-		got, err := tx.Outbox("matrix", 1)
+		// Paging: entries after an id.
+		for _, c := range []struct {
+			after uint64
+			limit int
+			want  []uint64
+		}{
+			{ids[0], 0, []uint64{ids[2], ids[4], later}},
+			{ids[2], 1, []uint64{ids[4]}},
+			{ids[1], 0, []uint64{ids[2], ids[4], later}}, // an id of another destination
+			{later, 0, nil},
+		} {
+			got, err := tx.Outbox("slack", c.after, c.limit)
+			wantNoErr(t, "Outbox", err)
+			if g := entryIDs(got, "slack"); !equalU64(g, c.want) {
+				t.Errorf("Outbox(slack, after %d, %d) = %v, want %v", c.after, c.limit, g, c.want)
+			}
+		}
+		got, err := tx.Outbox("matrix", 0, 1)
 		wantNoErr(t, "Outbox", err)
 		wantSame(t, "Outbox entry", got[0], bridge.OutboxEntry{ID: ids[1], Destination: "matrix", Kind: bridge.KindMessage, ConversationID: "c_1", Seq: 2, CreatedAt: at(1)})
 		depth, err := tx.OutboxDepth()
@@ -103,10 +120,10 @@ func testOutbox(t *testing.T, s bridge.Store) {
 		return nil
 	})
 	view(t, s, func(tx bridge.Tx) error {
-		got, err := tx.Outbox("matrix", 0)
+		got, err := tx.Outbox("matrix", 0, 0)
 		wantNoErr(t, "Outbox", err)
 		wantSame(t, "Outbox after PutOutbox", got[0], retry)
-		got, err = tx.Outbox("slack", 0)
+		got, err = tx.Outbox("slack", 0, 0)
 		wantNoErr(t, "Outbox", err)
 		if g := entryIDs(got, "slack"); !equalU64(g, []uint64{ids[0], ids[4], later}) {
 			t.Errorf("Outbox(slack) after delete = %v", g)

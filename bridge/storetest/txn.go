@@ -82,7 +82,7 @@ func wantNothingWritten(t *testing.T, s bridge.Store) {
 		}
 		pvs, err := tx.PageViews("v_w", 0)
 		wantNoErr(t, "PageViews", err)
-		ob, err := tx.Outbox("slack", 0)
+		ob, err := tx.Outbox("slack", 0, 0)
 		wantNoErr(t, "Outbox", err)
 		n, err := tx.CountConversations("")
 		wantNoErr(t, "CountConversations", err)
@@ -159,7 +159,7 @@ func testViewCannotWrite(t *testing.T, s bridge.Store) {
 	}
 	wantNothingWritten(t, s)
 	view(t, s, func(tx bridge.Tx) error {
-		ob, err := tx.Outbox("matrix", 0)
+		ob, err := tx.Outbox("matrix", 0, 0)
 		wantNoErr(t, "Outbox", err)
 		if len(ob) != 1 {
 			t.Errorf("DeleteOutbox in a View removed the entry")
@@ -278,7 +278,7 @@ func testConcurrentUpdates(t *testing.T, s bridge.Store) {
 	view(t, s, func(tx bridge.Tx) error {
 		all, err := tx.Tickets(0)
 		wantNoErr(t, "Tickets", err)
-		ob, err := tx.Outbox("slack", 0)
+		ob, err := tx.Outbox("slack", 0, 0)
 		wantNoErr(t, "Outbox", err)
 		n, err := tx.CountConversations(bridge.StatusOpen)
 		wantNoErr(t, "CountConversations", err)
