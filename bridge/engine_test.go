@@ -498,3 +498,34 @@ func TestOutboxNoHeadOfLineBlocking(t *testing.T) {
 		return false
 	})
 }
+
+// An operator message whose handling failed is handled again when the same
+// event is retried, instead of being dropped as a duplicate.
+func TestFailedOperatorEventIsRetried(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	calls := 0
+	e.engine.SetInterceptor(interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
+		calls++
+		if calls == 1 {
+			return bridge.Outcome{Relay: strings.Repeat("x", bridge.DefaultMaxMessageBytes+1)}, nil // fails in Reply
+		}
+		return bridge.Outcome{Relay: in.Text}, nil
+	}))
+	in := bridge.OperatorInput{EventID: "ev-1", ConversationID: m.ConversationID, Operator: bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}, Text: "the answer"}
+	if err := e.engine.HandleOperator(ctx, in); err == nil {
+		t.Fatal("the first attempt should fail")
+	}
+	if err := e.engine.HandleOperator(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.engine.HandleOperator(ctx, in); err != nil { // now a true duplicate
+		t.Fatal(err)
+	}
+	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if len(view.Messages) != 2 || view.Messages[1].Text != "the answer" || calls != 2 {
+		t.Fatalf("visitor sees %+v after %d interceptor calls", view.Messages, calls)
+	}
+}

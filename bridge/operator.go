@@ -11,26 +11,48 @@ import (
 // platform. It de-duplicates by in.EventID, lets the Interceptor classify the
 // text, and carries out its Outcome: only Outcome.Relay ever reaches the
 // visitor. Without an Interceptor every message is a reply.
+//
+// When handling fails before anything reached the visitor, the event id is
+// forgotten again, so that the platform's (or the operator's) retry of the
+// same event is handled instead of being dropped as a duplicate.
 func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
-	if in.EventID != "" {
-		var seen bool
-		now := e.cfg.Now()
-		err := e.store.Update(ctx, func(tx Tx) error {
-			var err error
-			seen, err = tx.MarkSeen("op:"+in.Operator.Adapter+":"+in.EventID, now, now.Add(e.cfg.DedupTTL))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("handle operator: %w", err)
-		}
-		if seen {
-			e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
-			return nil
-		}
+	if in.EventID == "" {
+		_, err := e.handleOperator(ctx, in)
+		return err
 	}
-	conv, err := e.Conversation(ctx, in.ConversationID)
+	key := "op:" + in.Operator.Adapter + ":" + in.EventID
+	var seen bool
+	now := e.cfg.Now()
+	err := e.store.Update(ctx, func(tx Tx) error {
+		var err error
+		seen, err = tx.MarkSeen(key, now, now.Add(e.cfg.DedupTTL))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("handle operator: %w", err)
+	}
+	if seen {
+		e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
+		return nil
+	}
+	relayed, err := e.handleOperator(ctx, in)
+	if err != nil && !relayed {
+		ferr := e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
+			return tx.ForgetSeen(key)
+		})
+		if ferr != nil {
+			e.log.Error("forget failed operator event", "event", in.EventID, "err", ferr)
+		}
+	}
+	return err
+}
+
+// handleOperator carries out one operator message and reports whether
+// anything was relayed to the visitor.
+func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (relayed bool, err error) {
+	conv, err := e.Conversation(ctx, in.ConversationID)
+	if err != nil {
+		return false, fmt.Errorf("handle operator: %w", err)
 	}
 	e.mu.RLock()
 	ic := e.interceptor
@@ -44,21 +66,22 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 	}
 	if out.Note != "" {
 		if _, err := e.AddNote(ctx, conv.ID, in.Operator, out.Note, in.EventID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if out.Relay != "" {
 		if _, err := e.Reply(ctx, conv.ID, in.Operator, out.Relay, in.EventID); err != nil {
 			if errors.Is(err, ErrClosed) {
-				return e.Whisper(ctx, conv.ID, in.Operator, "This conversation is closed: the visitor will not see your message.", in.EventID)
+				return false, e.Whisper(ctx, conv.ID, in.Operator, "This conversation is closed: the visitor will not see your message.", in.EventID)
 			}
-			return err
+			return false, err
 		}
+		relayed = true
 	}
 	if out.Whisper != "" {
-		return e.Whisper(ctx, conv.ID, in.Operator, out.Whisper, in.EventID)
+		return relayed, e.Whisper(ctx, conv.ID, in.Operator, out.Whisper, in.EventID)
 	}
-	return nil
+	return relayed, nil
 }
 
 // Conversation loads one conversation.

@@ -84,6 +84,8 @@ type Tx interface {
 	// MarkSeen records key until expires and reports whether it was already
 	// recorded (and not expired at now).
 	MarkSeen(key string, now, expires time.Time) (bool, error)
+	// ForgetSeen deletes the record of key (a missing one is not an error).
+	ForgetSeen(key string) error
 	// PurgeSeen deletes records that expired before now and returns how many.
 	PurgeSeen(now time.Time) (int, error)
 

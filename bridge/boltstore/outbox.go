@@ -155,6 +155,25 @@ func (t *tx) MarkSeen(k string, now, expires time.Time) (bool, error) {
 	return false, nil
 }
 
+// ForgetSeen deletes the record of k and its expiry index entry.
+func (t *tx) ForgetSeen(k string) error {
+	if err := t.writable("forget seen"); err != nil {
+		return err
+	}
+	seen, byExp := t.b(bSeen), t.b(bSeenExp)
+	v := seen.Get([]byte(k))
+	if v == nil {
+		return nil
+	}
+	if err := byExp.Delete(append(bytes.Clone(v), k...)); err != nil {
+		return fmt.Errorf("forget seen: %w", err)
+	}
+	if err := seen.Delete([]byte(k)); err != nil {
+		return fmt.Errorf("forget seen: %w", err)
+	}
+	return nil
+}
+
 // PurgeSeen deletes the records that are not live at now.
 func (t *tx) PurgeSeen(now time.Time) (int, error) {
 	if err := t.writable("purge seen"); err != nil {

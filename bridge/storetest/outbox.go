@@ -191,4 +191,18 @@ func testSeen(t *testing.T, s bridge.Store) {
 	if mark("slack:Ev1", at(62), at(200)) {
 		t.Error("a purged key is still seen")
 	}
+	// Forgetting a live record makes it new again; forgetting a missing
+	// one is not an error.
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.ForgetSeen("matrix:txn1"); err != nil {
+			return err
+		}
+		return tx.ForgetSeen("never-seen")
+	})
+	if mark("matrix:txn1", at(63), at(200)) {
+		t.Error("a forgotten key is still seen")
+	}
+	if n := purge(at(300)); n != 2 {
+		t.Errorf("PurgeSeen after ForgetSeen = %d, want 2 (no stale index entry)", n)
+	}
 }

@@ -32,6 +32,7 @@ var writes = []struct {
 		return err
 	}},
 	{"MarkSeen", func(tx bridge.Tx) error { _, err := tx.MarkSeen("ev-w", at(0), at(60)); return err }},
+	{"ForgetSeen", func(tx bridge.Tx) error { return tx.ForgetSeen("ev-old") }},
 	{"PutRef", func(tx bridge.Tx) error { return tx.PutRef("slack", "c_w", "ts-w") }},
 	{"CreateTicket", func(tx bridge.Tx) error { _, err := tx.CreateTicket(bridge.Ticket{Title: "written"}); return err }},
 	{"CreateLead", func(tx bridge.Tx) error { _, err := tx.CreateLead(bridge.Lead{Title: "written"}); return err }},
