@@ -529,3 +529,32 @@ func TestFailedOperatorEventIsRetried(t *testing.T) {
 		t.Fatalf("visitor sees %+v after %d interceptor calls", view.Messages, calls)
 	}
 }
+
+// A note on an old, closed conversation does not take the visitor back to
+// it: the visitor sees the open conversation, or else the newest one.
+func TestVisitorCurrentConversation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	old := e.say(v, "1", "first chat")
+	if err := e.engine.Close(ctx, old.ConversationID, op); err != nil {
+		t.Fatal(err)
+	}
+	cur := e.say(v, "2", "second chat")
+	if _, err := e.engine.AddNote(ctx, old.ConversationID, op, "note on the old chat", ""); err != nil {
+		t.Fatal(err)
+	}
+	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if view.Conversation.ID != cur.ConversationID {
+		t.Fatalf("visitor sees %s, want the open %s", view.Conversation.ID, cur.ConversationID)
+	}
+	if err := e.engine.Close(ctx, cur.ConversationID, op); err != nil {
+		t.Fatal(err)
+	}
+	e.engine.AddNote(ctx, old.ConversationID, op, "another note", "")
+	view, _ = e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
+	if view.Conversation.ID != cur.ConversationID {
+		t.Fatalf("with both closed the visitor sees %s, want the newest %s", view.Conversation.ID, cur.ConversationID)
+	}
+}

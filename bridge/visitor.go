@@ -249,11 +249,11 @@ func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID 
 	var view VisitorView
 	err := e.store.View(ctx, func(tx Tx) error {
 		view = VisitorView{}
-		convs, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Limit: 1})
-		if err != nil || len(convs) == 0 {
+		cur, ok, err := currentConversation(tx, visitorID)
+		if err != nil || !ok {
 			return err
 		}
-		view.Conversation = convs[0]
+		view.Conversation = cur
 		if conversationID != "" && conversationID != view.Conversation.ID {
 			after = 0
 		}
@@ -275,6 +275,34 @@ func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID 
 		return VisitorView{}, fmt.Errorf("visitor messages: %w", err)
 	}
 	return view, nil
+}
+
+// currentConversation is the conversation a visitor sees: the open one, or
+// else the one started last. (Not the one updated last: operators' notes on
+// an old conversation must not take the visitor back to it.)
+func currentConversation(tx Tx, visitorID string) (Conversation, bool, error) {
+	open, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Status: StatusOpen, Limit: 1})
+	if err != nil || len(open) > 0 {
+		return firstOf(open), len(open) > 0, err
+	}
+	all, err := tx.Conversations(ConversationFilter{VisitorID: visitorID})
+	if err != nil || len(all) == 0 {
+		return Conversation{}, false, err
+	}
+	cur := all[0]
+	for _, c := range all[1:] {
+		if c.CreatedAt.After(cur.CreatedAt) {
+			cur = c
+		}
+	}
+	return cur, true, nil
+}
+
+func firstOf(cs []Conversation) Conversation {
+	if len(cs) == 0 {
+		return Conversation{}
+	}
+	return cs[0]
 }
 
 // CloseByVisitor ends the visitor's open conversation, if any.
