@@ -70,7 +70,12 @@ var apiLine = regexp.MustCompile(`visitor API:\s+(http://\S+)/api/v1/`)
 // its URLs.
 func startServer(t *testing.T, cfgPath string) *server {
 	t.Helper()
-	cmd := exec.Command(binPath, "serve", "--config", cfgPath)
+	return startServerCmd(t, exec.Command(binPath, "serve", "--config", cfgPath))
+}
+
+// startServerCmd starts a prepared `chatbridge serve` command.
+func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -383,4 +388,26 @@ func TestHealthAndMetrics(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// TestLongDataDir: a data directory whose admin socket path would be too
+// long for a unix socket still serves, and the CLI still reaches it (the
+// socket is bound relative to the working directory).
+func TestLongDataDir(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, strings.Repeat("d", 45), strings.Repeat("e", 45)) // > 107 bytes with dir, < 107 relative
+	cfg := filepath.Join(dir, "bridge.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = %q\n", long)), 0o600)
+	cmd := exec.Command(binPath, "serve", "--config", cfg)
+	cmd.Dir = dir
+	s := startServerCmd(t, cmd)
+	v := newVisitor(t, s.base, "Long")
+	v.send("l1", "hello")
+	list := exec.Command(binPath, "conversations", "list", "--json", "--config", cfg)
+	list.Dir = dir
+	out, err := list.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Long") {
+		t.Fatalf("conversations list: %v\n%s", err, out)
+	}
+	s.stop(t)
 }

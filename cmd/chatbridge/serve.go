@@ -161,8 +161,10 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	}()
 	go func() {
 		defer wg.Done()
+		// Without the admin socket the server still serves chats; only the
+		// CLI cannot reach it while it runs, so this is not fatal.
 		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.engine, log), log); err != nil {
-			errc <- err
+			log.Error("admin socket unavailable: management commands cannot reach this server while it runs", "err", err)
 		}
 	}()
 
@@ -199,8 +201,12 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	return runErr
 }
 
-// healthz reports the store and each adapter: 200 when all are healthy.
+// healthz reports the store and each adapter: 200 when all are healthy,
+// else 503. The reasons (which may name internal URLs) are shown only to
+// local requests that did not come through a proxy; others see which check
+// failed, not why.
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
+	details := isLocal(r)
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	type check struct {
@@ -213,7 +219,12 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 	add := func(name string, err error) {
 		c := check{Name: name, OK: err == nil}
 		if err != nil {
-			c.Error, ok = err.Error(), false
+			ok = false
+			if details {
+				c.Error = err.Error()
+			} else {
+				a.log.Warn("health check failed", "check", name, "err", err)
+			}
 		}
 		checks = append(checks, c)
 	}
@@ -229,4 +240,18 @@ func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
+}
+
+// isLocal reports whether r comes from this machine directly (not through
+// a reverse proxy, which would add forwarding headers).
+func isLocal(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

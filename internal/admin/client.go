@@ -34,10 +34,35 @@ type Client struct {
 	Remote bool
 }
 
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// socketAddr returns sock, or the same path relative to the working
+// directory when sock is too long for a unix socket and the relative one
+// is not.
+func socketAddr(sock string) string {
+	if len(sock) <= maxSocketPath {
+		return sock
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return sock
+	}
+	abs, err := filepath.Abs(sock)
+	if err != nil {
+		return sock
+	}
+	if rel, err := filepath.Rel(wd, abs); err == nil && len(rel) <= maxSocketPath {
+		return rel
+	}
+	return sock
+}
+
 // Dial connects to the server whose data directory is dataDir, or opens the
 // store itself when no server answers on the admin socket.
 func Dial(ctx context.Context, dataDir string) (*Client, error) {
-	sock := filepath.Join(dataDir, SocketName)
+	sock := socketAddr(filepath.Join(dataDir, SocketName))
 	if _, err := os.Stat(sock); err == nil {
 		c := &Client{hc: &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
@@ -129,10 +154,13 @@ func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
 // Serve answers the admin API on a unix socket (mode 0600) in dataDir until
 // ctx ends. A stale socket file left by a killed server is replaced.
 func Serve(ctx context.Context, dataDir string, h http.Handler, log *slog.Logger) error {
-	sock := filepath.Join(dataDir, SocketName)
+	sock := socketAddr(filepath.Join(dataDir, SocketName))
 	_ = os.Remove(sock) // we hold the store's lock, so no other server uses it
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
+		if len(sock) > maxSocketPath {
+			return fmt.Errorf("admin socket: the path %s is %d bytes, longer than unix sockets allow (%d): use a shorter data_dir", sock, len(sock), maxSocketPath)
+		}
 		return fmt.Errorf("admin socket: %w", err)
 	}
 	if err := os.Chmod(sock, 0o600); err != nil {
