@@ -117,6 +117,12 @@ func (s *Sink) Name() string { return s.cfg.Name }
 // Wants reports whether k is one of the configured events.
 func (s *Sink) Wants(k bridge.OutboxKind) bool { return s.events[k] }
 
+// WantsMessage keeps notes and whispers out of the outbox: only public
+// messages are ever sent.
+func (s *Sink) WantsMessage(m bridge.Message) bool { return m.Visibility == bridge.VisibilityPublic }
+
+var _ bridge.MessageFilter = (*Sink)(nil)
+
 // Deliver POSTs one event. Called by the engine's delivery worker only.
 // A 2xx answer delivers it; 410 Gone drops it (bridge.ErrPermanent); any
 // other answer or a network error is retried, after the receiver's
