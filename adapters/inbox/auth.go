@@ -2,9 +2,8 @@ package inbox
 
 import (
 	"crypto/subtle"
-	"net"
+	"fmt"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -15,19 +14,9 @@ import (
 // cookieName is the inbox session cookie.
 const cookieName = "chatbridge_inbox"
 
-// Login rate limit: at most maxFailures failed logins per client address (an
-// IPv6 /64 counts as one address) within failureWindow.
-const (
-	maxFailures   = 10
-	failureWindow = 15 * time.Minute
-	// maxTracked caps the limiter's memory; when full, unknown addresses are
-	// refused until entries expire (fail closed under a flood).
-	maxTracked = 100_000
-)
-
-// dummyHash is compared against when the login is unknown, so that a wrong
-// login costs as much time as a wrong password.
-const dummyHash = "$2a$10$Hmk23N1vaOdqpvlFqsVdge1WSocDgyKeTtWx9pt3GIWbHRj0t5.re"
+// defaultDummyHash is compared against when the login is unknown and the
+// inbox has no dummy hash of its own (an Inbox not made by New).
+const defaultDummyHash = "$2a$10$Hmk23N1vaOdqpvlFqsVdge1WSocDgyKeTtWx9pt3GIWbHRj0t5.re"
 
 // session is one logged-in browser.
 type session struct {
@@ -87,82 +76,9 @@ func (s *sessions) purge(now time.Time) {
 	}
 }
 
-// limiter counts failed logins per client address.
-type limiter struct {
-	mu sync.Mutex
-	m  map[string]*failures
-}
-
-type failures struct {
-	n     int
-	first time.Time
-}
-
-// allow reports whether addr may try to log in, and if not, for how long it
-// must wait.
-func (l *limiter) allow(addr string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.m[addr]
-	if f == nil {
-		return len(l.m) < maxTracked, failureWindow
-	}
-	if now.Sub(f.first) >= failureWindow {
-		delete(l.m, addr)
-		return true, 0
-	}
-	if f.n >= maxFailures {
-		return false, f.first.Add(failureWindow).Sub(now)
-	}
-	return true, 0
-}
-
-// fail records a failed login from addr.
-func (l *limiter) fail(addr string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f := l.m[addr]
-	if f == nil || now.Sub(f.first) >= failureWindow {
-		if len(l.m) >= maxTracked {
-			return
-		}
-		f = &failures{first: now}
-		l.m[addr] = f
-	}
-	f.n++
-}
-
-func (l *limiter) purge(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for a, f := range l.m {
-		if now.Sub(f.first) >= failureWindow {
-			delete(l.m, a)
-		}
-	}
-}
-
-// clientAddr is the key the login limiter counts under: the peer's IP, or
-// its /64 network for IPv6 (one host usually owns a whole /64).
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
 // checkPassword finds the account for login and checks pw against it. It
-// takes about the same time whether or not the login exists.
+// takes about the same time whether or not the login exists: an unknown
+// login is checked against a dummy hash of the operators' bcrypt cost.
 func (in *Inbox) checkPassword(login, pw string) (OperatorAccount, bool) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	var (
@@ -175,7 +91,10 @@ func (in *Inbox) checkPassword(login, pw string) (OperatorAccount, bool) {
 			acct, found = a, true
 		}
 	}
-	hash := dummyHash
+	hash := in.dummyHash
+	if hash == "" {
+		hash = defaultDummyHash
+	}
 	if found {
 		hash = acct.PasswordHash
 	}
@@ -227,4 +146,28 @@ func (in *Inbox) sameOrigin(r *http.Request) bool {
 	}
 	host := o[i+3:]
 	return strings.EqualFold(host, r.Host) || (in.publicHost != "" && strings.EqualFold(host, in.publicHost))
+}
+
+// dummyHashFor returns a bcrypt hash of a random password with the cost most
+// operators' hashes use (the highest of equally common ones), so that
+// checking an unknown login takes as long as checking a configured one.
+func dummyHashFor(ops []OperatorAccount) (string, error) {
+	counts := map[int]int{}
+	cost := bcrypt.DefaultCost
+	best := 0
+	for _, op := range ops {
+		c, err := bcrypt.Cost([]byte(op.PasswordHash))
+		if err != nil {
+			continue // validate already refused it
+		}
+		counts[c]++
+		if n := counts[c]; n > best || (n == best && c > cost) {
+			cost, best = c, n
+		}
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(randomString(16)), cost)
+	if err != nil {
+		return "", fmt.Errorf("dummy hash: %w", err)
+	}
+	return string(h), nil
 }

@@ -151,18 +151,35 @@ func TestLoginBruteForceLimited(t *testing.T) {
 }
 
 func TestClientAddr(t *testing.T) {
-	for _, tc := range []struct{ remote, want string }{
-		{"192.0.2.7:5555", "192.0.2.7"},
-		{"[::ffff:192.0.2.7]:5555", "192.0.2.7"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1]:443", "2001:db8:1:2::/64"},
-		{"garbage", "garbage"},
+	for _, tc := range []struct {
+		name, remote string
+		xff          []string // X-Forwarded-For headers
+		trust        bool
+		want         string
+	}{
+		{"IPv4 peer", "192.0.2.7:5555", nil, false, "192.0.2.7"},
+		{"mapped IPv4 peer", "[::ffff:192.0.2.7]:5555", nil, false, "192.0.2.7"},
+		{"IPv6 peer is its /64", "[2001:db8:1:2:3:4:5:6]:443", nil, false, "2001:db8:1:2::/64"},
+		{"other host of the same /64", "[2001:db8:1:2:ffff::1]:443", nil, false, "2001:db8:1:2::/64"},
+		{"unparsable peer", "garbage", nil, false, "garbage"},
+		{"header ignored without trust", "10.0.0.1:80", []string{"203.0.113.9"}, false, "10.0.0.1"},
+		{"trusted header", "10.0.0.1:80", []string{"203.0.113.9"}, true, "203.0.113.9"},
+		{"right-most entry, not the forgeable left ones", "10.0.0.1:80", []string{"198.51.100.1, 203.0.113.9"}, true, "203.0.113.9"},
+		{"last header", "10.0.0.1:80", []string{"198.51.100.1", "203.0.113.9"}, true, "203.0.113.9"},
+		{"invalid right-most entry skipped", "10.0.0.1:80", []string{"203.0.113.9, unknown"}, true, "203.0.113.9"},
+		{"IPv6 in the header is its /64", "10.0.0.1:80", []string{"2001:db8:9::1"}, true, "2001:db8:9::/64"},
+		{"unusable header falls back to the peer", "10.0.0.1:80", []string{"nonsense"}, true, "10.0.0.1"},
 	} {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tc.remote
-		if got := clientAddr(r); got != tc.want {
-			t.Errorf("clientAddr(%q) = %q, want %q", tc.remote, got, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.RemoteAddr = tc.remote
+			for _, v := range tc.xff {
+				r.Header.Add("X-Forwarded-For", v)
+			}
+			if got := clientAddr(r, tc.trust); got != tc.want {
+				t.Errorf("clientAddr = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

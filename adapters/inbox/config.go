@@ -24,6 +24,12 @@ type Config struct {
 	PublicURL string
 	// SessionTTL is how long a login lasts (default DefaultSessionTTL).
 	SessionTTL time.Duration
+	// TrustProxyHeaders makes the login rate limit count failures under the
+	// right-most X-Forwarded-For address (the client the nearest reverse
+	// proxy saw) instead of the TCP peer, as visitor.trust_proxy_headers does
+	// for the visitor API. Set it only behind a proxy that appends that
+	// header: otherwise clients can pick their own address.
+	TrustProxyHeaders bool
 }
 
 // OperatorAccount is one operator allowed to log into the inbox.

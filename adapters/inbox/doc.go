@@ -14,5 +14,8 @@
 // server, textContent in the page's script), pages carry a strict Content
 // Security Policy with no inline script or style, sessions are random
 // HttpOnly SameSite=Strict cookies, every POST checks a per-session CSRF
-// token, and failed logins are rate limited per client address.
+// token, and failed logins are rate limited per client address (behind a
+// reverse proxy, set Config.TrustProxyHeaders) and per login, without letting
+// an attacker lock an operator out (see the policy in limiter.go). An unknown
+// login costs as much bcrypt time as a configured one.
 package inbox

@@ -69,15 +69,26 @@ func testAccount(login, name, pw string) account {
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
+	return newFixtureWith(t, cfg, nil)
+}
+
+// newFixtureWith is newFixture with the store passed through wrap (when not
+// nil) before the engine and the inbox use it.
+func newFixtureWith(t *testing.T, cfg Config, wrap func(bridge.Store) bridge.Store) *fixture {
+	t.Helper()
+	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
+		if err := bs.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
+	var st bridge.Store = bs
+	if wrap != nil {
+		st = wrap(bs)
+	}
 	clk := &clock{t: time.Now()}
 	eng, err := bridge.New(bridge.Config{Now: clk.Now}, st, nil)
 	if err != nil {

@@ -38,6 +38,8 @@ type Inbox struct {
 
 	secureCookie bool
 	publicHost   string
+	// dummyHash is checked for unknown logins (see dummyHashFor).
+	dummyHash string
 
 	sessions *sessions
 	limiter  *limiter
@@ -71,8 +73,7 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
 	in := &Inbox{
 		cfg: cfg, engine: engine, store: engine.Store(), log: log.With("adapter", AdapterName),
 		sessions: &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
-		limiter:  &limiter{m: map[string]*failures{}},
-		seen:     &seenTracker{m: map[seenKey]uint64{}},
+		seen:     newSeenTracker(maxSeenCached),
 		done:     make(chan struct{}),
 	}
 	if len(in.cfg.Operators) == 0 {
@@ -86,6 +87,12 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
 		in.generated = pw
 		in.cfg.Operators = []OperatorAccount{{Login: "admin", Name: "Support", PasswordHash: string(hash)}}
 	}
+	in.limiter = newLimiter(in.cfg.Operators)
+	dummy, err := dummyHashFor(in.cfg.Operators)
+	if err != nil {
+		return nil, fmt.Errorf("new inbox: %w", err)
+	}
+	in.dummyHash = dummy
 	if u, err := url.Parse(cfg.PublicURL); err == nil && cfg.PublicURL != "" {
 		in.secureCookie = u.Scheme == "https"
 		in.publicHost = u.Host

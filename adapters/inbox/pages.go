@@ -129,17 +129,17 @@ func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
 	}
 	login := r.PostFormValue("login")
 	data := loginData{Next: next, Login: login}
-	addr, now := clientAddr(r), in.now()
-	if ok, wait := in.limiter.allow(addr, now); !ok {
+	addr, key, now := clientAddr(r, in.cfg.TrustProxyHeaders), loginKey(login), in.now()
+	if ok, wait := in.limiter.allow(addr, key, now); !ok {
 		in.log.Warn("login rate limited", "addr", addr)
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		data.Error = fmt.Sprintf("Too many failed logins. Try again in %d minutes.", int(wait.Minutes())+1)
+		data.Error = fmt.Sprintf("Too many failed logins from your address or for this login. Try again in %d minutes.", int(wait.Minutes())+1)
 		in.render(w, http.StatusTooManyRequests, "login.html", data)
 		return
 	}
 	acct, ok := in.checkPassword(login, r.PostFormValue("password"))
 	if !ok {
-		in.limiter.fail(addr, now)
+		in.limiter.fail(addr, key, now)
 		in.log.Info("login failed", "addr", addr)
 		data.Error = "Wrong login or password."
 		in.render(w, http.StatusUnauthorized, "login.html", data)

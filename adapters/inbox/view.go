@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"container/list"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -14,10 +15,12 @@ import (
 
 // Limits of what one view loads.
 const (
-	listLimit       = 200 // conversations in the list
-	transcriptLimit = 500 // newest messages on a conversation page
-	unreadCap       = 100 // unread counts stop here ("99+")
-	recentPages     = 10  // page views in the visitor context
+	listLimit       = 200           // conversations in the list
+	transcriptLimit = 500           // newest messages on a conversation page
+	unreadCap       = 100           // unread counts stop here ("99+")
+	unreadScan      = 4 * unreadCap // messages read at most to count them
+	maxSeenCached   = 10_000        // last-viewed marks kept in memory
+	recentPages     = 10            // page views in the visitor context
 	stateNamespace  = "inbox"
 )
 
@@ -80,24 +83,81 @@ type convView struct {
 // seenKey identifies what an operator last viewed.
 type seenKey struct{ login, conversation string }
 
-// seenTracker remembers, per operator and conversation, the newest Seq the
-// operator has viewed. Memory is authoritative once loaded; the store keeps
-// it across restarts (state namespace "inbox").
+// seenTracker caches, per operator and conversation, the newest Seq the
+// operator has viewed. The store is authoritative (state namespace "inbox",
+// kept across restarts, never moved backwards); memory holds at most max
+// marks, dropping the least recently used, so that listing does not re-read
+// them and viewing a conversation again does not write. A mark dropped from
+// memory is read from the store again when needed.
 type seenTracker struct {
-	mu sync.Mutex
-	m  map[seenKey]uint64
+	mu    sync.Mutex
+	max   int
+	m     map[seenKey]*list.Element // of *seenEntry
+	order *list.List                // most recently used first
+}
+
+type seenEntry struct {
+	k   seenKey
+	seq uint64
+}
+
+func newSeenTracker(max int) *seenTracker {
+	return &seenTracker{max: max, m: map[seenKey]*list.Element{}, order: list.New()}
 }
 
 func stateKey(k seenKey) string { return "seen/" + k.login + "/" + k.conversation }
 
-// get returns the last viewed Seq, loading it from tx on first use.
-func (s *seenTracker) get(tx bridge.Tx, k seenKey) (uint64, error) {
+func (s *seenTracker) len() int {
 	s.mu.Lock()
-	v, ok := s.m[k]
-	s.mu.Unlock()
-	if ok {
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+// cached returns k's mark if memory holds it.
+func (s *seenTracker) cached(k seenKey) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.m[k]
+	if e == nil {
+		return 0, false
+	}
+	s.order.MoveToFront(e)
+	return e.Value.(*seenEntry).seq, true
+}
+
+// raise makes k's mark in memory at least seq, dropping the least recently
+// used marks beyond max. It returns the mark and whether seq raised it (or
+// memory did not hold k).
+func (s *seenTracker) raise(k seenKey, seq uint64) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.m[k]; e != nil {
+		s.order.MoveToFront(e)
+		se := e.Value.(*seenEntry)
+		if se.seq >= seq {
+			return se.seq, false
+		}
+		se.seq = seq
+		return seq, true
+	}
+	s.m[k] = s.order.PushFront(&seenEntry{k: k, seq: seq})
+	for s.max > 0 && len(s.m) > s.max {
+		old := s.order.Back()
+		s.order.Remove(old)
+		delete(s.m, old.Value.(*seenEntry).k)
+	}
+	return seq, true
+}
+
+// get returns the last viewed Seq, reading it from tx when memory does not
+// hold it. (Should tx predate a mark that memory dropped meanwhile, memory
+// then holds the older mark: counts are too high until the next view, never
+// too low.)
+func (s *seenTracker) get(tx bridge.Tx, k seenKey) (uint64, error) {
+	if v, ok := s.cached(k); ok {
 		return v, nil
 	}
+	var v uint64
 	b, err := tx.GetState(stateNamespace, stateKey(k))
 	switch {
 	case errors.Is(err, bridge.ErrNotFound):
@@ -106,38 +166,36 @@ func (s *seenTracker) get(tx bridge.Tx, k seenKey) (uint64, error) {
 	case len(b) == 8:
 		v = binary.BigEndian.Uint64(b)
 	}
-	s.mu.Lock()
-	if cur, ok := s.m[k]; ok {
-		v = cur // marked meanwhile
-	} else {
-		s.m[k] = v
-	}
-	s.mu.Unlock()
+	v, _ = s.raise(k, v) // keeps a mark made meanwhile
 	return v, nil
 }
 
 // markSeen records that op viewed the conversation up to seq.
 func (in *Inbox) markSeen(ctx context.Context, login, conversationID string, seq uint64) {
 	k := seenKey{login, conversationID}
-	in.seen.mu.Lock()
-	cur, ok := in.seen.m[k]
-	if ok && cur >= seq {
-		in.seen.mu.Unlock()
+	if _, raised := in.seen.raise(k, seq); !raised {
 		return
 	}
-	in.seen.m[k] = seq
-	in.seen.mu.Unlock()
-	var b [8]byte
+	var (
+		b      [8]byte
+		stored uint64 // a higher mark the store already held
+	)
 	binary.BigEndian.PutUint64(b[:], seq)
 	err := in.store.Update(ctx, func(tx bridge.Tx) error {
+		stored = 0
 		// Never move backwards in the store, whatever the memory held.
 		if old, err := tx.GetState(stateNamespace, stateKey(k)); err == nil && len(old) == 8 && binary.BigEndian.Uint64(old) >= seq {
+			stored = binary.BigEndian.Uint64(old)
 			return nil
 		}
 		return tx.PutState(stateNamespace, stateKey(k), b[:])
 	})
 	if err != nil {
 		in.log.Warn("save last viewed message", "conversation", conversationID, "operator", login, "err", err)
+		return
+	}
+	if stored > seq {
+		in.seen.raise(k, stored) // memory had dropped the mark
 	}
 }
 
@@ -167,7 +225,9 @@ func (in *Inbox) item(tx bridge.Tx, c bridge.Conversation, op bridge.Operator) (
 	if seen >= c.LastSeq {
 		return it, nil
 	}
-	msgs, err := tx.Messages(c.ID, seen, 0)
+	// A bounded read: the count stops at unreadCap anyway, and most
+	// messages count, so unreadScan messages nearly always reach it.
+	msgs, err := tx.Messages(c.ID, seen, unreadScan)
 	if err != nil {
 		return listItem{}, err
 	}
