@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -194,4 +195,77 @@ func watchPage(t *testing.T, ctx context.Context) *pageWatch {
 	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return w
+}
+
+// TestBrowserListRefreshCoalesced floods an open list page with visitor
+// updates (one every listFloodEvery) and checks that the page refetches the
+// list at most once per listEvery (750 ms in inbox.js), yet shows the last
+// update (trailing edge).
+func TestBrowserListRefreshCoalesced(t *testing.T) {
+	const (
+		updates        = 40
+		listFloodEvery = 25 * time.Millisecond
+		minGapMS       = 700 // inbox.js listEvery is 750; timers may round
+	)
+	f := newFixture(t, Config{})
+	vid, _ := f.visitorSays("", "Vera", "hello")
+
+	ctx := testpeer.Browser(t)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx,
+		chromedp.Navigate(f.srv.URL+"/inbox/"),
+		chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SendKeys(chromedp.CSS("#login"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), alice.password),
+		chromedp.Submit(chromedp.CSS("#password")),
+		chromedp.WaitVisible(chromedp.CSS("#conversations")),
+	); err != nil {
+		t.Fatalf("log in: %v", err)
+	}
+	poll := func(what, expr string) {
+		t.Helper()
+		if _, err := chromedp.Run(sctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(25*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+	}
+	poll("the live stream", `document.querySelector('#live.on') !== null`)
+	// Record when the page starts fetching the list.
+	if _, err := chromedp.Run(sctx, chromedp.Evaluate[any](`(function () {
+		window.__listFetches = [];
+		var orig = window.fetch;
+		window.fetch = function (url, opts) {
+			if (String(url).indexOf('/inbox/api/conversations?') === 0) window.__listFetches.push(performance.now());
+			return orig.call(this, url, opts);
+		};
+		return true;
+	})()`)); err != nil {
+		t.Fatalf("install the fetch recorder: %v", err)
+	}
+
+	tick := time.NewTicker(listFloodEvery) // paces the flood, synchronises nothing
+	defer tick.Stop()
+	for i := range updates {
+		<-tick.C
+		if _, err := f.engine.UpdateVisitor(f.ctx, vid, fmt.Sprintf("Vera %d", i), ""); err != nil {
+			t.Fatalf("update visitor: %v", err)
+		}
+	}
+	last := fmt.Sprintf("Vera %d", updates-1)
+	poll("the last update in the list", `[...document.querySelectorAll('#conversations .conv .name')].some(e => e.textContent === '`+last+`')`)
+
+	starts, err := chromedp.Run(sctx, chromedp.Evaluate[[]float64](`window.__listFetches`))
+	if err != nil {
+		t.Fatalf("read the fetch times: %v", err)
+	}
+	if len(starts) == 0 {
+		t.Fatalf("the list was never refetched")
+	}
+	for i := 1; i < len(starts); i++ {
+		if gap := starts[i] - starts[i-1]; gap < minGapMS {
+			t.Errorf("list fetches %d and %d started %.0f ms apart, want at least %d ms (all: %v)", i, i+1, gap, minGapMS, starts)
+			break
+		}
+	}
+	t.Logf("%d updates over %v caused %d list fetches", updates, updates*listFloodEvery, len(starts))
 }

@@ -118,16 +118,28 @@
     document.title = (unread ? '(' + unread + ') ' : '') + baseTitle;
   }
 
-  var listBusy = false, listAgain = false;
+  // refreshList refetches the list, at most once per listEvery ms and never
+  // twice at once: a visitor flooding name changes or page views must not
+  // make every open inbox hammer the server. A call while a fetch runs or
+  // during the pause is not lost: one fetch follows it (trailing edge).
+  var listEvery = 750;
+  var listBusy = false, listAgain = false, listTimer = 0, listLast = -Infinity;
   function refreshList() {
-    if (listBusy) { listAgain = true; return Promise.resolve(); }
+    if (listBusy) { listAgain = true; return; }
+    if (listTimer) return;
+    var wait = listLast + listEvery - performance.now();
+    if (wait > 0) {
+      listTimer = setTimeout(function () { listTimer = 0; refreshList(); }, wait);
+      return;
+    }
     listBusy = true;
-    return api('/inbox/api/conversations?status=' + status)
+    listLast = performance.now();
+    api('/inbox/api/conversations?status=' + status)
       .then(function (data) { renderList(data.conversations || []); })
       .catch(function () {})
       .then(function () {
         listBusy = false;
-        if (listAgain) { listAgain = false; return refreshList(); }
+        if (listAgain) { listAgain = false; refreshList(); }
       });
   }
 
