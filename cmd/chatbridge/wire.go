@@ -85,7 +85,7 @@ func (a *app) wire() error {
 		for i, o := range cfg.Inbox.Operators {
 			ops[i] = inbox.OperatorAccount{Login: o.Login, Name: o.DisplayName(), PasswordHash: o.PasswordHash}
 		}
-		ib, err := inbox.New(inbox.Config{Operators: ops, PublicURL: base}, a.engine, a.log.With("component", "inbox"))
+		ib, err := inbox.New(inbox.Config{Operators: ops, PublicURL: base, TrustProxyHeaders: cfg.Visitor.TrustProxyHeaders}, a.engine, a.log.With("component", "inbox"))
 		if err != nil {
 			return err
 		}
