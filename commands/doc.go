@@ -12,4 +12,15 @@
 // or Outcome.Note, never to Outcome.Relay. Relay carries only a reply the
 // operator meant for the visitor (with canned shortcuts expanded) or, for
 // "!canned <shortcut>", the canned text itself.
+//
+// Defence in depth: Parse ignores invisible characters (format characters
+// such as bidi marks and isolates, soft hyphens, variation selectors,
+// combining marks) in front of and inside prefixes and folds fullwidth and
+// look-alike prefixes, so "\u200f;; x" is a note and "；；x" too. Behind it,
+// every text the Router relays passes the relay gate (gate.go): the text the
+// operator typed, the reply before canned expansion and the final text are
+// read as a skeleton (invisible characters removed, fullwidth forms folded)
+// and refused — "Not sent: this looks like a command or a note (…)" — when
+// they start with ";;", a command prefix and a letter, a lone "!" and a
+// command name, or the bot's mention. The gate does not use the parser.
 package commands

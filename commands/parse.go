@@ -30,9 +30,15 @@ const (
 	// prefix. An exact shortcut is sent; otherwise matches are listed and
 	// nothing is sent.
 	KindCannedQuery
+	// KindMistyped is a known command name after a lone prefix and white
+	// space or punctuation ("! note secret", "!_note x") or ";" then white
+	// space then ";": Parsed.Name is the command ("note" for the latter),
+	// Parsed.Prefix the prefix ("!", "/", "//" or ";;"). Never relayed: the
+	// operator is asked what was meant.
+	KindMistyped
 )
 
-var kindNames = [...]string{"reply", "command", "unknown", "note", "list-canned", "canned-query"}
+var kindNames = [...]string{"reply", "command", "unknown", "note", "list-canned", "canned-query", "mistyped"}
 
 // String names the kind ("command", "note", …) for logs and tests.
 func (k Kind) String() string {
@@ -50,40 +56,59 @@ type Parsed struct {
 	Name string
 	// Args is the text after the command name, trimmed (KindCommand).
 	Args string
-	// Text is the reply (KindReply), trimmed and without a Matrix reply
-	// fallback; the note (KindNote); the shortcut prefix (KindCannedQuery).
+	// Text is the reply (KindReply) as typed, trimmed (see Parse) and
+	// without a Matrix reply fallback; the note (KindNote); the shortcut
+	// prefix (KindCannedQuery).
 	Text string
-	// Prefix is how a command was typed: "!", "/", "//" or "@" (a mention);
-	// fullwidth prefixes are reported as their ASCII forms.
+	// Prefix is how a command was typed: "!", "/", "//" or "@" (a mention),
+	// or ";;" (KindMistyped "; ;"); fullwidth prefixes and look-alikes are
+	// reported as their ASCII forms.
 	Prefix string
 }
 
 // Parse classifies an operator message using the registered commands. mention
 // is how the bot is mentioned on the platform ("<@U123>"; "" for none).
 //
-// The rules, applied after trimming all Unicode white space (including
-// no-break and zero-width spaces and the byte order mark) and removing a
-// Matrix reply fallback ("> <@user> …" lines and the blank line after them):
+// The rules, applied after trimming all Unicode white space and invisible
+// characters (every format character — zero-width spaces and joiners, bidi
+// marks, embeddings and isolates, soft hyphen, byte order mark, … —,
+// variation selectors and combining marks with nothing to combine with) and
+// removing a Matrix reply fallback ("> <@user> …" lines and the blank line
+// after them). Invisible characters are also skipped inside the prefix
+// ("!\u200b!help", ";\u200f;"):
 //
-//   - ";;text" is a note. "!note text" is a note too.
+//   - ";;text" is a note; the fullwidth "；", the Greek question mark ";"
+//     (canonically a semicolon) and the small "﹔" count as ';'. "!note
+//     text" is a note too.
 //   - A message starting with the mention (optionally followed by ':' or ',')
 //     is addressed to the bot: the next word is a command name; a bare
-//     mention means help; any other word is an unknown command.
+//     mention means help; any other word is an unknown command. Fullwidth
+//     forms and case do not matter.
 //   - A command prefix followed by a letter is a command attempt: "!",
 //     repeated or not ("!!help"), and "/" or "//" — except "/word/more",
 //     which is a path or URL ("/home/user/file", "/r/golang") and a reply.
 //     The fullwidth forms "！" and "／" (CJK keyboards) and the look-alikes
-//     "﹗" and "ǃ" count as prefixes, and fullwidth letters in the name are
-//     read as ASCII ("！ｈｅｌｐ" is help). Invisible format characters
-//     between the prefix and the name are skipped ("!\u200bhelp" is help).
-//     A command attempt whose name is not a known command or alias (by
-//     Unicode lowercase, so a Cyrillic "е" in "!hеlp" makes it unknown) is
-//     KindUnknown: the operator is told, the visitor never sees it.
-//   - A prefix not followed by a letter is ordinary text: "!!!", "! wow",
-//     "!1", "/ 2", "¡Hola!".
+//     "﹗", "︕" and "ǃ" count as prefixes, and fullwidth letters in the name
+//     are read as ASCII ("！ｈｅｌｐ" is help). A command attempt whose name
+//     is not a known command or alias (by Unicode lowercase, so a Cyrillic
+//     "е" in "!hеlp" makes it unknown) is KindUnknown: the operator is told,
+//     the visitor never sees it.
+//   - A lone "!", or one or more "/", then white space or punctuation, then
+//     a known command name as a whole word is KindMistyped ("! note secret",
+//     "!_note x", "/ help"): nothing is sent, the operator is asked "Did you
+//     mean !note?". So is ";" then white space then ";" ("; ; x"). Only a
+//     lone "!" counts, because "!!! Help is on the way" is ordinary text.
+//   - Any other prefix not followed by a letter is ordinary text: "!!!",
+//     "! wow", "!1", "/ 2", "¡Hola!".
 //   - ":" alone lists the canned responses; ":prefix" alone (lowercase
 //     [a-z0-9_-]) is a canned query.
-//   - Anything else is a reply.
+//   - Anything else is a reply. Its text is as typed, less the leading and
+//     trailing white space and invisible characters (trailing variation
+//     selectors and combining marks are kept: they belong to the last
+//     character).
+//
+// Whatever Parse says, the Router relays nothing that the relay gate
+// (relayable, gate.go) refuses.
 func Parse(text, mention string) Parsed {
 	return ParseWith(text, mention, Known)
 }
@@ -92,21 +117,30 @@ func Parse(text, mention string) Parsed {
 // lowercased name and reports whether it is a command or an alias).
 func ParseWith(text, mention string, known func(name string) bool) Parsed {
 	t := normalize(text)
-	if rest, ok := strings.CutPrefix(t, ";;"); ok {
+	if rest, spaced, ok := cutNote(t); ok {
+		if spaced {
+			return Parsed{Kind: KindMistyped, Name: "note", Prefix: ";;"}
+		}
 		return Parsed{Kind: KindNote, Text: trimSpace(rest)}
 	}
 	if rest, ok := cutMention(t, mention); ok {
 		if rest == "" {
 			return Parsed{Kind: KindCommand, Name: "help", Prefix: "@"}
 		}
-		if p, r := cutPrefix(rest); p != "" && startsWithLetter(r) {
-			rest = skipFormat(r) // "@bot !help"
+		if p, r, _ := cutPrefix(rest); p != "" && startsWithLetter(r) {
+			rest = skipInvisible(r) // "@bot !help"
 		}
 		return classifyCommand(rest, "@", known)
 	}
-	if prefix, rest := cutPrefix(t); prefix != "" && startsWithLetter(rest) {
-		if rest = skipFormat(rest); prefix == "!" || !isPath(rest) {
-			return classifyCommand(rest, prefix, known)
+	if prefix, rest, n := cutPrefix(t); prefix != "" {
+		if startsWithLetter(rest) {
+			if rest = skipInvisible(rest); prefix == "!" || !isPath(rest) {
+				return classifyCommand(rest, prefix, known)
+			}
+		} else if prefix != "!" || n == 1 {
+			if name := spacedName(rest, known); name != "" {
+				return Parsed{Kind: KindMistyped, Name: name, Prefix: prefix}
+			}
 		}
 	}
 	if t == ":" {
@@ -118,22 +152,57 @@ func ParseWith(text, mention string, known func(name string) bool) Parsed {
 	return Parsed{Kind: KindReply, Text: t}
 }
 
-// normalize trims white space and removes a reply fallback.
+// normalize trims white space and invisible characters (see Parse) and
+// removes a reply fallback.
 func normalize(text string) string {
-	return trimSpace(stripReplyFallback(trimSpace(text)))
+	return trimBlank(stripReplyFallback(trimBlank(text)))
 }
 
 // isSpace is unicode.IsSpace plus the invisible characters that clients and
-// copy-paste leave around messages.
+// copy-paste leave around messages and the Braille blank: what separates
+// words.
 func isSpace(r rune) bool {
 	switch r {
-	case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u180e':
+	case '\u200b', '\u200c', '\u200d', '\u2060', '\ufeff', '\u180e', '\u2800':
 		return true
 	}
 	return unicode.IsSpace(r)
 }
 
-func trimSpace(s string) string { return strings.TrimFunc(s, isSpace) }
+// isTrimmed reports whether r is trimmed from both ends of texts and
+// arguments: white space and format characters.
+func isTrimmed(r rune) bool { return isSpace(r) || isFormat(r) }
+
+// isBlank reports whether r is trimmed from the start of a message: white
+// space and every invisible character.
+func isBlank(r rune) bool { return isSpace(r) || isInvisible(r) }
+
+func trimSpace(s string) string { return strings.TrimFunc(s, isTrimmed) }
+
+// trimBlank trims blank characters from the start of s and white space and
+// format characters from its end.
+func trimBlank(s string) string {
+	return strings.TrimRightFunc(strings.TrimLeftFunc(s, isBlank), isTrimmed)
+}
+
+// cutNote reports whether t starts with ";;" (with look-alikes and invisible
+// characters between them) and returns the rest. spaced reports ";" then
+// white space then ";": not a note, not a reply either.
+func cutNote(t string) (rest string, spaced, ok bool) {
+	r, n := utf8.DecodeRuneInString(t)
+	if foldRune(r) != ';' {
+		return "", false, false
+	}
+	rest = skipInvisible(t[n:])
+	if r, n := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+		return rest[n:], false, true
+	}
+	rest = strings.TrimLeftFunc(rest, isBlank)
+	if r, _ := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+		return "", true, true
+	}
+	return "", false, false
+}
 
 // stripReplyFallback removes the quoted lines an older Matrix client puts in
 // front of a reply ("> <@alice:example.org> original\n\nreply"), like
@@ -153,17 +222,15 @@ func stripReplyFallback(s string) string {
 	return strings.Join(lines[i:], "\n")
 }
 
-// cutMention reports whether t starts with the bot's mention and returns the
-// rest without separators.
+// cutMention reports whether t starts with the bot's mention (see cutFold)
+// and returns the rest without separators.
 func cutMention(t, mention string) (string, bool) {
-	if mention == "" || len(t) < len(mention) || !strings.EqualFold(t[:len(mention)], mention) {
+	if mention == "" {
 		return "", false
 	}
-	rest := t[len(mention):]
-	if last, _ := utf8.DecodeLastRuneInString(mention); isWordRune(last) {
-		if next, _ := utf8.DecodeRuneInString(rest); rest != "" && (isWordRune(next) || next == '.' || next == '-') {
-			return "", false // "@bot" inside "@bottle"
-		}
+	rest, ok := cutFold(t, mention)
+	if !ok || !mentionEnds(lastVisible(mention), rest) {
+		return "", false // "@bot" inside "@bottle"
 	}
 	rest = trimSpace(rest)
 	if r, ok := strings.CutPrefix(rest, ":"); ok {
@@ -174,32 +241,26 @@ func cutMention(t, mention string) (string, bool) {
 	return trimSpace(rest), true
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
-
-// cutPrefix splits a leading run of '!' (or one to three '/') look-alikes
-// from t, returning the ASCII prefix ("!", "/" or "//") and the rest.
-func cutPrefix(t string) (prefix, rest string) {
+// cutPrefix splits a leading run of '!' (or '/') look-alikes from t,
+// skipping invisible characters inside it, and returns the ASCII prefix ("!",
+// "/" or "//"), the rest and the number of prefix characters.
+func cutPrefix(t string) (prefix, rest string, count int) {
 	bangs, slashes := 0, 0
 	i := 0
 	for i < len(t) {
 		r, n := utf8.DecodeRuneInString(t[i:])
-		switch r {
-		case '!', '！', '﹗', 'ǃ':
-			if slashes > 0 {
-				return prefixOf(bangs, slashes), t[i:]
-			}
+		switch r = foldRune(r); {
+		case r == '!' && slashes == 0:
 			bangs++
-		case '/', '／':
-			if bangs > 0 {
-				return prefixOf(bangs, slashes), t[i:]
-			}
+		case r == '/' && bangs == 0:
 			slashes++
+		case bangs+slashes > 0 && isInvisible(r):
 		default:
-			return prefixOf(bangs, slashes), t[i:]
+			return prefixOf(bangs, slashes), t[i:], bangs + slashes
 		}
 		i += n
 	}
-	return prefixOf(bangs, slashes), ""
+	return prefixOf(bangs, slashes), "", bangs + slashes
 }
 
 func prefixOf(bangs, slashes int) string {
@@ -214,23 +275,50 @@ func prefixOf(bangs, slashes int) string {
 	return ""
 }
 
-// skipFormat drops invisible format characters (zero-width space, joiners,
-// …) at the start of s.
-func skipFormat(s string) string {
-	return strings.TrimLeftFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) })
-}
+// skipInvisible drops invisible characters (zero-width space, joiners, bidi
+// marks, combining marks, …) at the start of s.
+func skipInvisible(s string) string { return strings.TrimLeftFunc(s, isInvisible) }
 
 // startsWithLetter reports whether s starts with a letter, after invisible
-// format characters.
+// characters.
 func startsWithLetter(s string) bool {
-	r, _ := utf8.DecodeRuneInString(skipFormat(s))
+	r, _ := utf8.DecodeRuneInString(skipInvisible(s))
 	return unicode.IsLetter(r)
+}
+
+// spacedName returns the known command name that s (the text after a prefix
+// that is not followed by a letter) starts with after white space,
+// punctuation and symbols: "note" for " note secret" or "_note x". The name
+// must be a whole word; invisible characters in it are skipped.
+func spacedName(s string, known func(string) bool) string {
+	s = strings.TrimLeftFunc(s, func(r rune) bool {
+		return isBlank(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)
+	})
+	var word strings.Builder
+	for _, r := range s {
+		if r = foldRune(r); isWordRune(r) {
+			word.WriteRune(r)
+		} else if !isInvisible(r) {
+			break
+		}
+	}
+	name := strings.ToLower(word.String())
+	if name == "" || known == nil || !known(name) {
+		return ""
+	}
+	return name
 }
 
 // isPath reports whether the first word of s (after a '/' prefix) has a '/'
 // followed by more text: "home/user/file", "r/golang", "example.com/x".
 func isPath(s string) bool {
 	word, _, _ := cutWord(s)
+	word = strings.Map(func(r rune) rune {
+		if isInvisible(r) {
+			return -1
+		}
+		return r
+	}, word)
 	i := strings.IndexAny(word, "/／")
 	if i < 0 {
 		return false
@@ -253,7 +341,7 @@ func cutWord(s string) (word, rest string, found bool) {
 func classifyCommand(s, prefix string, known func(string) bool) Parsed {
 	word, args, _ := cutWord(s)
 	args = trimSpace(args)
-	name := strings.ToLower(strings.TrimRight(foldWidth(word), ".,:;!?"))
+	name := strings.ToLower(strings.TrimRight(foldWidth(dropFormat(word)), ".,:;!?"))
 	switch {
 	case name == "note" && args != "":
 		return Parsed{Kind: KindNote, Text: args, Name: name, Prefix: prefix}
@@ -263,20 +351,15 @@ func classifyCommand(s, prefix string, known func(string) bool) Parsed {
 	return Parsed{Kind: KindUnknown, Name: strings.ToLower(word), Args: args, Prefix: prefix}
 }
 
-// foldWidth maps fullwidth ASCII forms (U+FF01–U+FF5E) to ASCII.
-func foldWidth(s string) string {
-	if !strings.ContainsFunc(s, isFullwidth) {
-		return s
-	}
+// dropFormat removes format characters and variation selectors from s.
+func dropFormat(s string) string {
 	return strings.Map(func(r rune) rune {
-		if isFullwidth(r) {
-			return r - 0xFF01 + '!'
+		if isFormat(r) || unicode.Is(unicode.Variation_Selector, r) {
+			return -1
 		}
 		return r
 	}, s)
 }
-
-func isFullwidth(r rune) bool { return r >= 0xFF01 && r <= 0xFF5E }
 
 func allShortcutBytes(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -60,12 +60,9 @@ func New(engine *bridge.Engine, opts Options) *Router {
 // should see goes to Outcome.Whisper, and notes to Outcome.Note. An error
 // means a store or engine failure; the engine shows it to the operator only.
 func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv bridge.Conversation) (bridge.Outcome, error) {
-	p := Parse(in.Text, in.Mention)
-	if p.Kind == KindReply {
-		// Operators also type the bot's name by hand ("@chatbridge help").
-		if q := Parse(in.Text, "@"+r.opts.BotName); q.Kind != KindReply {
-			p = q
-		}
+	p, refused := r.classify(in)
+	if refused != "" {
+		return bridge.Outcome{Whisper: refused}, nil
 	}
 	switch p.Kind {
 	case KindCommand:
@@ -77,6 +74,8 @@ func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv br
 		return out, nil
 	case KindUnknown:
 		return bridge.Outcome{Whisper: unknownText(p)}, nil
+	case KindMistyped:
+		return bridge.Outcome{Whisper: mistypedText(p)}, nil
 	case KindNote:
 		if p.Text == "" {
 			return bridge.Outcome{Whisper: "Usage: " + noteCommand.usage}, nil
@@ -89,6 +88,36 @@ func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv br
 	default:
 		return r.reply(ctx, in, conv, p.Text)
 	}
+}
+
+// classify parses in. For a reply it also runs the relay gate on the text
+// the operator typed and on the reply: refused is the whisper when the gate
+// stops it (then nothing may be relayed).
+func (r *Router) classify(in bridge.OperatorInput) (p Parsed, refused string) {
+	p = Parse(in.Text, in.Mention)
+	if p.Kind == KindReply {
+		// Operators also type the bot's name by hand ("@chatbridge help").
+		if q := Parse(in.Text, "@"+r.opts.BotName); q.Kind != KindReply {
+			p = q
+		}
+	}
+	if p.Kind == KindReply {
+		refused = r.refusal(in, in.Text, p.Text)
+	}
+	return p, refused
+}
+
+// refusal runs the relay gate on each text and returns the whisper for the
+// first it refuses, or "".
+func (r *Router) refusal(in bridge.OperatorInput, texts ...string) string {
+	mentions := []string{in.Mention, "@" + r.opts.BotName}
+	for _, t := range texts {
+		if why := relayRefusal(t, mentions...); why != "" {
+			r.log.Warn("relay gate refused a reply", "operator", in.Operator.Key())
+			return "Not sent: this looks like a command or a note (" + why + ")."
+		}
+	}
+	return ""
 }
 
 // unknownText answers a command attempt that is not a command.
@@ -104,9 +133,21 @@ func unknownText(p Parsed) string {
 	return fmt.Sprintf("Unknown command %s — try !help. Nothing was sent to the visitor.", typed)
 }
 
+// mistypedText answers a command name after a lone prefix ("! note x").
+func mistypedText(p Parsed) string {
+	if p.Prefix == ";;" {
+		return "Did you mean ;; (a private note)? Nothing was sent."
+	}
+	return "Did you mean !" + p.Name + "? Nothing was sent."
+}
+
 // relay sends text to the visitor, with whisper for the operator, unless it
-// is over the size limit.
-func (r *Router) relay(text, whisper string) bridge.Outcome {
+// is over the size limit or the relay gate refuses it. Every Outcome.Relay
+// is made here.
+func (r *Router) relay(in bridge.OperatorInput, text, whisper string) bridge.Outcome {
+	if refused := r.refusal(in, text); refused != "" {
+		return bridge.Outcome{Whisper: refused}
+	}
 	if len(text) > r.opts.MaxMessageBytes {
 		return bridge.Outcome{Whisper: fmt.Sprintf("Nothing was sent: the message is %d bytes long, the limit is %d.", len(text), r.opts.MaxMessageBytes)}
 	}

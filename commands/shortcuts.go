@@ -44,7 +44,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return bridge.Outcome{Whisper: "Nothing was sent: the message is empty."}, nil
 	}
 	if !strings.Contains(text, ":") {
-		return r.relay(text, ""), nil
+		return r.relay(in, text, ""), nil
 	}
 	st, err := r.loadCanned(ctx, in, conv)
 	if err != nil {
@@ -59,13 +59,13 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return canned.Render(c.Text, st.vars), true
 	})
 	if len(used) == 0 {
-		return r.relay(text, ""), nil
+		return r.relay(in, text, ""), nil
 	}
 	expanded = trimSpace(expanded)
 	if expanded == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: " + shortcutList(used) + " rendered to an empty text for this visitor."}, nil
 	}
-	out := r.relay(expanded, sentNotice(used))
+	out := r.relay(in, expanded, sentNotice(used))
 	if out.Relay != "" {
 		r.recordUse(ctx, used, key)
 	}
@@ -83,7 +83,7 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: :" + shortcut + " rendered to an empty text for this visitor."}, true
 	}
-	out = r.relay(text, sentNotice([]string{shortcut}))
+	out = r.relay(in, text, sentNotice([]string{shortcut}))
 	if out.Relay != "" {
 		r.recordUse(ctx, []string{shortcut}, in.Operator.Key())
 	}

@@ -1,0 +1,116 @@
+package commands
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The relay gate is the last check before operator text goes to a visitor.
+// It does not trust Parse: it reads a skeleton of the text and refuses
+// anything that looks like a command, a note or a message to the bot, so
+// that a bug in the parser cannot leak operator-only text.
+
+// skeleton returns text as the relay gate reads it: every invisible
+// character (format characters, variation selectors, default-ignorable code
+// points, combining marks) removed, fullwidth forms and the look-alikes of
+// '!' and ';' folded to ASCII (see foldRune), leading white space trimmed.
+// White space inside is kept: it decides between "!help" and "! wow".
+func skeleton(text string) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	for _, r := range text {
+		if !isInvisible(r) {
+			b.WriteRune(foldRune(r))
+		}
+	}
+	return strings.TrimLeftFunc(b.String(), isGap)
+}
+
+// isGap is white space as the gate sees it (invisible characters are gone
+// from the skeleton already).
+func isGap(r rune) bool { return unicode.IsSpace(r) || r == '\u2800' }
+
+// relayable reports whether text may be sent to a visitor; mentions are the
+// ways the bot is addressed ("<@U123>", "@chatbridge"). See relayRefusal.
+// The Router checks the text the operator typed, the reply before canned
+// shortcuts are expanded and the final text.
+func relayable(text string, mentions ...string) bool {
+	return relayRefusal(text, mentions...) == ""
+}
+
+// relayRefusal says why text must not be sent to a visitor, or returns "" if
+// it may be. On the skeleton of text, it refuses:
+//
+//   - ";" then ";" (white space between them allowed): a note;
+//   - a mention of the bot, as a whole word, in any case;
+//   - a run of '!' or of '/' directly followed by a letter: a command —
+//     except "/word/more" after '/', a path or URL ("/home/user",
+//     "//example.com/x"), which Parse also relays;
+//   - a lone '!', or a run of '/', then white space, punctuation or symbols,
+//     then a known command name as a whole word ("! note x", "!_note x",
+//     "/ help"). "! wow" and "!!! Help is on the way" pass.
+func relayRefusal(text string, mentions ...string) string {
+	s := skeleton(text)
+	if rest, ok := strings.CutPrefix(s, ";"); ok && strings.HasPrefix(strings.TrimLeftFunc(rest, isGap), ";") {
+		return `it starts with ";;"`
+	}
+	for _, m := range mentions {
+		if m = skeleton(m); m != "" && startsWithMention(s, m) {
+			return "it starts with the bot's mention"
+		}
+	}
+	c, _ := utf8.DecodeRuneInString(s)
+	if c != '!' && c != '/' {
+		return ""
+	}
+	rest := strings.TrimLeft(s, string(c))
+	run := s[:len(s)-len(rest)]
+	if r, _ := utf8.DecodeRuneInString(rest); unicode.IsLetter(r) {
+		if c == '/' && pathWord(rest) {
+			return ""
+		}
+		word := rest
+		if i := strings.IndexFunc(rest, isGap); i >= 0 {
+			word = rest[:i]
+		}
+		return fmt.Sprintf("it starts with %q", clip(run+word, 30))
+	}
+	if c == '!' && len(run) > 1 {
+		return ""
+	}
+	rest = strings.TrimLeftFunc(rest, func(r rune) bool { return isGap(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) })
+	end := strings.IndexFunc(rest, func(r rune) bool { return !isWordRune(r) })
+	if end < 0 {
+		end = len(rest)
+	}
+	if name := strings.ToLower(rest[:end]); name != "" && Known(name) {
+		return fmt.Sprintf("it starts with %q and the command name %q", run, name)
+	}
+	return ""
+}
+
+// startsWithMention reports whether skeleton s starts with mention m (also a
+// skeleton), ignoring case, as a whole word.
+func startsWithMention(s, m string) bool {
+	for _, w := range m {
+		r, n := utf8.DecodeRuneInString(s)
+		if n == 0 || !equalFoldRune(r, w) {
+			return false
+		}
+		s = s[n:]
+	}
+	last, _ := utf8.DecodeLastRuneInString(m)
+	return mentionEnds(last, s)
+}
+
+// pathWord reports whether the first word of s has a '/' followed by more
+// text.
+func pathWord(s string) bool {
+	if i := strings.IndexFunc(s, isGap); i >= 0 {
+		s = s[:i]
+	}
+	i := strings.IndexByte(s, '/')
+	return i >= 0 && i+1 < len(s)
+}
