@@ -260,7 +260,9 @@ type visitorResponse struct {
 }
 
 // handleVisitor sets the visitor's name and/or e-mail (the pre-chat form and
-// the offline e-mail prompt) and returns them (200).
+// the offline e-mail prompt) and returns them (200). Each change is a write
+// and an event for every operator view, so they are rate-limited per
+// visitor (Config.VisitorUpdatesPerMinute).
 func (s *Server) handleVisitor(w http.ResponseWriter, r *http.Request) {
 	v, err := s.authenticate(r)
 	if err != nil {
@@ -278,6 +280,10 @@ func (s *Server) handleVisitor(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil && name == "" && req.Email == "" {
 		err = errBadRequest("send a name, an email or both")
+	}
+	if err == nil {
+		// After validation, so that a refused body costs no token.
+		err = s.limited(s.updates, v.ID, "changes to your details")
 	}
 	if err == nil {
 		v, err = s.engine.UpdateVisitor(r.Context(), v.ID, name, req.Email)

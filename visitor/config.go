@@ -49,6 +49,21 @@ type Config struct {
 	// PingInterval is how often the stream pings an idle client (default
 	// 30 s). Not in bridge.toml.
 	PingInterval time.Duration
+
+	// VisitorUpdatesPerMinute limits name and e-mail changes (POST/PATCH
+	// /api/v1/visitor) per visitor (default 10). Each one is a durable write
+	// and an event for every operator view. Not in bridge.toml.
+	VisitorUpdatesPerMinute int
+	// MaxConnsPerVisitor caps a visitor's concurrent live connections:
+	// streams (after their hello) plus long polls (default 8). Not in
+	// bridge.toml.
+	MaxConnsPerVisitor int
+	// MaxConnsPerIP caps the concurrent live connections from one client
+	// IP (an IPv6 /64): streams, including those still waiting for their
+	// hello, plus long polls (default 64). Behind a reverse proxy every
+	// client shares the proxy's address unless TrustProxyHeaders is set.
+	// Not in bridge.toml.
+	MaxConnsPerIP int
 }
 
 // Defaults of Config, matching bridge.example.toml.
@@ -62,6 +77,9 @@ const (
 	DefaultWSMaxFrameBytes          = 65536
 	DefaultHelloTimeout             = 10 * time.Second
 	DefaultPingInterval             = 30 * time.Second
+	DefaultVisitorUpdatesPerMinute  = 10
+	DefaultMaxConnsPerVisitor       = 8
+	DefaultMaxConnsPerIP            = 64
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -81,6 +99,9 @@ func (c Config) withDefaults() Config {
 	setInt(&c.SessionsPerIPPerHour, DefaultSessionsPerIPPerHour)
 	setInt(&c.ConversationsPerIPPerDay, DefaultConversationsPerIPPerDay)
 	setInt(&c.PageviewsPerMinute, DefaultPageviewsPerMinute)
+	setInt(&c.VisitorUpdatesPerMinute, DefaultVisitorUpdatesPerMinute)
+	setInt(&c.MaxConnsPerVisitor, DefaultMaxConnsPerVisitor)
+	setInt(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	setDur(&c.LongPollMax, DefaultLongPollMax)
 	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.PingInterval, DefaultPingInterval)
@@ -120,6 +141,9 @@ func (c Config) Validate() []error {
 		{"visitor.long_poll_max", int64(c.LongPollMax)},
 		{"visitor.hello_timeout", int64(c.HelloTimeout)},
 		{"visitor.ping_interval", int64(c.PingInterval)},
+		{"visitor.visitor_updates_per_minute", int64(c.VisitorUpdatesPerMinute)},
+		{"visitor.max_conns_per_visitor", int64(c.MaxConnsPerVisitor)},
+		{"visitor.max_conns_per_ip", int64(c.MaxConnsPerIP)},
 	} {
 		if f.v < 0 {
 			bad(f.key, "must not be negative")

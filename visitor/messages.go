@@ -57,7 +57,9 @@ func statusOf(c bridge.Conversation) string {
 // conversation=ID). When conversation names an older conversation, the
 // current one is returned from its start. With wait, the call blocks until a
 // message arrives, the conversation closes, or the wait (capped at
-// Config.LongPollMax) runs out.
+// Config.LongPollMax) runs out. A long poll counts towards
+// Config.MaxConnsPerIP and Config.MaxConnsPerVisitor like a stream; over
+// either it is refused with a 429.
 func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 	v, err := s.authenticate(r)
 	if err != nil {
@@ -86,6 +88,15 @@ func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 	if len(convID) > 64 {
 		s.writeError(w, r, errBadRequest("conversation is not a conversation id"))
 		return
+	}
+	if wait > 0 {
+		// A long poll holds a connection like a stream does.
+		release, err := s.acquireLongPoll(r, v.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		defer release()
 	}
 	view, err := s.waitMessages(r.Context(), v.ID, convID, after, wait)
 	if err != nil {

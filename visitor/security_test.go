@@ -347,6 +347,8 @@ func TestConfigValidate(t *testing.T) {
 		{"bad origins", Config{AllowedOrigins: []string{"shop.example.com", "https://x.example/path", "ftp://x", "https://a*.example"}},
 			[]string{"allowed_origins[0]", "allowed_origins[1]", "allowed_origins[2]", "allowed_origins[3]"}},
 		{"negative", Config{MessagesPerMinute: -1, LongPollMax: -time.Second}, []string{"messages_per_minute", "long_poll_max"}},
+		{"negative caps", Config{VisitorUpdatesPerMinute: -1, MaxConnsPerVisitor: -1, MaxConnsPerIP: -1},
+			[]string{"visitor_updates_per_minute", "max_conns_per_visitor", "max_conns_per_ip"}},
 		{"frame too small", Config{WSMaxFrameBytes: 1000}, []string{"ws_max_frame_bytes"}},
 		{"bad public url", Config{PublicURL: "chat.example.com"}, []string{"server.public_url"}},
 	} {

@@ -29,6 +29,12 @@ type Server struct {
 	messages      *limiter // per conversation
 	pageviews     *limiter // per visitor
 	typing        *limiter // per visitor, one per 50 ms
+	updates       *limiter // per visitor: name and e-mail changes
+
+	// Live connections (streams and long polls) per client IP, counted
+	// from before a stream's hello, and per visitor.
+	ipConns      *connLimiter
+	visitorConns *connLimiter
 
 	// streams tracks live WebSocket connections so Close can end them.
 	ctx       context.Context
@@ -61,6 +67,9 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Server, error) {
 		messages:      newLimiter(cfg.MessagesPerMinute, time.Minute),
 		pageviews:     newLimiter(cfg.PageviewsPerMinute, time.Minute),
 		typing:        newLimiter(1, typingInterval),
+		updates:       newLimiter(cfg.VisitorUpdatesPerMinute, time.Minute),
+		ipConns:       newConnLimiter(cfg.MaxConnsPerIP),
+		visitorConns:  newConnLimiter(cfg.MaxConnsPerVisitor),
 		ctx:           ctx,
 		cancel:        cancel,
 	}, nil
@@ -81,7 +90,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			now := s.engine.Now()
-			for _, l := range []*limiter{s.sessions, s.conversations, s.messages, s.pageviews, s.typing} {
+			for _, l := range []*limiter{s.sessions, s.conversations, s.messages, s.pageviews, s.typing, s.updates} {
 				l.sweep(now)
 			}
 		}

@@ -56,7 +56,11 @@ var pongFrame = []byte(`{"type":"pong"}`)
 
 // handleStream upgrades GET /api/v1/stream?after=N[&conversation=ID] to a
 // WebSocket. The client's first frame must be {"type":"hello","token":"…"}
-// within Config.HelloTimeout, else the connection is closed with 4401. The
+// within Config.HelloTimeout, else the connection is closed with 4401. A
+// client IP with Config.MaxConnsPerIP live connections (streams, with or
+// without hello, and long polls) is refused with a 429 before the upgrade; a
+// visitor with Config.MaxConnsPerVisitor is closed with 4429 after the
+// hello. The
 // server then sends {"type":"ready"}, every public message after N, and live
 // message, closed and operator typing frames; the client may send
 // {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}).
@@ -79,7 +83,16 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errBadRequest("conversation is not a conversation id"))
 		return
 	}
+	// The address's slot is taken before the upgrade and held until the
+	// connection ends, so that connections still waiting for their hello
+	// count too.
+	ip, err := s.acquireIP(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if !s.streamStarted() {
+		s.ipConns.release(ip)
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: CodeInternal, message: "the server is shutting down"})
 		return
 	}
@@ -89,6 +102,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		InsecureSkipVerify: true,
 	})
 	if err != nil {
+		s.ipConns.release(ip)
 		s.streams.Done()
 		return // Accept has written the HTTP error
 	}
@@ -98,6 +112,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// idle stream then holds little more than its socket.
 	go func() {
 		defer s.streams.Done()
+		defer s.ipConns.release(ip)
 		defer c.CloseNow()
 		s.serveStream(c, after, convID)
 	}()
@@ -173,6 +188,11 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	if !ok {
 		return
 	}
+	if !s.visitorConns.acquire(v.ID) {
+		c.Close(StatusTooManyConnections, "too many open connections for this visitor")
+		return
+	}
+	defer s.visitorConns.release(v.ID)
 	sub := s.engine.Hub().SubscribeVisitorSize(v.ID, streamEventBuffer)
 	defer sub.Close()
 	s.log.Debug("stream opened", "visitor", v.ID)
