@@ -24,7 +24,9 @@ const ended = "Alice Martin ended the chat."
 // leakCorpus: commands with every prefix, case and white-space variants,
 // typos, look-alikes, notes, canned shortcuts, text that only resembles
 // commands or shortcuts, empty and very long input.
-var leakCorpus = []leakCase{
+var leakCorpus = append(staticLeakCorpus, invisibleLeakCases()...)
+
+var staticLeakCorpus = []leakCase{
 	// Commands, every prefix.
 	{in: "!help"}, {in: "/help"}, {in: "//help"}, {in: "///help"},
 	{in: "<@UBOT> help"}, {in: "<@UBOT>: help"}, {in: "<@UBOT>, help"}, {in: "<@UBOT>help"},
@@ -111,6 +113,59 @@ var leakCorpus = []leakCase{
 	{in: "!" + strings.Repeat("a", 9000)},
 	{in: strings.Repeat("b", bridge.DefaultMaxMessageBytes+1)},
 	{in: ":sorry " + strings.Repeat("c", bridge.DefaultMaxMessageBytes-10)},
+	// Invisible and full-width characters in front of a prefix (found by a
+	// security review: each was relayed). invisibleLeakCases adds every
+	// character of testInvisibles in front of every prefix.
+	{in: "\u200f;; customer is on the blacklist, stall him"}, {in: "\u200e!note internal: refund denied"},
+	{in: "\u2068!helpdesk Printer broken\u2069"}, {in: "\u00ad!help"}, {in: "；；内部メモ: VIP customer"},
+	{in: "\u037e\u037e greek question marks"}, {in: "\ufe54\ufe54 small semicolons"}, {in: ";；mixed"},
+	{in: ";\u200f; split by a mark"}, {in: "\u2067\u202e\u200f;; stacked"}, {in: "\u0301\ufe0f\u200d!help"},
+	{in: "\u2068<@UBOT> help\u2069"}, {in: "\u2068；；x\u2069"}, {in: "\u202a！ｎｏｔｅ fullwidth\u202c"},
+	{in: "\u200f＠chatbridge help"}, {in: "＜＠ＵＢＯＴ＞ help"}, {in: "<@U\u200bBOT> help"},
+	{in: "!\u200b!help"}, {in: "!\u0301help"}, {in: "/\u200f/help"}, {in: "!help\u200f"},
+	{in: "\u3164!help"}, {in: "\ufe15help"}, {in: "\u2800!help"},
+	// A command name after a lone prefix and a space or punctuation.
+	{in: "! note secret"}, {in: "!_note x"}, {in: "! help"}, {in: "!? help"}, {in: "!\u00a0HELP me"},
+	{in: "/ ticket x"}, {in: "// note: internal"}, {in: "; ; x"}, {in: "! ! close"}, {in: "!- helpdesk_search x"},
+	// Replies that stay replies.
+	{in: "! helpful tip", relay: "! helpful tip"}, {in: "!!! Help is on the way", relay: "!!! Help is on the way"},
+	{in: "; ) ok", relay: "; ) ok"}, {in: "❤️ thanks", relay: "❤️ thanks"}, {in: "thanks ❤️", relay: "thanks ❤️"},
+	{in: "שלום\u200f עולם", relay: "שלום\u200f עולם"}, {in: "مرحبا\u200f بك", relay: "مرحبا\u200f بك"},
+	{in: "\u200fשלום", relay: "שלום"}, {in: "\u2068hello\u2069", relay: "hello"},
+	{in: "Τι κάνεις;", relay: "Τι κάνεις;"}, {in: "https://example.com/help?x=1", relay: "https://example.com/help?x=1"},
+	{in: "@chatbridge\u200bbot hi", relay: "@chatbridge\u200bbot hi"}, {in: "!! wow", relay: "!! wow"},
+	{in: "/ home", relay: "/ home"}, {in: "!1 help", relay: "!1 help"},
+}
+
+// testInvisibles are characters that render as nothing (or nearly) and must
+// never hide a prefix: format characters (Cf) of every kind, variation
+// selectors, default-ignorable fillers and combining marks.
+var testInvisibles = []rune{
+	'\u00ad', '\u034f', '\u061c', '\u115f', '\u1160', '\u17b4', '\u180b', '\u180e',
+	'\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e',
+	'\u2060', '\u2061', '\u2062', '\u2063', '\u2064', '\u2066', '\u2067', '\u2068', '\u2069',
+	'\u206a', '\u206f', '\u3164', '\ufe00', '\ufe0e', '\ufe0f', '\ufeff', '\uffa0', '\ufff9',
+	'\U0001d173', '\U000e0001', '\U000e0020', '\U000e007f', '\U000e0100', '\U000e01ef',
+	'\u0300', '\u0488', '\u20dd',
+}
+
+// invisibleLeakCases puts every testInvisibles character in front of a note,
+// "!note", "!help", "/help" and a mention (leaving out inputs that
+// staticLeakCorpus has already).
+func invisibleLeakCases() []leakCase {
+	static := map[string]bool{}
+	for _, tc := range staticLeakCorpus {
+		static[tc.in] = true
+	}
+	var out []leakCase
+	for _, c := range testInvisibles {
+		for _, s := range []string{";; x", "!note x", "!help", "/help", "<@UBOT> help"} {
+			if in := string(c) + s; !static[in] {
+				out = append(out, leakCase{in: in})
+			}
+		}
+	}
+	return out
 }
 
 // TestNoLeak runs every input of the corpus through engine.HandleOperator in

@@ -94,6 +94,49 @@ func TestParse(t *testing.T) {
 		{"edited fallback", "> * <@alice:example.org> one\n\n:sorry", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
 		{"quote without blank line", "> <@a:b> x\nreply", reply("> <@a:b> x\nreply")},
 		{"plain quote", "> to be or not", reply("> to be or not")},
+		// Invisible and look-alike characters in front of and inside prefixes.
+		{"rlm note", "\u200f;; customer is on the blacklist", note("customer is on the blacklist")},
+		{"lrm bang note", "\u200e!note internal: refund denied", Parsed{Kind: KindNote, Text: "internal: refund denied", Name: "note", Prefix: "!"}},
+		{"isolate", "\u2068!helpdesk Printer broken\u2069", cmd("helpdesk", "Printer broken", "!")},
+		{"soft hyphen", "\u00ad!help", cmd("help", "", "!")},
+		{"fullwidth semicolons", "；；内部メモ: VIP customer", note("内部メモ: VIP customer")},
+		{"greek question mark", "\u037e\u037e x", note("x")},
+		{"small semicolons", "\ufe54\ufe54 x", note("x")},
+		{"mixed semicolons", ";；x", note("x")},
+		{"invisible between semicolons", ";\u200f; x", note("x")},
+		{"arabic letter mark", "\u061c/help", cmd("help", "", "/")},
+		{"override", "\u202e!help", cmd("help", "", "!")},
+		{"cgj", "\u034f!help", cmd("help", "", "!")},
+		{"variation selector", "\ufe0f!help", cmd("help", "", "!")},
+		{"supplementary variation selector", "\U000e0100!help", cmd("help", "", "!")},
+		{"leading combining mark", "\u0301!help", cmd("help", "", "!")},
+		{"enclosing mark", "\u20dd;; x", note("x")},
+		{"hangul filler", "\u3164!help", cmd("help", "", "!")},
+		{"tag character", "\U000e0041<@UBOT> help", cmd("help", "", "@")},
+		{"invisible between bangs", "!\u200b!help", cmd("help", "", "!")},
+		{"combining mark after bang", "!\u0301help", cmd("help", "", "!")},
+		{"rlm after name", "!help\u200f", cmd("help", "", "!")},
+		{"fullwidth mention", "＜＠ＵＢＯＴ＞ help", cmd("help", "", "@")},
+		{"invisible inside mention", "<@U\u200bBOT> help", cmd("help", "", "@")},
+		{"mention then invisible word", "<@UBOT>\u200fhelp", cmd("help", "", "@")},
+		{"bang space note", "! note secret", Parsed{Kind: KindMistyped, Name: "note", Prefix: "!"}},
+		{"bang underscore note", "!_note x", Parsed{Kind: KindMistyped, Name: "note", Prefix: "!"}},
+		{"bang question help", "!? help", Parsed{Kind: KindMistyped, Name: "help", Prefix: "!"}},
+		{"bang nbsp uppercase", "!\u00a0HELP me", Parsed{Kind: KindMistyped, Name: "help", Prefix: "!"}},
+		{"slash space", "/ ticket x", Parsed{Kind: KindMistyped, Name: "ticket", Prefix: "/"}},
+		{"comment slashes", "// note: internal", Parsed{Kind: KindMistyped, Name: "note", Prefix: "//"}},
+		{"spaced semicolons", "; ; x", Parsed{Kind: KindMistyped, Name: "note", Prefix: ";;"}},
+		{"bang space word", "! wow", reply("! wow")},
+		{"bang space longer word", "! helpful tip", reply("! helpful tip")},
+		{"bangs space command word", "!!! Help is on the way", reply("!!! Help is on the way")},
+		{"semicolon smiley", "; ) ok", reply("; ) ok")},
+		{"rlm inside", "שלום\u200f עולם", reply("שלום\u200f עולם")},
+		{"leading rlm trimmed", "\u200fשלום", reply("שלום")},
+		{"trailing isolate trimmed", "\u2068hello\u2069", reply("hello")},
+		{"emoji variation selector kept", "thanks ❤️", reply("thanks ❤️")},
+		{"emoji first", "❤️ thanks", reply("❤️ thanks")},
+		{"greek question", "Τι κάνεις;", reply("Τι κάνεις;")},
+		{"mention as a longer word", "<@UBOT2> hi", reply("<@UBOT2> hi")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +153,9 @@ func TestParseWithoutMention(t *testing.T) {
 	}
 	if got := Parse("@botanist hi", "@bot"); got.Kind != KindReply {
 		t.Errorf("@bot inside @botanist: %+v", got)
+	}
+	if got := Parse("@bot\u200btle hi", "@bot"); got.Kind != KindReply {
+		t.Errorf("@bot inside @bot\\u200btle: %+v", got)
 	}
 	if got := Parse("@bot: help", "@bot"); got.Kind != KindCommand || got.Name != "help" {
 		t.Errorf("@bot: help: %+v", got)
