@@ -137,9 +137,9 @@ function run(){
   stop();if(!tok)return;const my=gen;
   if(wsBad>=3&&N()-wsBadAt<12e4||!W.WebSocket)return poll(my);
   let ok=0,w;try{w=ws=new WebSocket(API.replace(/^http/,'ws')+'/api/v1/stream?after='+last+(conv?'&conversation='+encodeURIComponent(conv):''))}catch(e){wsBad=3;wsBadAt=N();return poll(my)}
-  w.onopen=()=>{ok=1;wsBad=0;fails=0;w.send(JSON.stringify({type:'hello',token:tok}));pt=setInterval(()=>w.readyState==1&&w.send('{"type":"ping"}'),25e3);sync();flush()};
+  w.onopen=()=>{ok=1;wsBad=0;w.send(JSON.stringify({type:'hello',token:tok}));pt=setInterval(()=>w.readyState==1&&w.send('{"type":"ping"}'),25e3);sync();flush()};
   w.onmessage=ev=>{let f;try{f=JSON.parse(ev.data)}catch(e){return}frame(f)};
-  w.onclose=ev=>{if(my!=gen)return;ws=null;clearInterval(pt);if(ev.code==4401){setTok(null);return}if(!ok){wsBad++;wsBadAt=N()}retry(my)}
+  w.onclose=ev=>{if(my!=gen)return;ws=null;clearInterval(pt);if(ev.code==4401){setTok(null);return}if(ev.code==4429)fails=Math.max(fails,6);if(!ok){wsBad++;wsBadAt=N()}retry(my)}
 }
 function retry(my){if(my!=gen)return;const d=Math.min(3e4,500*2**fails++);tm=setTimeout(run,d/2+Math.random()*d/2)}
 async function poll(my){
@@ -148,6 +148,7 @@ async function poll(my){
   catch(e){retry(my)}
 }
 function frame(f){
+  if(f.type=='ready')fails=0;
   if(f.type=='message'){
     if(f.conversation_id&&f.conversation_id!=conv){if(!conv||status=='new'){switchConv(f.conversation_id);status='open'}else return void sync()}
     add(f,1);ui()
