@@ -37,6 +37,9 @@ func (a *app) wire() error {
 		PageviewsPerMinute:       cfg.Visitor.PageviewsPerMinute,
 		LongPollMax:              cfg.Visitor.LongPollMax.Duration(),
 		WSMaxFrameBytes:          int64(cfg.Visitor.WSMaxFrameBytes),
+		VisitorUpdatesPerMinute:  cfg.Visitor.VisitorUpdatesPerMinute,
+		MaxConnsPerVisitor:       cfg.Visitor.MaxConnsPerVisitor,
+		MaxConnsPerIP:            cfg.Visitor.MaxConnsPerIP,
 		IdentitySecret:           cfg.Visitor.IdentitySecret.Reveal(),
 		TrustProxyHeaders:        cfg.Visitor.TrustProxyHeaders,
 	}, a.engine, a.log.With("component", "visitor"))

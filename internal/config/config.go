@@ -76,6 +76,13 @@ type Visitor struct {
 	PageviewsPerMinute       int      `toml:"pageviews_per_minute"` // per visitor
 	LongPollMax              Duration `toml:"long_poll_max"`
 	WSMaxFrameBytes          int      `toml:"ws_max_frame_bytes"`
+	// VisitorUpdatesPerMinute limits name/e-mail changes per visitor.
+	VisitorUpdatesPerMinute int `toml:"visitor_updates_per_minute"`
+	// MaxConnsPerVisitor caps a visitor's live connections (streams and
+	// long polls, e.g. one per tab).
+	MaxConnsPerVisitor int `toml:"max_conns_per_visitor"`
+	// MaxConnsPerIP caps the live connections from one client address.
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 	// IdentitySecret is the HMAC key of signed identities
 	// (env CHATBRIDGE_IDENTITY_SECRET); "" disables signed identities.
 	IdentitySecret Secret `toml:"identity_secret"`
@@ -198,6 +205,9 @@ func Default() Config {
 			PageviewsPerMinute:       60,
 			LongPollMax:              Duration(30 * time.Second),
 			WSMaxFrameBytes:          65536,
+			VisitorUpdatesPerMinute:  10,
+			MaxConnsPerVisitor:       8,
+			MaxConnsPerIP:            64,
 		},
 		Widget: Widget{
 			Title: "Chat with us", Greeting: "Hi! How can we help?", Color: "#2563eb",
