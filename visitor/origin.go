@@ -1,10 +1,10 @@
 package visitor
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
+
+	"github.com/chatbridge/chatbridge/internal/clientip"
 )
 
 // originPolicy decides which browser origins may use the API and the stream.
@@ -89,30 +89,4 @@ func setCORS(h http.Header, r *http.Request) {
 // one the nearest proxy appended; left-most entries can be forged by the
 // client). IPv6 addresses are reduced to their /64, which one subscriber
 // usually owns as a whole.
-func clientIP(r *http.Request, trustProxy bool) string {
-	var addr netip.Addr
-	if trustProxy {
-		if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
-			parts := strings.Split(v[len(v)-1], ",")
-			for i := len(parts) - 1; i >= 0 && !addr.IsValid(); i-- {
-				addr, _ = netip.ParseAddr(strings.TrimSpace(parts[i]))
-			}
-		}
-	}
-	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		addr, _ = netip.ParseAddr(host)
-	}
-	if !addr.IsValid() {
-		return "unknown"
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
-}
+func clientIP(r *http.Request, trustProxy bool) string { return clientip.Of(r, trustProxy) }

@@ -161,7 +161,7 @@ func TestClientAddr(t *testing.T) {
 		{"mapped IPv4 peer", "[::ffff:192.0.2.7]:5555", nil, false, "192.0.2.7"},
 		{"IPv6 peer is its /64", "[2001:db8:1:2:3:4:5:6]:443", nil, false, "2001:db8:1:2::/64"},
 		{"other host of the same /64", "[2001:db8:1:2:ffff::1]:443", nil, false, "2001:db8:1:2::/64"},
-		{"unparsable peer", "garbage", nil, false, "garbage"},
+		{"unparsable peer", "garbage", nil, false, "unknown"},
 		{"header ignored without trust", "10.0.0.1:80", []string{"203.0.113.9"}, false, "10.0.0.1"},
 		{"trusted header", "10.0.0.1:80", []string{"203.0.113.9"}, true, "203.0.113.9"},
 		{"right-most entry, not the forgeable left ones", "10.0.0.1:80", []string{"198.51.100.1, 203.0.113.9"}, true, "203.0.113.9"},

@@ -2,12 +2,12 @@ package inbox
 
 import (
 	"container/list"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/clientip"
 )
 
 // Login rate limits. The policy:
@@ -189,29 +189,4 @@ func (l *limiter) purge(now time.Time) {
 // the client), as for the visitor API's visitor.trust_proxy_headers;
 // otherwise, or without a usable header, the TCP peer. IPv6 addresses are
 // reduced to their /64 (one host usually owns a whole /64).
-func clientAddr(r *http.Request, trustProxy bool) string {
-	var addr netip.Addr
-	if trustProxy {
-		if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
-			parts := strings.Split(v[len(v)-1], ",")
-			for i := len(parts) - 1; i >= 0 && !addr.IsValid(); i-- {
-				addr, _ = netip.ParseAddr(strings.TrimSpace(parts[i]))
-			}
-		}
-	}
-	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		if addr, err = netip.ParseAddr(host); err != nil {
-			return host
-		}
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
-}
+func clientAddr(r *http.Request, trustProxy bool) string { return clientip.Of(r, trustProxy) }
