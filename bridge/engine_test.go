@@ -558,3 +558,23 @@ func TestVisitorCurrentConversation(t *testing.T) {
 		t.Fatalf("with both closed the visitor sees %s, want the newest %s", view.Conversation.ID, cur.ConversationID)
 	}
 }
+
+func TestTypingEvent(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	sub := e.engine.Hub().SubscribeVisitor(v.ID)
+	defer sub.Close()
+	if err := e.engine.Typing(ctx, m.ConversationID, bridge.FromOperator, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-sub.C:
+		if ev.Kind != bridge.EventTyping || ev.From != bridge.FromOperator || ev.Author != "Alice" || ev.ConversationID != m.ConversationID {
+			t.Fatalf("event %+v", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no typing event")
+	}
+}

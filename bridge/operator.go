@@ -385,3 +385,18 @@ func (e *Engine) CreateLead(ctx context.Context, l Lead) (Lead, error) {
 	e.wake(dests)
 	return out, nil
 }
+
+// Typing tells the other side that someone is typing in a conversation: a
+// visitor (to the operators) or an operator (to the visitor, shown with
+// author). It is a live event only; nothing is stored.
+func (e *Engine) Typing(ctx context.Context, conversationID string, from From, author string) error {
+	c, err := e.Conversation(ctx, conversationID)
+	if err != nil {
+		return fmt.Errorf("typing: %w", err)
+	}
+	if c.Status != StatusOpen {
+		return nil
+	}
+	e.hub.Publish(Event{Kind: EventTyping, VisitorID: c.VisitorID, ConversationID: c.ID, From: from, Author: author})
+	return nil
+}
