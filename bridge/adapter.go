@@ -133,7 +133,9 @@ func (e *RetryAfterError) Unwrap() error { return e.Err }
 // MessageFilter is implemented by destinations that want only some of the
 // messages of KindMessage entries (e-mail wants public operator replies
 // only). The engine asks before enqueueing, so an unwanted message costs no
-// outbox write. Only From and Visibility of m are set when it is called.
+// outbox write. Only From, Visibility and Operator of m are set when it is
+// called (an operator platform skips its own operators' messages, which its
+// users already saw).
 type MessageFilter interface {
 	WantsMessage(m Message) bool
 }

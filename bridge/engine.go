@@ -188,7 +188,7 @@ func (e *Engine) messageDestinations(m Message) []string {
 		if !d.Wants(KindMessage) {
 			continue
 		}
-		if f, ok := d.(MessageFilter); ok && !f.WantsMessage(Message{From: m.From, Visibility: m.Visibility}) {
+		if f, ok := d.(MessageFilter); ok && !f.WantsMessage(Message{From: m.From, Visibility: m.Visibility, Operator: m.Operator}) {
 			continue
 		}
 		out = append(out, d.Name())
