@@ -66,12 +66,14 @@ func (in *Inbox) apiConversation(w http.ResponseWriter, r *http.Request, ss *ses
 	writeJSON(w, http.StatusOK, cv)
 }
 
-// liveEvent is what the stream tells the page: something changed, re-read.
+// liveEvent is what the stream tells the page: something changed, re-read
+// (or, for typing, who is typing: From only, never any text).
 type liveEvent struct {
 	Kind           bridge.EventKind `json:"kind"`
 	ConversationID string           `json:"conversation_id,omitempty"`
 	VisitorID      string           `json:"visitor_id,omitempty"`
 	Seq            uint64           `json:"seq,omitempty"`
+	From           bridge.From      `json:"from,omitempty"`
 }
 
 // forOperator reports whether op's page should hear about ev: whispers only
@@ -129,7 +131,7 @@ func (in *Inbox) events(w http.ResponseWriter, r *http.Request, ss *session) {
 			if in.sessions.get(ss.id, in.now()) == nil {
 				return
 			}
-			b, err := json.Marshal(liveEvent{Kind: ev.Kind, ConversationID: ev.ConversationID, VisitorID: ev.VisitorID, Seq: ev.Seq})
+			b, err := json.Marshal(liveEvent{Kind: ev.Kind, ConversationID: ev.ConversationID, VisitorID: ev.VisitorID, Seq: ev.Seq, From: ev.From})
 			if err != nil {
 				continue
 			}

@@ -10,6 +10,13 @@
 // and not an outbox destination. Live updates reach the page over
 // Server-Sent Events fed by the engine's hub.
 //
+// Typing indicators go both ways: the page shows "<visitor> is typing…" on
+// the visitor's typing events, and tells the visitor that the operator is
+// typing through POST /inbox/c/{id}/typing (no text; at most one event per
+// operator and conversation every two seconds; never while the reply box
+// holds a command, a note or a canned shortcut, never for a closed
+// conversation).
+//
 // Security: message text is never rendered as HTML (html/template on the
 // server, textContent in the page's script), pages carry a strict Content
 // Security Policy with no inline script or style, sessions are random

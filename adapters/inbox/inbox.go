@@ -44,8 +44,10 @@ type Inbox struct {
 	sessions *sessions
 	limiter  *limiter
 	seen     *seenTracker
-	tmpl     *template.Template
-	handler  http.Handler
+	// typingGate coalesces operators' typing events.
+	typingGate *typingGate
+	tmpl       *template.Template
+	handler    http.Handler
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -72,9 +74,10 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
 	}
 	in := &Inbox{
 		cfg: cfg, engine: engine, store: engine.Store(), log: log.With("adapter", AdapterName),
-		sessions: &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
-		seen:     newSeenTracker(maxSeenCached),
-		done:     make(chan struct{}),
+		sessions:   &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
+		seen:       newSeenTracker(maxSeenCached),
+		typingGate: newTypingGate(),
+		done:       make(chan struct{}),
 	}
 	if len(in.cfg.Operators) == 0 {
 		pw := randomString(12)
@@ -130,7 +133,7 @@ func (in *Inbox) Whisper(ctx context.Context, w bridge.Whisper) error {
 	return nil
 }
 
-// Run purges expired sessions and login counters until ctx ends, then calls
+// Run purges expired sessions, login counters and typing marks until ctx ends, then calls
 // Close. It returns nil.
 func (in *Inbox) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Minute)
@@ -144,6 +147,7 @@ func (in *Inbox) Run(ctx context.Context) error {
 			now := in.now()
 			in.sessions.purge(now)
 			in.limiter.purge(now)
+			in.typingGate.purge(now)
 		}
 	}
 }
@@ -184,6 +188,7 @@ func (in *Inbox) routes() http.Handler {
 	mux.HandleFunc("GET /inbox/{$}", in.page(in.listPage))
 	mux.HandleFunc("GET /inbox/c/{id}", in.page(in.conversationPage))
 	mux.HandleFunc("POST /inbox/c/{id}/reply", in.page(in.reply))
+	mux.HandleFunc("POST /inbox/c/{id}/typing", in.api(in.typing))
 	mux.HandleFunc("GET /inbox/events", in.api(in.events))
 	mux.HandleFunc("GET /inbox/api/conversations", in.api(in.apiList))
 	mux.HandleFunc("GET /inbox/api/conversations/{id}", in.api(in.apiConversation))

@@ -56,6 +56,18 @@
     return Array.prototype.map.call(b, function (x) { return x.toString(16).padStart(2, '0'); }).join('');
   }
 
+  // privateText reports whether text starts like something the visitor never
+  // sees: a command ("!", "/"), a note (";;"), a canned shortcut (":"), or a
+  // fullwidth or look-alike form of these, after white space and invisible
+  // characters (as the commands package reads it, and then some: one ";" is
+  // enough here).
+  var leadingInvisible = /^[\s\u2800\p{Default_Ignorable_Code_Point}\p{Cf}\p{Mn}\p{Me}]+/u;
+  function privateText(text) {
+    var c = text.replace(leadingInvisible, '').charAt(0);
+    if (c === '') return false;
+    return '!/;:'.indexOf(c.normalize('NFKC').charAt(0)) >= 0 || c === '\u01C3'; // ǃ (click letter)
+  }
+
   function toLogin() {
     location.assign('/inbox/login?next=' + encodeURIComponent(location.pathname + location.search));
   }
@@ -146,6 +158,31 @@
   // --- open conversation ---
 
   var transcript = document.getElementById('transcript');
+  var convStatusEl = document.getElementById('conv-status');
+  var convClosed = !!convStatusEl && convStatusEl.classList.contains('closed');
+
+  // --- the visitor is typing ---
+
+  // A visitor typing event shows "<name> is typing…" for typingShowFor ms
+  // (each new event restarts it); a visitor message or the end of the chat
+  // hides it at once. The live region's text changes only when it appears or
+  // goes, so screen readers announce it once.
+  var typingShowFor = 5000;
+  var typingBox = document.getElementById('typing');
+  var typingTimer = 0;
+  function showTyping() {
+    if (!typingBox || convClosed) return;
+    var nameEl = document.getElementById('conv-name');
+    var text = ((nameEl && nameEl.textContent) || 'The visitor') + ' is typing…';
+    if (typingBox.textContent !== text) typingBox.textContent = text;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, typingShowFor);
+  }
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typingTimer = 0;
+    if (typingBox && typingBox.textContent !== '') typingBox.textContent = '';
+  }
 
   function renderMessage(m) {
     var li = el('li', 'msg from-' + m.from + ' vis-' + m.visibility + (m.own ? ' own' : ''));
@@ -174,6 +211,7 @@
     var stick = force || nearBottom();
     msgs.forEach(function (m) {
       if (m.seq <= lastSeq) return;
+      if (m.from === 'visitor') hideTyping();
       transcript.appendChild(renderMessage(m));
       lastSeq = m.seq;
     });
@@ -214,6 +252,8 @@
   }
 
   function renderStatus(c) {
+    convClosed = c.status === 'closed';
+    if (convClosed) hideTyping();
     var s = document.getElementById('conv-status');
     if (s) {
       s.className = 'status ' + c.status;
@@ -263,8 +303,14 @@
     es.onmessage = function (e) {
       var ev;
       try { ev = JSON.parse(e.data); } catch (err) { return; }
-      var mine = convID && (ev.conversation_id === convID || (ev.kind === 'updated' && ev.visitor_id === visitorID));
-      if (ev.kind === 'typing') return;
+      var here = convID && ev.conversation_id === convID;
+      var mine = here || (convID && ev.kind === 'updated' && ev.visitor_id === visitorID);
+      if (ev.kind === 'typing') {
+        // Nothing to fetch: the event says all there is.
+        if (here && ev.from === 'visitor') showTyping();
+        return;
+      }
+      if (here && ((ev.kind === 'message' && ev.from === 'visitor') || ev.kind === 'closed')) hideTyping();
       if (mine) refreshConv().then(refreshList);
       else refreshList();
     };
@@ -312,6 +358,27 @@
         form.classList.remove('sending');
         textarea.focus();
       });
+    });
+
+    // Tell the visitor the operator is typing, at most once per typingEvery
+    // ms (the server coalesces to the same rate), while the box holds text
+    // the visitor will see: never for a command, a note or a canned
+    // shortcut, never for a closed conversation. No text is sent.
+    var typingEvery = 2000;
+    var typingSent = -Infinity;
+    textarea.addEventListener('input', function () {
+      var text = textarea.value;
+      if (convClosed || !text.trim() || privateText(text)) return;
+      var now = performance.now();
+      if (now - typingSent < typingEvery) return;
+      typingSent = now;
+      // Plain fetch, not api(): a lost session must not take the operator
+      // away from the draft (sending it does that, with the text kept).
+      fetch('/inbox/c/' + encodeURIComponent(convID) + '/typing', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Accept': 'application/json', 'X-CSRF-Token': csrf }
+      }).catch(function () {});
     });
 
     textarea.addEventListener('keydown', function (e) {
