@@ -1,0 +1,257 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/id"
+)
+
+// adapterName is the adapter's name in the outbox, refs and operators.
+const adapterName = "matrix"
+
+// Backoff of the sync loop after a failed sync.
+const (
+	syncBackoffMin = time.Second
+	syncBackoffMax = 2 * time.Minute
+)
+
+// Adapter is the Matrix client bot. It implements bridge.Deliverer,
+// bridge.MessageFilter, bridge.Whisperer and bridge.HealthChecker; Run
+// receives what operators type.
+type Adapter struct {
+	cfg    Config
+	bot    id.UserID
+	ops    []id.UserID
+	engine *bridge.Engine
+	store  bridge.Store
+	client *mautrix.Client
+	log    *slog.Logger
+
+	mu        sync.Mutex
+	names     map[id.RoomID]map[id.UserID]string // display names by room
+	encrypted map[id.RoomID]bool                 // checked rooms: true if encrypted
+	threads   map[id.EventID]id.EventID          // operator event → its thread root
+	typingAt  map[string]time.Time               // conversation → last visitor typing sent
+	syncErr   error                              // last sync failure, nil after a success
+	syncOK    uint64                             // handled sync responses
+	botName   string
+}
+
+var (
+	_ bridge.Deliverer     = (*Adapter)(nil)
+	_ bridge.MessageFilter = (*Adapter)(nil)
+	_ bridge.Whisperer     = (*Adapter)(nil)
+	_ bridge.HealthChecker = (*Adapter)(nil)
+)
+
+// New checks cfg and returns an adapter for engine. Register it with
+// engine.AddDeliverer(a) and engine.AddWhisperer("matrix", a) before the
+// engine runs, and run a.Run.
+func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("new matrix adapter: %w: %w", bridge.ErrInvalid, errors.Join(errs...))
+	}
+	if engine == nil {
+		return nil, fmt.Errorf("new matrix adapter: %w: nil engine", bridge.ErrInvalid)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RoomName == "" {
+		cfg.RoomName = DefaultRoomName
+	}
+	client, err := mautrix.NewClient(cfg.HomeserverURL, id.UserID(cfg.UserID), cfg.AccessToken)
+	if err != nil {
+		return nil, fmt.Errorf("new matrix adapter: %w: homeserver_url: %w", bridge.ErrInvalid, err)
+	}
+	client.Client = &http.Client{Timeout: 90 * time.Second} // > the 30 s long poll
+	a := &Adapter{
+		cfg: cfg, bot: id.UserID(cfg.UserID), ops: cfg.operators(),
+		engine: engine, store: engine.Store(), client: client,
+		log:       log.With("adapter", adapterName),
+		names:     map[id.RoomID]map[id.UserID]string{},
+		encrypted: map[id.RoomID]bool{},
+		threads:   map[id.EventID]id.EventID{},
+		typingAt:  map[string]time.Time{},
+	}
+	client.Store = &syncStore{a: a}
+	return a, nil
+}
+
+// Name is the outbox destination name, "matrix".
+func (a *Adapter) Name() string { return adapterName }
+
+// Wants reports the outbox kinds shown in rooms: conversation lifecycle and
+// messages.
+func (a *Adapter) Wants(k bridge.OutboxKind) bool {
+	switch k {
+	case bridge.KindOpened, bridge.KindMessage, bridge.KindWaiting, bridge.KindClosed:
+		return true
+	}
+	return false
+}
+
+// WantsMessage keeps whispers and this platform's own operators' messages
+// (already in the room) out of the outbox.
+func (a *Adapter) WantsMessage(m bridge.Message) bool {
+	if m.Visibility == bridge.VisibilityWhisper {
+		return false
+	}
+	return m.From != bridge.FromOperator || m.Operator == nil || m.Operator.Adapter != adapterName
+}
+
+// Health checks the access token (whoami) and reports a failing sync and
+// conversations in encrypted rooms.
+func (a *Adapter) Health(ctx context.Context) error {
+	who, err := a.client.Whoami(ctx)
+	if err != nil {
+		return fmt.Errorf("matrix whoami: %w", err)
+	}
+	if who.UserID != a.bot {
+		return fmt.Errorf("matrix whoami: %w: %s, configured %s", ErrWrongAccount, who.UserID, a.bot)
+	}
+	a.mu.Lock()
+	syncErr := a.syncErr
+	var enc []string
+	for room, yes := range a.encrypted {
+		if yes {
+			enc = append(enc, string(room))
+		}
+	}
+	a.mu.Unlock()
+	if syncErr != nil {
+		return fmt.Errorf("matrix sync: %w", syncErr)
+	}
+	if len(enc) > 0 {
+		sort.Strings(enc)
+		return fmt.Errorf("matrix: %d room(s) not bridged: %w: %s", len(enc), ErrEncrypted, strings.Join(enc, ", "))
+	}
+	return nil
+}
+
+// Run syncs with the homeserver until ctx ends and hands operators'
+// messages and typing to the engine; it also shows the visitor's typing in
+// the rooms. A failed sync is retried with backoff; Run returns nil when ctx
+// ends.
+func (a *Adapter) Run(ctx context.Context) error {
+	if who, err := a.client.GetOwnDisplayName(ctx); err == nil && who.DisplayName != "" {
+		a.mu.Lock()
+		a.botName = who.DisplayName
+		a.mu.Unlock()
+	}
+	a.client.Syncer = newSyncer(a)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); a.forwardTyping(ctx) }()
+	defer wg.Wait()
+
+	backoff := syncBackoffMin
+	for {
+		before := a.syncCount()
+		err := a.client.SyncWithContext(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil { // another sync replaced this one; not expected
+			err = errors.New("sync stopped")
+		}
+		a.setSyncErr(err)
+		if a.syncCount() != before {
+			backoff = syncBackoffMin // it worked for a while
+		}
+		level := slog.LevelWarn
+		if errors.Is(err, mautrix.MUnknownToken) {
+			level = slog.LevelError // a person must fix the token
+		}
+		a.log.Log(ctx, level, "matrix sync failed", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		backoff = min(backoff*2, syncBackoffMax)
+	}
+}
+
+// syncSucceeded records a handled sync response.
+func (a *Adapter) syncSucceeded() {
+	a.mu.Lock()
+	a.syncErr = nil
+	a.syncOK++
+	a.mu.Unlock()
+}
+
+func (a *Adapter) syncCount() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.syncOK
+}
+
+func (a *Adapter) setSyncErr(err error) {
+	a.mu.Lock()
+	a.syncErr = err
+	a.mu.Unlock()
+}
+
+// forwardTyping shows a typing visitor as the bot typing in the room, at
+// most every few seconds per conversation.
+func (a *Adapter) forwardTyping(ctx context.Context) {
+	sub := a.engine.Hub().SubscribeAll()
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.C:
+			if ev.Kind != bridge.EventTyping || ev.From != bridge.FromVisitor {
+				continue
+			}
+			now := time.Now()
+			a.mu.Lock()
+			recent := now.Sub(a.typingAt[ev.ConversationID]) < 3*time.Second
+			if !recent {
+				if len(a.typingAt) > 1000 {
+					clear(a.typingAt)
+				}
+				a.typingAt[ev.ConversationID] = now
+			}
+			a.mu.Unlock()
+			if recent {
+				continue
+			}
+			room, err := a.room(ctx, ev.ConversationID)
+			if err != nil || room == "" {
+				continue
+			}
+			if _, err := a.client.UserTyping(ctx, room, true, 6*time.Second); err != nil {
+				a.log.Debug("matrix typing not shown", "conversation", ev.ConversationID, "err", err)
+			}
+		}
+	}
+}
+
+// room returns the conversation's room, "" when it has none yet.
+func (a *Adapter) room(ctx context.Context, conversationID string) (id.RoomID, error) {
+	var ref string
+	err := a.store.View(ctx, func(tx bridge.Tx) error {
+		var err error
+		ref, err = tx.Ref(adapterName, conversationID)
+		return err
+	})
+	if errors.Is(err, bridge.ErrNotFound) {
+		return "", nil
+	}
+	return id.RoomID(ref), err
+}

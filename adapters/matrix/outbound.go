@@ -1,0 +1,224 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// maxRetryAfter caps a homeserver's requested wait.
+const maxRetryAfter = time.Hour
+
+// Deliver shows an outbox entry in the conversation's room, creating the
+// room (with the context card) first when the conversation has none. Every
+// event is sent with a transaction id derived from the entry, so that a
+// repeated delivery does not repeat the message.
+func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
+	if d.Entry.Kind == bridge.KindMessage && (d.Message == nil || !a.WantsMessage(*d.Message)) {
+		return bridge.Receipt{}, nil
+	}
+	room, err := a.room(ctx, d.Conversation.ID)
+	if err != nil {
+		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+	}
+	switch {
+	case room == "" && d.Entry.Kind == bridge.KindClosed:
+		return bridge.Receipt{}, nil // never shown in Matrix: nothing to end
+	case room == "":
+		if room, err = a.openRoom(ctx, d); err != nil {
+			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+		}
+	case d.Entry.Kind == bridge.KindOpened:
+		// A retry after the room was recorded: the invitations or the
+		// card may be missing (the card's transaction id keeps it single).
+		if err := a.welcome(ctx, room, d); err != nil {
+			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+		}
+	}
+	if err := a.checkEncryption(ctx, room); err != nil {
+		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+	}
+	var c content
+	switch d.Entry.Kind {
+	case bridge.KindOpened:
+		return bridge.Receipt{}, nil // the card is sent
+	case bridge.KindMessage:
+		var ok bool
+		if c, ok = messageContent(*d.Message); !ok {
+			return bridge.Receipt{}, nil
+		}
+	case bridge.KindWaiting:
+		c = mentionContent(a.ops, []string{"Waiting for an operator again: " + defang(d.Visitor.DisplayName()) + " has nobody following this chat."})
+	case bridge.KindClosed:
+		c = textContent("m.notice", "The chat has ended.", "", nil)
+	default:
+		return bridge.Receipt{}, nil
+	}
+	if err := a.send(ctx, room, c, d.Entry.EventID()); err != nil {
+		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+	}
+	return bridge.Receipt{}, nil
+}
+
+// openRoom creates the conversation's room, invites the operators, records
+// the room and posts the context card. A retry after a failure past the
+// room's creation finds the room recorded and only resends the card (same
+// transaction id).
+func (a *Adapter) openRoom(ctx context.Context, d bridge.Delivery) (id.RoomID, error) {
+	conv := d.Conversation.ID
+	resp, err := a.client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Preset: "private_chat",
+		Name:   roomName(a.cfg.RoomName, d.Visitor),
+		Topic:  roomTopic(d.Visitor),
+		InitialState: []*event.Event{{
+			Type:     event.Type{Type: stateConversation, Class: event.StateEventType},
+			StateKey: ptr(""),
+			Content:  event.Content{Raw: map[string]any{"conversation_id": conv}},
+		}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create room: %w", a.wrap(err))
+	}
+	room := resp.RoomID
+	err = a.store.Update(ctx, func(tx bridge.Tx) error {
+		return tx.PutRef(adapterName, conv, string(room))
+	})
+	if err != nil {
+		return "", fmt.Errorf("record room %s: %w", room, err)
+	}
+	a.log.Info("matrix room created", "conversation", conv, "room", room)
+	if err := a.welcome(ctx, room, d); err != nil {
+		return "", err
+	}
+	return room, nil
+}
+
+// welcome invites the operators and posts the context card that mentions
+// them.
+func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
+	if err := a.checkEncryption(ctx, room); err != nil {
+		return err
+	}
+	for _, op := range a.ops {
+		_, err := a.client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: op})
+		var herr mautrix.HTTPError
+		switch {
+		case err == nil:
+		case errors.As(err, &herr) && herr.RespError != nil && herr.RespError.ErrCode != mautrix.MLimitExceeded.ErrCode:
+			// Unknown user, already invited, …: the others still get in.
+			a.log.Warn("matrix invite refused", "room", room, "user", op, "err", err)
+		default:
+			return fmt.Errorf("invite %s: %w", op, a.wrap(err))
+		}
+	}
+	card := mentionContent(a.ops, cardLines(d.Visitor))
+	return a.send(ctx, room, card, "cb-matrix-card-"+d.Conversation.ID)
+}
+
+// checkEncryption refuses encrypted rooms. Each room is looked at once per
+// process; the sync loop notices rooms that become encrypted later.
+func (a *Adapter) checkEncryption(ctx context.Context, room id.RoomID) error {
+	a.mu.Lock()
+	enc, checked := a.encrypted[room]
+	a.mu.Unlock()
+	if !checked {
+		var c event.EncryptionEventContent
+		err := a.client.StateEvent(ctx, room, event.StateEncryption, "", &c)
+		switch {
+		case err == nil:
+			enc = true
+		case errors.Is(err, mautrix.MNotFound):
+			enc = false
+		default:
+			return fmt.Errorf("check encryption of %s: %w", room, a.wrap(err))
+		}
+		a.mu.Lock()
+		a.encrypted[room] = enc
+		a.mu.Unlock()
+		if enc {
+			a.log.Error("matrix room is encrypted: conversation not bridged", "room", room)
+			a.sayEncrypted(ctx, room)
+		}
+	}
+	if enc {
+		return fmt.Errorf("%s: %w: %w", room, ErrEncrypted, bridge.ErrPermanent)
+	}
+	return nil
+}
+
+// send posts an m.room.message with a transaction id.
+func (a *Adapter) send(ctx context.Context, room id.RoomID, c content, txnID string) error {
+	_, err := a.client.SendMessageEvent(ctx, room, event.EventMessage, c, mautrix.ReqSendEvent{TransactionID: txnID})
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", room, a.wrap(err))
+	}
+	return nil
+}
+
+// Whisper shows command output to the operator who typed the command: an
+// m.notice in a thread under the command that mentions the operator and is
+// marked "org.chatbridge.operator_only".
+func (a *Adapter) Whisper(ctx context.Context, w bridge.Whisper) error {
+	room, err := a.room(ctx, w.Conversation.ID)
+	if err != nil {
+		return fmt.Errorf("matrix whisper: %w", err)
+	}
+	if room == "" {
+		return fmt.Errorf("matrix whisper: conversation %s has no room: %w", w.Conversation.ID, bridge.ErrNotFound)
+	}
+	if err := a.checkEncryption(ctx, room); err != nil {
+		return fmt.Errorf("matrix whisper: %w", err)
+	}
+	cmd := id.EventID(w.InReplyTo)
+	var root id.EventID
+	if cmd != "" {
+		root = a.threadRoot(cmd)
+	}
+	c := whisperContent(w.Text, id.UserID(w.Operator.ID), root, cmd)
+	if _, err := a.client.SendMessageEvent(ctx, room, event.EventMessage, c); err != nil {
+		return fmt.Errorf("matrix whisper: %w", a.wrap(err))
+	}
+	return nil
+}
+
+// wrap turns a homeserver's 429 into a bridge.RetryAfterError and refusals
+// that cannot pass on retry (forbidden, unknown room) into permanent errors.
+func (a *Adapter) wrap(err error) error {
+	var herr mautrix.HTTPError
+	if !errors.As(err, &herr) || herr.Response == nil {
+		return err
+	}
+	switch status := herr.Response.StatusCode; {
+	case status == http.StatusTooManyRequests:
+		return &bridge.RetryAfterError{After: retryAfter(herr), Err: err}
+	case status == http.StatusUnauthorized:
+		return err // a bad token: retried until a person fixes it (Health says)
+	case status >= 400 && status < 500 && status != http.StatusRequestTimeout:
+		return fmt.Errorf("%w: %w", bridge.ErrPermanent, err)
+	}
+	return err
+}
+
+// retryAfter reads how long the homeserver asks to wait (Retry-After, or
+// retry_after_ms in the error body); 0 lets the outbox back off by itself.
+func retryAfter(herr mautrix.HTTPError) time.Duration {
+	var d time.Duration
+	if s, err := strconv.Atoi(herr.Response.Header.Get("Retry-After")); err == nil && s > 0 {
+		d = time.Duration(s) * time.Second
+	} else if herr.RespError != nil {
+		if ms, ok := herr.RespError.ExtraData["retry_after_ms"].(float64); ok && ms > 0 {
+			d = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return min(d, maxRetryAfter)
+}
+
+func ptr[T any](v T) *T { return &v }

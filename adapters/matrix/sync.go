@@ -1,0 +1,134 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// stateNamespace is the bridge store namespace of the adapter's state.
+const stateNamespace = "matrix"
+
+// syncStore is the mautrix SyncStore. The next_batch token lives in the
+// bridge store (key "next_batch:<user id>"), so it survives restarts, but it
+// is written by syncer.ProcessResponse only after a response was handled:
+// mautrix saves the token before handling, which would lose the operator
+// messages of a response whose handling failed. SaveNextBatch is therefore a
+// no-op. The filter id is kept in memory: filters are cheap to recreate and
+// may change between versions.
+type syncStore struct {
+	a        *Adapter
+	filterID string // used by the sync goroutine only
+}
+
+var _ mautrix.SyncStore = (*syncStore)(nil)
+
+func nextBatchKey(u id.UserID) string { return "next_batch:" + string(u) }
+
+// SaveFilterID remembers the filter for this process.
+func (s *syncStore) SaveFilterID(_ context.Context, _ id.UserID, filterID string) error {
+	s.filterID = filterID
+	return nil
+}
+
+// LoadFilterID returns the filter of this process ("" at first).
+func (s *syncStore) LoadFilterID(context.Context, id.UserID) (string, error) {
+	return s.filterID, nil
+}
+
+// SaveNextBatch does nothing: see syncStore.
+func (s *syncStore) SaveNextBatch(context.Context, id.UserID, string) error { return nil }
+
+// LoadNextBatch reads the token saved after the last handled response.
+func (s *syncStore) LoadNextBatch(ctx context.Context, u id.UserID) (string, error) {
+	var token string
+	err := s.a.store.View(ctx, func(tx bridge.Tx) error {
+		b, err := tx.GetState(stateNamespace, nextBatchKey(u))
+		if errors.Is(err, bridge.ErrNotFound) {
+			return nil
+		}
+		token = string(b)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("load matrix sync token: %w", err)
+	}
+	return token, nil
+}
+
+// syncer handles sync responses with mautrix's DefaultSyncer and saves the
+// next_batch token after each response was handled.
+type syncer struct {
+	*mautrix.DefaultSyncer
+	a *Adapter
+	// failed is the first transient failure of a handler in the current
+	// response (handlers run on the sync goroutine, one at a time).
+	failed error
+}
+
+// timelineLimit is how many events per room one sync returns; more than
+// mautrix's default, so that a bot that was down briefly misses nothing.
+const timelineLimit = 200
+
+func newSyncer(a *Adapter) *syncer {
+	s := &syncer{DefaultSyncer: mautrix.NewDefaultSyncer(), a: a}
+	s.FilterJSON = &mautrix.Filter{
+		Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: timelineLimit}},
+	}
+	// A first start (no token) does not replay history: old commands must
+	// not run again. mautrix's DontProcessOldEvents also skips rooms whose
+	// timeline holds the bot's join, which would drop the first operator
+	// messages of a room the bot just created; the bot never joins rooms
+	// by invitation, so only the first-sync rule is needed.
+	s.OnSync(func(_ context.Context, _ *mautrix.RespSync, since string) bool { return since != "" })
+	s.OnEventType(event.EventMessage, s.handle(a.onMessage))
+	s.OnEventType(event.EventEncrypted, s.handle(a.onEncrypted))
+	s.OnEventType(event.StateEncryption, s.handle(a.onEncryption))
+	s.OnEventType(event.StateMember, s.handle(a.onMember))
+	s.OnEventType(event.EphemeralEventTyping, s.handle(a.onTyping))
+	return s
+}
+
+// handle adapts an erroring handler: after the first failure of a response
+// the other events are left for the retry of the whole response.
+func (s *syncer) handle(fn func(context.Context, *event.Event) error) mautrix.EventHandler {
+	return func(ctx context.Context, evt *event.Event) {
+		if s.failed != nil {
+			return
+		}
+		s.failed = fn(ctx, evt)
+	}
+}
+
+// ProcessResponse handles resp and then saves its next_batch token. When a
+// handler failed, the token is not saved and the error stops the sync: Run
+// syncs again from the saved token, and the engine drops the events it
+// already handled (by event id).
+func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	s.failed = nil
+	if err := s.DefaultSyncer.ProcessResponse(ctx, resp, since); err != nil {
+		return err
+	}
+	if s.failed != nil {
+		return fmt.Errorf("handle matrix events: %w", s.failed)
+	}
+	err := s.a.store.Update(ctx, func(tx bridge.Tx) error {
+		return tx.PutState(stateNamespace, nextBatchKey(s.a.bot), []byte(resp.NextBatch))
+	})
+	if err != nil {
+		return fmt.Errorf("save matrix sync token: %w", err)
+	}
+	s.a.syncSucceeded()
+	return nil
+}
+
+// OnFailedSync stops SyncWithContext, so that Run backs off and reports.
+func (s *syncer) OnFailedSync(_ *mautrix.RespSync, err error) (time.Duration, error) {
+	return 0, err
+}
