@@ -1,0 +1,394 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+// inboundEvent is an Events API event accepted (acknowledged) but not yet
+// handled.
+type inboundEvent struct {
+	id  string
+	raw json.RawMessage
+}
+
+// messageEvent is the part of a Slack message event the bridge reads.
+type messageEvent struct {
+	Type        string        `json:"type"`
+	Subtype     string        `json:"subtype"`
+	Channel     string        `json:"channel"`
+	User        string        `json:"user"`
+	BotID       string        `json:"bot_id"`
+	AppID       string        `json:"app_id"`
+	Text        string        `json:"text"`
+	TS          string        `json:"ts"`
+	ThreadTS    string        `json:"thread_ts"`
+	ClientMsgID string        `json:"client_msg_id"`
+	Edited      *struct{}     `json:"edited"`
+	Message     *messageEvent `json:"message"`
+	Previous    *messageEvent `json:"previous_message"`
+}
+
+// enqueue hands an acknowledged event to processInbound, waiting for room.
+func (a *Adapter) enqueue(ctx context.Context, ev inboundEvent) {
+	select {
+	case a.inbound <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// processInbound handles events one at a time, in the order they arrived,
+// so that an operator's messages reach the visitor in the order typed.
+func (a *Adapter) processInbound(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-a.inbound:
+			a.handleWithRetry(ctx, ev)
+		}
+	}
+}
+
+// handleWithRetry handles one event, retrying transient failures a few
+// times: the event was acknowledged, so Slack will not send it again.
+func (a *Adapter) handleWithRetry(ctx context.Context, ev inboundEvent) {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := a.handleEvent(ctx, ev)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if attempt == 3 {
+			a.log.Error("slack event dropped", "event", ev.id, "err", err)
+			return
+		}
+		a.log.Warn("slack event failed, will retry", "event", ev.id, "err", err)
+		if !sleep(ctx, wait) {
+			return
+		}
+		wait *= 4
+	}
+}
+
+// handleEvent turns an operator's thread message into
+// Engine.HandleOperator. Everything else is ignored: other channels and
+// threads, top-level messages, messages of bots (the bridge's own above all),
+// and subtypes other than thread_broadcast; an edit gets a private reminder
+// that edits are not relayed.
+func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
+	var m messageEvent
+	if err := json.Unmarshal(ev.raw, &m); err != nil {
+		a.log.Warn("slack event undecodable", "event", ev.id, "err", err)
+		return nil
+	}
+	if m.Type != "message" {
+		return nil
+	}
+	self, err := a.ensureAuth(ctx)
+	if err != nil {
+		return err
+	}
+	switch m.Subtype {
+	case "", "thread_broadcast":
+	case "message_changed":
+		return a.handleEdit(ctx, ev, m, self)
+	default:
+		return nil
+	}
+	if fromBot(m, self) || m.User == "" || m.ThreadTS == "" || m.ThreadTS == m.TS {
+		return nil
+	}
+	conv, ok, err := a.conversationOf(ctx, m.Channel, m.ThreadTS)
+	if err != nil || !ok {
+		return err
+	}
+	op := bridge.Operator{Adapter: AdapterName, ID: m.User, Name: a.displayName(ctx, m.User)}
+	text := a.operatorText(ctx, m.Text, self.UserID)
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	id := ev.id
+	if id == "" {
+		id = m.ClientMsgID
+	}
+	if id == "" {
+		id = m.Channel + ":" + m.TS
+	}
+	err = a.engine.HandleOperator(ctx, bridge.OperatorInput{
+		EventID: id, ConversationID: conv, Operator: op, Text: text, Mention: "<@" + self.UserID + ">",
+	})
+	switch {
+	case errors.Is(err, bridge.ErrInvalid):
+		return a.engine.Whisper(ctx, conv, op, "Not sent to the visitor: "+err.Error(), m.TS)
+	case errors.Is(err, bridge.ErrNotFound):
+		a.log.Warn("slack thread of a deleted conversation", "conversation", conv)
+		return nil
+	}
+	return err
+}
+
+// handleEdit tells an operator who edited a thread message that the visitor
+// keeps the first version (see the package documentation).
+func (a *Adapter) handleEdit(ctx context.Context, ev inboundEvent, m messageEvent, self identity) error {
+	in, prev := m.Message, m.Previous
+	if in == nil || in.Edited == nil || (prev != nil && prev.Text == in.Text) {
+		return nil // unfurls and thread bookkeeping also fire message_changed
+	}
+	if fromBot(*in, self) || in.User == "" || in.ThreadTS == "" || in.ThreadTS == in.TS {
+		return nil
+	}
+	conv, ok, err := a.conversationOf(ctx, m.Channel, in.ThreadTS)
+	if err != nil || !ok {
+		return err
+	}
+	if ev.id != "" {
+		now := a.engine.Now()
+		var seen bool
+		err := a.engine.Store().Update(ctx, func(tx bridge.Tx) error {
+			var err error
+			seen, err = tx.MarkSeen("slack:edit:"+ev.id, now, now.Add(time.Hour))
+			return err
+		})
+		if err != nil || seen {
+			return err
+		}
+	}
+	op := bridge.Operator{Adapter: AdapterName, ID: in.User, Name: a.displayName(ctx, in.User)}
+	return a.engine.Whisper(ctx, conv, op, "Edits are not sent to the visitor: the visitor keeps your first version. Send a new message instead.", in.TS)
+}
+
+// fromBot reports messages of any bot or app, the bridge's own included:
+// matched by the ids auth.test gave, not by name or subtype, since custom
+// usernames make names useless.
+func fromBot(m messageEvent, self identity) bool {
+	switch {
+	case m.BotID != "" || m.Subtype == "bot_message":
+		return true
+	case self.UserID != "" && m.User == self.UserID:
+		return true
+	case self.AppID != "" && m.AppID == self.AppID:
+		return true
+	}
+	return false
+}
+
+// conversationOf maps a thread to its conversation.
+func (a *Adapter) conversationOf(ctx context.Context, channel, threadTS string) (string, bool, error) {
+	var conv string
+	err := a.engine.Store().View(ctx, func(tx bridge.Tx) error {
+		var err error
+		conv, err = tx.ConversationByRef(AdapterName, channel+":"+threadTS)
+		return err
+	})
+	if errors.Is(err, bridge.ErrNotFound) {
+		return "", false, nil
+	}
+	return conv, err == nil, err
+}
+
+// displayName is an operator's name for the visitor, falling back to the id.
+func (a *Adapter) displayName(ctx context.Context, user string) string {
+	if n := a.users.name(ctx, user); n != "" {
+		return n
+	}
+	return user
+}
+
+// operatorText converts Slack markup to plain text, keeping a leading
+// mention of the bot as it is, so that "<@BOT> help" stays a command.
+func (a *Adapter) operatorText(ctx context.Context, text, botUserID string) string {
+	resolve := func(id string) string { return a.users.name(ctx, id) }
+	if rest, ok := cutBotMention(text, botUserID); ok {
+		return "<@" + botUserID + "> " + strings.TrimLeft(ToVisitor(rest, resolve), " ")
+	}
+	return ToVisitor(text, resolve)
+}
+
+// maxEventBody caps an HTTP event's body.
+const maxEventBody = 1 << 20
+
+// Handler receives the HTTP Events API (mount it at EventsPath in HTTP
+// mode). A request is accepted only with a valid signature from
+// SigningSecret, made within five minutes; without a configured secret every
+// request is refused. It answers url_verification, acknowledges events at
+// once (200) and hands them to Run's handler; when that is backed up it
+// answers 503 so that Slack retries later.
+func (a *Adapter) Handler() http.Handler {
+	return http.HandlerFunc(a.serveEvents)
+}
+
+func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if a.cfg.SigningSecret == "" {
+		a.log.Warn("slack event refused: no signing secret configured")
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEventBody))
+	if err != nil {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err := verify(r.Header, body, a.cfg.SigningSecret); err != nil {
+		a.log.Warn("slack event refused", "err", err, "remote", r.RemoteAddr)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
+	var outer struct {
+		Type      string          `json:"type"`
+		Challenge string          `json:"challenge"`
+		EventID   string          `json:"event_id"`
+		Event     json.RawMessage `json:"event"`
+	}
+	if err := json.Unmarshal(body, &outer); err != nil {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	switch outer.Type {
+	case slackevents.URLVerification:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, outer.Challenge)
+		return
+	case slackevents.CallbackEvent:
+		if len(outer.Event) == 0 {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		select {
+		case a.inbound <- inboundEvent{id: outer.EventID, raw: outer.Event}:
+		default:
+			a.log.Warn("slack event queue full, asking slack to retry", "event", outer.EventID)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// verify checks Slack's v0 signature over the raw body and the five-minute
+// window of its timestamp.
+func verify(h http.Header, body []byte, secret string) error {
+	sv, err := slack.NewSecretsVerifier(h, secret)
+	if err != nil {
+		return errors.Join(ErrBadSignature, err)
+	}
+	if _, err := sv.Write(body); err != nil {
+		return errors.Join(ErrBadSignature, err)
+	}
+	if err := sv.Ensure(); err != nil {
+		return errors.Join(ErrBadSignature, err)
+	}
+	return nil
+}
+
+// runSocket keeps a Socket Mode connection until ctx ends, starting a new
+// client with backoff when one gives up (slack-go reconnects by itself on
+// Slack's disconnect requests and dropped connections).
+func (a *Adapter) runSocket(ctx context.Context) {
+	wait := time.Second
+	for {
+		smc := socketmode.New(a.api, socketmode.OptionLog(discard{}))
+		connected, err := a.socketOnce(ctx, smc)
+		if ctx.Err() != nil {
+			return
+		}
+		if connected {
+			wait = time.Second
+		}
+		a.setSocketErr(err)
+		a.log.Warn("slack socket mode stopped, reconnecting", "err", err, "retry_in", wait)
+		if !sleep(ctx, wait) {
+			return
+		}
+		wait = min(2*wait, a.cfg.ReconnectMax)
+	}
+}
+
+// discard silences slack-go's own logger (the adapter logs what matters).
+type discard struct{}
+
+func (discard) Output(int, string) error { return nil }
+
+// socketOnce runs one Socket Mode client until it stops; it reports whether
+// it connected at least once.
+func (a *Adapter) socketOnce(ctx context.Context, smc *socketmode.Client) (connected bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- smc.RunContext(ctx) }()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = errors.New("socket mode client stopped")
+			}
+			return connected, err
+		case evt := <-smc.Events:
+			if evt.Type == socketmode.EventTypeConnected {
+				connected = true
+			}
+			a.socketEvent(ctx, smc, evt)
+		}
+	}
+}
+
+// socketEvent handles one Socket Mode event. Events API requests are
+// acknowledged first and handled in order by processInbound.
+func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnected:
+		a.setSocketErr(nil)
+		a.log.Info("slack socket mode connected")
+	case socketmode.EventTypeHello:
+		if evt.Request != nil {
+			a.setAppID(evt.Request.ConnectionInfo.AppID)
+		}
+	case socketmode.EventTypeConnectionError:
+		if ce, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
+			a.setSocketErr(ce.ErrorObj)
+			a.log.Warn("slack socket mode connection failed", "err", ce.ErrorObj, "attempt", ce.Attempt)
+		}
+	case socketmode.EventTypeInvalidAuth:
+		a.setSocketErr(errors.New("invalid app token (slack.app_token)"))
+	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
+		if evt.Request == nil {
+			return
+		}
+		if err := smc.AckCtx(ctx, evt.Request.EnvelopeID, nil); err != nil {
+			a.log.Warn("slack ack failed", "err", err)
+		}
+		ea, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			return
+		}
+		if cb, ok := ea.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.InnerEvent != nil {
+			a.enqueue(ctx, inboundEvent{id: cb.EventID, raw: *cb.InnerEvent})
+		}
+	case socketmode.EventTypeErrorBadMessage:
+		if bm, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			a.log.Warn("slack socket mode message undecodable", "err", bm.Cause)
+		}
+	}
+}
+
+func (a *Adapter) setSocketErr(err error) {
+	a.mu.Lock()
+	a.socketErr = err
+	a.mu.Unlock()
+}
