@@ -1,0 +1,319 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+)
+
+const hostile = "<!channel> <@U123> <http://evil|click> & more"
+
+// A visitor message opens a thread with a context card, then is posted in
+// the thread escaped, with its delivery id in the metadata and unfurls off.
+func TestVisitorMessageOpensThread(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", hostile)
+	root := f.threadRoot(m.ConversationID)
+
+	posts, _ := f.fake.snapshot()
+	card := posts[0]
+	if card.TS != root || card.ThreadTS != "" {
+		t.Fatalf("first post is not the thread root: %+v", card)
+	}
+	for _, want := range []string{"Vera", "vera@example.com", "https://shop.example/cart", "search.example", "fr-FR", "Firefox 128 on Linux", "`!help`", "`;; text`"} {
+		if !strings.Contains(card.Blocks, want) {
+			t.Errorf("context card lacks %q: %s", want, card.Blocks)
+		}
+	}
+	if strings.Contains(card.Text, "<") || card.MetaID != "root:"+m.ConversationID || card.UnfurlLinks {
+		t.Errorf("card text %q, metadata %q, unfurl %v", card.Text, card.MetaID, card.UnfurlLinks)
+	}
+
+	got := f.waitPosts(root, 1)[0]
+	want := "*Vera (visitor)*: &lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|click&gt; &amp; more"
+	if got.Text != want {
+		t.Errorf("thread post = %q, want %q", got.Text, want)
+	}
+	if strings.ContainsAny(got.Text, "<>") {
+		t.Errorf("visitor text can form a ping or link: %q", got.Text)
+	}
+	if got.MetaType != metaType || !strings.HasPrefix(got.MetaID, "cb-slack-") || got.UnfurlLinks {
+		t.Errorf("metadata %q/%q, unfurl %v", got.MetaType, got.MetaID, got.UnfurlLinks)
+	}
+	f.waitFor("outbox drained", f.outboxEmpty)
+}
+
+// With chat:write.customize the visitor is shown under their own name.
+func TestVisitorNameWithCustomize(t *testing.T) {
+	f := newFixture(t, ModeSocket, func(fs *fakeSlack, _ *Config) {
+		fs.scopes += ",chat:write.customize"
+	})
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello <b>")
+	got := f.waitPosts(f.threadRoot(m.ConversationID), 1)[0]
+	if got.Username != "Vera (visitor)" || got.Text != "hello &lt;b&gt;" || got.IconEmoji == "" {
+		t.Errorf("post = %+v", got)
+	}
+}
+
+// An operator's thread reply reaches the visitor with the operator's display
+// name and Slack markup converted; the same event twice (a Slack retry) is
+// relayed once; the bot's own and other bots' messages are not relayed.
+func TestOperatorReplyReachesVisitor(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "is my order late?")
+	root := f.threadRoot(m.ConversationID)
+	f.waitPosts(root, 1)
+
+	f.operatorSays("UALICE", root, "Hi <@U123>, see <https://docs.example/a?x=1&amp;y=2|the docs> &amp; <!here>", "Ev-reply")
+	got := f.waitPublic(v, "operator reply", func(m bridge.Message) bool { return m.From == bridge.FromOperator })
+	if want := "Hi @Bob Stone, see the docs (https://docs.example/a?x=1&y=2) & @here"; got.Text != want {
+		t.Errorf("visitor sees %q, want %q", got.Text, want)
+	}
+	if got.Author != "Alice Martin" || got.Operator == nil || got.Operator.Adapter != AdapterName || got.Operator.ID != "UALICE" {
+		t.Errorf("author %q operator %+v", got.Author, got.Operator)
+	}
+
+	// Slack retries the same event (same event_id, new envelope).
+	f.operatorSays("UALICE", root, "second", "Ev-dup")
+	f.operatorSays("UALICE", root, "second", "Ev-dup")
+	// The bot's own message, another bot, a top-level message, a foreign thread.
+	f.operatorSays(fakeBotUser, root, "from the bridge itself", "")
+	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "bot_id": "BOTHER", "text": "other bot", "ts": "1700000001.000001", "thread_ts": root}, "")
+	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "top level", "ts": "1700000001.000002"}, "")
+	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "foreign thread", "ts": "1700000001.000003", "thread_ts": "1600000000.000001"}, "")
+	f.fake.inject(map[string]any{"type": "message", "subtype": "channel_join", "channel": testChannel, "user": "UALICE", "text": "joined", "ts": "1700000001.000004", "thread_ts": root}, "")
+	// Events are handled in order: once the marker is relayed, all were.
+	f.operatorSays("UALICE", root, "marker", "Ev-marker")
+	f.waitPublic(v, "marker", func(m bridge.Message) bool { return m.Text == "marker" })
+
+	count := map[string]int{}
+	for _, m := range f.public(v) {
+		count[m.Text]++
+	}
+	if count["second"] != 1 {
+		t.Errorf("retried event relayed %d times, want once", count["second"])
+	}
+	for _, text := range []string{"from the bridge itself", "other bot", "top level", "foreign thread", "joined"} {
+		if count[text] != 0 {
+			t.Errorf("%q was relayed to the visitor", text)
+		}
+	}
+	// Slack's own operators' replies are not posted back into the thread.
+	f.waitFor("outbox drained", f.outboxEmpty)
+	for _, p := range f.postsIn(root) {
+		if strings.Contains(p.Text, "marker") || strings.Contains(p.Text, "second") {
+			t.Errorf("operator reply echoed into the thread: %q", p.Text)
+		}
+	}
+}
+
+// !help is answered ephemerally in the thread and nothing reaches the
+// visitor; a note stays with the operators; an operator outside the channel
+// gets whispers by direct message; an edit gets a private reminder.
+func TestCommandsAndNotesStayWithOperators(t *testing.T) {
+	f := newFixture(t, ModeSocket, func(fs *fakeSlack, _ *Config) {
+		fs.notMember["UCAROL"] = true
+	})
+	f.fake.setUser("UCAROL", "Carol")
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	conv := m.ConversationID
+	root := f.threadRoot(conv)
+	f.waitPosts(root, 1)
+	before := len(f.public(v))
+
+	f.operatorSays("UALICE", root, "!help", "Ev-help")
+	var eph fakePost
+	f.waitFor("ephemeral help", func() bool {
+		_, ephs := f.fake.snapshot()
+		if len(ephs) > 0 {
+			eph = ephs[0]
+		}
+		return len(ephs) > 0
+	})
+	if eph.User != "UALICE" || eph.ThreadTS != root || eph.Channel != testChannel || !strings.Contains(eph.Text, "!help") {
+		t.Errorf("ephemeral = %+v", eph)
+	}
+
+	f.operatorSays("UALICE", root, ";; she sounds upset", "Ev-note")
+	f.waitFor("note stored", func() bool {
+		for _, m := range f.all(conv) {
+			if m.Visibility == bridge.VisibilityNote && m.Text == "she sounds upset" {
+				return true
+			}
+		}
+		return false
+	})
+
+	f.operatorSays("UCAROL", root, "<@"+fakeBotUser+"> help", "Ev-carol")
+	f.waitFor("direct message to Carol", func() bool {
+		posts, _ := f.fake.snapshot()
+		for _, p := range posts {
+			if p.Channel == "DUCAROL" && strings.Contains(p.Text, "this chat") {
+				return true
+			}
+		}
+		return false
+	})
+
+	f.fake.inject(map[string]any{"type": "message", "subtype": "message_changed", "channel": testChannel, "ts": "1700000002.000001",
+		"message":          map[string]any{"type": "message", "user": "UALICE", "text": "new text", "ts": "1700000001.500000", "thread_ts": root, "edited": map[string]any{"user": "UALICE", "ts": "1700000002.000001"}},
+		"previous_message": map[string]any{"type": "message", "user": "UALICE", "text": "old text", "ts": "1700000001.500000", "thread_ts": root},
+	}, "Ev-edit")
+	f.waitFor("edit reminder", func() bool {
+		_, ephs := f.fake.snapshot()
+		for _, e := range ephs {
+			if strings.Contains(e.Text, "Edits are not sent") {
+				return true
+			}
+		}
+		return false
+	})
+
+	if got := f.public(v); len(got) != before {
+		t.Errorf("visitor sees %d messages after commands and notes, want %d: %+v", len(got), before, got)
+	}
+	f.waitFor("outbox drained", f.outboxEmpty)
+	for _, p := range f.postsIn(root) {
+		if strings.Contains(p.Text, "upset") || strings.Contains(p.Text, "help") {
+			t.Errorf("operator-only text posted in the thread: %q", p.Text)
+		}
+	}
+}
+
+// A 429 is retried after its Retry-After, not sooner.
+func TestRateLimitHonoured(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "first")
+	root := f.threadRoot(m.ConversationID)
+	f.waitPosts(root, 1)
+
+	f.fake.failNext(fakeFailure{status: 429, retryAfter: "1"})
+	f.say(v, "c2", "second")
+	f.waitPosts(root, 2)
+	f.fake.mu.Lock()
+	times := append([]time.Time(nil), f.fake.postTimes...)
+	f.fake.mu.Unlock()
+	if n := len(times); n < 2 || times[n-1].Sub(times[n-2]) < 900*time.Millisecond {
+		t.Errorf("retry %v after the 429, want at least Retry-After (1s)", times[len(times)-1].Sub(times[len(times)-2]))
+	}
+}
+
+// A post that Slack stored while answering 500 is not posted again: the
+// retry finds it by its metadata. The same holds for the thread root.
+func TestPostNotDuplicatedAfter5xx(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	f.fake.failNext(fakeFailure{status: 500, store: true}, fakeFailure{status: 503, store: true})
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "only once please")
+	f.waitFor("outbox drained", f.outboxEmpty)
+
+	posts, _ := f.fake.snapshot()
+	roots, copies := 0, 0
+	for _, p := range posts {
+		if p.ThreadTS == "" {
+			roots++
+		}
+		if strings.Contains(p.Text, "only once please") {
+			copies++
+		}
+	}
+	if roots != 1 || copies != 1 {
+		t.Errorf("%d roots and %d copies of the message, want 1 and 1: %+v", roots, copies, posts)
+	}
+	if f.fake.callCount("conversations.history") == 0 || f.fake.callCount("conversations.replies") == 0 {
+		t.Errorf("no lookup before the retries: history %d, replies %d", f.fake.callCount("conversations.history"), f.fake.callCount("conversations.replies"))
+	}
+	if root := f.threadRoot(m.ConversationID); len(f.postsIn(root)) != 1 {
+		t.Errorf("thread has %d posts, want 1", len(f.postsIn(root)))
+	}
+}
+
+// not_in_channel pauses posting and makes Health say why; once the bot is
+// invited the next probe succeeds and health returns.
+func TestHealthPausesOnPlatformErrors(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	f.waitFor("healthy", func() bool { return f.a.Health(f.ctx) == nil })
+	f.fake.failNext(fakeFailure{slackErr: "not_in_channel"}, fakeFailure{slackErr: "not_in_channel"})
+	v := f.visitor("Vera")
+	f.say(v, "c1", "anyone?")
+	f.waitFor("unhealthy", func() bool {
+		err := f.a.Health(f.ctx)
+		return err != nil && strings.Contains(err.Error(), "not_in_channel") && strings.Contains(err.Error(), "invite")
+	})
+	f.waitFor("outbox drained", f.outboxEmpty)
+	if err := f.a.Health(f.ctx); err != nil {
+		t.Errorf("still unhealthy after a successful post: %v", err)
+	}
+}
+
+// Closing the conversation says so in the thread and marks the root; a
+// waiting conversation is announced to the channel.
+func TestClosedAndWaiting(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	f.operatorSays("UALICE", root, "hi there", "Ev-1")
+	f.waitPublic(v, "reply", func(m bridge.Message) bool { return m.Text == "hi there" })
+	if _, err := f.engine.Leave(f.ctx, m.ConversationID, bridge.Operator{Adapter: AdapterName, ID: "UALICE"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.CloseByVisitor(f.ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	posts := f.waitPosts(root, 3)
+	if !posts[1].Broadcast || !strings.Contains(posts[1].Text, "waiting for an operator") {
+		t.Errorf("waiting post = %+v", posts[1])
+	}
+	if !strings.Contains(posts[2].Text, "The chat has ended.") || !strings.Contains(posts[2].Text, "The visitor ended the chat.") {
+		t.Errorf("closed post = %+v", posts[2])
+	}
+	f.waitFor("reaction", func() bool {
+		f.fake.mu.Lock()
+		defer f.fake.mu.Unlock()
+		return len(f.fake.reactions) == 1 && f.fake.reactions[0] == "white_check_mark@"+root
+	})
+}
+
+// A note and a reply from an inbox operator are shown in the thread.
+func TestOtherPlatformsOperators(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	if _, err := f.engine.Reply(f.ctx, m.ConversationID, op, "on it <@U1>", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.engine.AddNote(f.ctx, m.ConversationID, op, "VIP customer", ""); err != nil {
+		t.Fatal(err)
+	}
+	posts := f.waitPosts(root, 3)
+	if posts[1].Text != "*Alice (inbox)*: on it &lt;@U1&gt;" || posts[2].Text != "📝 note by Alice (inbox): VIP customer" {
+		t.Errorf("posts = %q, %q", posts[1].Text, posts[2].Text)
+	}
+}
+
+// Deliver refuses entries for a conversation whose thread cannot be found
+// or made, rather than dropping them.
+func TestDeliverErrorsAreRetryable(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	err := f.a.outcome(bridge.OutboxEntry{ID: 1, Destination: AdapterName}, errors.New("connection reset"))
+	if err == nil || errors.Is(err, bridge.ErrPermanent) {
+		t.Errorf("network error: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, time.Second)
+	defer cancel()
+	if _, _, err := f.a.threadOf(ctx, "c_missing"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("threadOf(missing) = %v", err)
+	}
+}

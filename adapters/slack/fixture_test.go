@@ -1,0 +1,229 @@
+package slack
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/commands"
+)
+
+const testChannel = "CSUPPORT"
+
+// fixture is a real engine on a bolt store with the command router, the
+// Slack adapter, and a fake Slack on loopback.
+type fixture struct {
+	t      *testing.T
+	ctx    context.Context
+	fake   *fakeSlack
+	engine *bridge.Engine
+	a      *Adapter
+}
+
+// newFixture starts everything; setup may change the fake and the config
+// before the adapter starts.
+func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fixture {
+	t.Helper()
+	fake := newFakeSlack(t, testChannel)
+	fake.setUser("UALICE", "Alice Martin")
+	fake.setUser("U123", "Bob Stone")
+	cfg := Config{
+		BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: "test-signing-secret",
+		Channel: testChannel, Mode: mode, APIURL: fake.apiURL(), ReconnectMax: 100 * time.Millisecond,
+	}
+	if setup != nil {
+		setup(fake, &cfg)
+	}
+	store, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	eng, err := bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, store, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.SetInterceptor(commands.New(eng, commands.Options{}))
+	a, err := New(cfg, eng, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.probeEvery = 50 * time.Millisecond
+	eng.AddDeliverer(a)
+	eng.AddWhisperer(AdapterName, a)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	engDone, adDone := make(chan error, 1), make(chan error, 1)
+	go func() { engDone <- eng.Run(ctx) }()
+	go func() { adDone <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for name, ch := range map[string]chan error{"engine": engDone, "adapter": adDone} {
+			select {
+			case err := <-ch:
+				if err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("%s did not stop", name)
+			}
+		}
+		if err := store.Close(); err != nil {
+			t.Errorf("close store: %v", err)
+		}
+	})
+	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a}
+	if mode != ModeHTTP {
+		f.waitFor("socket mode connection", func() bool {
+			fake.mu.Lock()
+			defer fake.mu.Unlock()
+			return fake.conns > 0
+		})
+	}
+	return f
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func (f *fixture) waitFor(what string, cond func() bool) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+// visitor starts a session with a page view.
+func (f *fixture) visitor(name string) bridge.Visitor {
+	f.t.Helper()
+	_, v, err := f.engine.StartSession(f.ctx, bridge.SessionInput{
+		Name: name, Email: strings.ToLower(name) + "@example.com", Locale: "fr-FR",
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.engine.RecordPageView(f.ctx, v.ID, bridge.PageView{URL: "https://shop.example/cart", Referrer: "https://search.example/?q=shoes"}); err != nil {
+		f.t.Fatal(err)
+	}
+	return v
+}
+
+// say sends a visitor message and returns it.
+func (f *fixture) say(v bridge.Visitor, clientID, text string) bridge.Message {
+	f.t.Helper()
+	m, err := f.engine.VisitorMessage(f.ctx, v.ID, clientID, text)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+// threadRoot waits for the conversation's thread and returns its root ts.
+func (f *fixture) threadRoot(conv string) string {
+	f.t.Helper()
+	var ts string
+	f.waitFor("thread of "+conv, func() bool {
+		_, root, err := f.a.threadOf(f.ctx, conv)
+		ts = root
+		return err == nil
+	})
+	return ts
+}
+
+// postsIn returns the fake's posts in a thread (root excluded).
+func (f *fixture) postsIn(root string) []fakePost {
+	posts, _ := f.fake.snapshot()
+	var out []fakePost
+	for _, p := range posts {
+		if p.ThreadTS == root {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// waitPosts waits until the thread has n posts and returns them.
+func (f *fixture) waitPosts(root string, n int) []fakePost {
+	f.t.Helper()
+	var got []fakePost
+	f.waitFor("thread posts", func() bool {
+		got = f.postsIn(root)
+		return len(got) >= n
+	})
+	return got
+}
+
+// operatorSays injects an operator's thread message over Socket Mode and
+// waits for its ack. It returns the envelope id.
+func (f *fixture) operatorSays(user, root, text, eventID string) string {
+	f.t.Helper()
+	f.fake.mu.Lock()
+	ts := f.fake.nextTS()
+	f.fake.mu.Unlock()
+	env := f.fake.inject(map[string]any{
+		"type": "message", "channel": testChannel, "user": user, "text": text,
+		"ts": ts, "thread_ts": root, "client_msg_id": "cm-" + ts,
+	}, eventID)
+	f.waitFor("ack of "+env, func() bool { return f.fake.acked(env) })
+	return env
+}
+
+// public returns the visitor's view of the conversation.
+func (f *fixture) public(v bridge.Visitor) []bridge.Message {
+	f.t.Helper()
+	view, err := f.engine.VisitorMessages(f.ctx, v.ID, "", 0, 0)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return view.Messages
+}
+
+// waitPublic waits for the visitor to see a message satisfying match.
+func (f *fixture) waitPublic(v bridge.Visitor, what string, match func(bridge.Message) bool) bridge.Message {
+	f.t.Helper()
+	var found bridge.Message
+	f.waitFor(what, func() bool {
+		for _, m := range f.public(v) {
+			if match(m) {
+				found = m
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// all returns every stored message of a conversation.
+func (f *fixture) all(conv string) []bridge.Message {
+	f.t.Helper()
+	var msgs []bridge.Message
+	err := f.engine.Store().View(f.ctx, func(tx bridge.Tx) error {
+		var err error
+		msgs, err = tx.Messages(conv, 0, 0)
+		return err
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return msgs
+}
+
+// outboxEmpty reports whether slack's outbox is drained.
+func (f *fixture) outboxEmpty() bool {
+	var depth map[string]int
+	err := f.engine.Store().View(f.ctx, func(tx bridge.Tx) error {
+		var err error
+		depth, err = tx.OutboxDepth()
+		return err
+	})
+	return err == nil && depth[AdapterName] == 0
+}
