@@ -44,7 +44,6 @@ type Adapter struct {
 	typingAt  map[string]time.Time               // conversation → last visitor typing sent
 	syncErr   error                              // last sync failure, nil after a success
 	syncOK    uint64                             // handled sync responses
-	botName   string
 }
 
 var (
@@ -144,11 +143,6 @@ func (a *Adapter) Health(ctx context.Context) error {
 // the rooms. A failed sync is retried with backoff; Run returns nil when ctx
 // ends.
 func (a *Adapter) Run(ctx context.Context) error {
-	if who, err := a.client.GetOwnDisplayName(ctx); err == nil && who.DisplayName != "" {
-		a.mu.Lock()
-		a.botName = who.DisplayName
-		a.mu.Unlock()
-	}
 	a.client.Syncer = newSyncer(a)
 	var wg sync.WaitGroup
 	wg.Add(1)
