@@ -3,10 +3,12 @@ package matrix
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +31,23 @@ type world struct {
 	cfg      Config
 	botToken string
 	op       *mautrix.Client
-	store    *boltstore.Store
+	store    *flakyStore
+}
+
+// flakyStore is the bolt store whose next writes can be made to fail.
+type flakyStore struct {
+	*boltstore.Store
+	fail atomic.Int32 // how many of the next Updates fail
+}
+
+var errStoreDown = errors.New("store down (test)")
+
+func (s *flakyStore) Update(ctx context.Context, fn func(bridge.Tx) error) error {
+	if s.fail.Add(-1) >= 0 {
+		return errStoreDown
+	}
+	s.fail.Store(0)
+	return s.Store.Update(ctx, fn)
 }
 
 func newWorld(t *testing.T) *world {
@@ -52,7 +70,7 @@ func newWorld(t *testing.T) *world {
 	return &world{
 		hs:       hs,
 		cfg:      Config{HomeserverURL: hs.URL, UserID: botID, AccessToken: botToken, Operators: []string{opID}},
-		botToken: botToken, op: op, store: st,
+		botToken: botToken, op: op, store: &flakyStore{Store: st},
 	}
 }
 

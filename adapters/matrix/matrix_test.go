@@ -281,3 +281,47 @@ func waitTyping(t *testing.T, sub *bridge.Subscription, author string) {
 		}
 	}
 }
+
+// TestHandlingFailureRetried: when the store fails while an operator message
+// is handled, the sync token is not advanced and the message is handled
+// again later, once.
+func TestHandlingFailureRetried(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	b := w.start(t)
+	_, v, err := b.engine.StartSession(ctx, bridge.SessionInput{Name: "Eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := b.engine.VisitorMessage(ctx, v.ID, "c1", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := w.roomOf(t, first.ConversationID)
+	w.join(t, room)
+	w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return bodyOf(e) == "Eve: hello" })
+
+	testpeer.WaitFor(t, wait, func() bool { return outboxDepth(t, w) == 0 }, "outbox empty")
+	// The next write is the handling of the operator's message: it fails.
+	// Were the sync token saved anyway, the message would be lost.
+	w.store.fail.Store(1)
+	w.say(t, room, "Sent while the store fails")
+	testpeer.WaitFor(t, wait, func() bool {
+		b.a.mu.Lock()
+		defer b.a.mu.Unlock()
+		return errors.Is(b.a.syncErr, errStoreDown)
+	}, "the failed handling stops the sync")
+	testpeer.WaitFor(t, wait, func() bool {
+		return slices.Contains(visitorTexts(t, b.engine, v.ID), "Alice Operator: Sent while the store fails")
+	}, "the message is handled after the store recovers")
+	w.say(t, room, "And then")
+	testpeer.WaitFor(t, wait, func() bool {
+		return slices.Contains(visitorTexts(t, b.engine, v.ID), "Alice Operator: And then")
+	}, "later messages flow")
+	if n := countOf(visitorTexts(t, b.engine, v.ID), "Alice Operator: Sent while the store fails"); n != 1 {
+		t.Errorf("the retried message reached the visitor %d times, want 1", n)
+	}
+	if err := b.a.Health(ctx); err != nil {
+		t.Errorf("health after recovery: %v", err)
+	}
+}
