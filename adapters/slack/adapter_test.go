@@ -317,3 +317,65 @@ func TestDeliverErrorsAreRetryable(t *testing.T) {
 		t.Errorf("threadOf(missing) = %v", err)
 	}
 }
+
+// Slack's disconnect request makes the adapter reconnect, and events on the
+// new connection are handled.
+func TestSocketModeReconnects(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	f.fake.mu.Lock()
+	select {
+	case f.fake.events <- []byte(`{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"fake"}}`):
+	default:
+		t.Fatal("event queue full")
+	}
+	f.fake.mu.Unlock()
+	f.waitFor("second connection", func() bool {
+		f.fake.mu.Lock()
+		defer f.fake.mu.Unlock()
+		return f.fake.conns >= 2
+	})
+	f.operatorSays("UALICE", root, "after the reconnect", "Ev-after")
+	f.waitPublic(v, "reply after reconnect", func(m bridge.Message) bool { return m.Text == "after the reconnect" })
+	if err := f.a.Health(f.ctx); err != nil {
+		t.Errorf("health after reconnect: %v", err)
+	}
+}
+
+// A wrong app token shows in Health while the bot token works.
+func TestSocketModeBadAppToken(t *testing.T) {
+	f := newFixture(t, ModeHTTP, func(_ *fakeSlack, c *Config) { c.AppToken = "xapp-wrong" })
+	// Run the socket loop by hand: the fixture runs in HTTP mode, so that it
+	// does not wait for a connection.
+	ctx, cancel := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); f.a.runSocket(ctx) }()
+	defer func() { cancel(); <-done }()
+	f.waitFor("socket error in health", func() bool {
+		err := f.a.Health(f.ctx)
+		return err != nil && strings.Contains(err.Error(), "socket mode") && strings.Contains(err.Error(), "invalid_auth")
+	})
+}
+
+// An operator's file is not sent; the text is, and the operator is told.
+func TestFileShareTextOnly(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	env := f.fake.inject(map[string]any{"type": "message", "subtype": "file_share", "channel": testChannel, "user": "UALICE",
+		"text": "here is the invoice", "ts": "1700000003.000001", "thread_ts": root, "files": []any{map[string]any{"id": "F1"}}}, "Ev-file")
+	f.waitFor("ack", func() bool { return f.fake.acked(env) })
+	f.waitPublic(v, "file text", func(m bridge.Message) bool { return m.Text == "here is the invoice" })
+	f.waitFor("file reminder", func() bool {
+		_, ephs := f.fake.snapshot()
+		for _, e := range ephs {
+			if e.User == "UALICE" && strings.Contains(e.Text, "Files are not sent") {
+				return true
+			}
+		}
+		return false
+	})
+}

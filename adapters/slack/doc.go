@@ -21,6 +21,7 @@
 // need a correction protocol on the widget side, and silently dropping it
 // would leave the operator believing the visitor saw the new text.
 //
-// Not supported: files (uploads in either direction) and typing indicators
-// (Slack has no typing events for bots).
+// Not supported: files in either direction (an operator who attaches one is
+// told privately that only the text was sent) and typing indicators (Slack
+// has no typing events for bots).
 package slack

@@ -85,8 +85,9 @@ func (a *Adapter) handleWithRetry(ctx context.Context, ev inboundEvent) {
 // handleEvent turns an operator's thread message into
 // Engine.HandleOperator. Everything else is ignored: other channels and
 // threads, top-level messages, messages of bots (the bridge's own above all),
-// and subtypes other than thread_broadcast; an edit gets a private reminder
-// that edits are not relayed.
+// and subtypes other than thread_broadcast and file_share (whose text is
+// relayed, with a private reminder that files are not); an edit gets a
+// private reminder that edits are not relayed.
 func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 	var m messageEvent
 	if err := json.Unmarshal(ev.raw, &m); err != nil {
@@ -101,7 +102,7 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 		return err
 	}
 	switch m.Subtype {
-	case "", "thread_broadcast":
+	case "", "thread_broadcast", "file_share":
 	case "message_changed":
 		return a.handleEdit(ctx, ev, m, self)
 	default:
@@ -115,6 +116,11 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 		return err
 	}
 	op := bridge.Operator{Adapter: AdapterName, ID: m.User, Name: a.displayName(ctx, m.User)}
+	if m.Subtype == "file_share" {
+		if err := a.remind(ctx, ev.id, conv, op, "Files are not sent to the visitor (not supported yet): only the text of your message is.", m.TS); err != nil {
+			return err
+		}
+	}
 	text := a.operatorText(ctx, m.Text, self.UserID)
 	if strings.TrimSpace(text) == "" {
 		return nil
@@ -153,20 +159,26 @@ func (a *Adapter) handleEdit(ctx context.Context, ev inboundEvent, m messageEven
 	if err != nil || !ok {
 		return err
 	}
-	if ev.id != "" {
+	op := bridge.Operator{Adapter: AdapterName, ID: in.User, Name: a.displayName(ctx, in.User)}
+	return a.remind(ctx, ev.id, conv, op, "Edits are not sent to the visitor: the visitor keeps your first version. Send a new message instead.", in.TS)
+}
+
+// remind whispers a notice about an event to its operator once, even when
+// Slack delivers the event again.
+func (a *Adapter) remind(ctx context.Context, eventID, conv string, op bridge.Operator, text, ts string) error {
+	if eventID != "" {
 		now := a.engine.Now()
 		var seen bool
 		err := a.engine.Store().Update(ctx, func(tx bridge.Tx) error {
 			var err error
-			seen, err = tx.MarkSeen("slack:edit:"+ev.id, now, now.Add(time.Hour))
+			seen, err = tx.MarkSeen("slack:remind:"+eventID, now, now.Add(time.Hour))
 			return err
 		})
 		if err != nil || seen {
 			return err
 		}
 	}
-	op := bridge.Operator{Adapter: AdapterName, ID: in.User, Name: a.displayName(ctx, in.User)}
-	return a.engine.Whisper(ctx, conv, op, "Edits are not sent to the visitor: the visitor keeps your first version. Send a new message instead.", in.TS)
+	return a.engine.Whisper(ctx, conv, op, text, ts)
 }
 
 // fromBot reports messages of any bot or app, the bridge's own included:
