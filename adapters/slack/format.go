@@ -107,7 +107,7 @@ func token(tok string, userName func(id string) string) string {
 func cleanName(name string, max int) string {
 	name = strings.Map(func(r rune) rune {
 		switch {
-		case r == '*' || r == '_' || r == '~' || r == '`':
+		case r == '*':
 			return -1
 		case unicode.IsControl(r) || unicode.IsSpace(r):
 			return ' '

@@ -90,6 +90,7 @@ func TestCleanName(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"Vera", "Vera"},
 		{"*Admin*", "Admin"},
+		{"john_doe", "john_doe"},
 		{"a\nb\tc", "a b c"},
 		{"  x  ", "x"},
 		{"zero\u200bwidth", "zerowidth"},

@@ -382,9 +382,13 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, evt s
 		if evt.Request == nil {
 			return
 		}
-		if err := smc.AckCtx(ctx, evt.Request.EnvelopeID, nil); err != nil {
+		// Bounded: during a reconnect nobody sends acks, and an unacked
+		// event is only retried by Slack (and de-duplicated).
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := smc.AckCtx(actx, evt.Request.EnvelopeID, nil); err != nil {
 			a.log.Warn("slack ack failed", "err", err)
 		}
+		cancel()
 		ea, ok := evt.Data.(slackevents.EventsAPIEvent)
 		if !ok {
 			return

@@ -335,7 +335,10 @@ func (a *Adapter) deliverWaiting(ctx context.Context, d bridge.Delivery) error {
 // deliverClosed says in the thread that the chat ended and marks the root
 // with a reaction (best effort).
 func (a *Adapter) deliverClosed(ctx context.Context, d bridge.Delivery) error {
-	channel, root, err := a.ensureRoot(ctx, d)
+	channel, root, err := a.threadOf(ctx, d.Entry.ConversationID)
+	if errors.Is(err, bridge.ErrNotFound) {
+		return nil // never shown in Slack: no thread to close
+	}
 	if err != nil {
 		return err
 	}

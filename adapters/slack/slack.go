@@ -363,7 +363,7 @@ func newUserCache(api *slack.Client, now func() time.Time) *userCache {
 func (c *userCache) name(ctx context.Context, id string) string {
 	now := c.now()
 	c.mu.Lock()
-	if e, ok := c.names[id]; ok && (now.Sub(e.at) < userTTL && e.ok || now.Sub(e.at) < userFailTTL) {
+	if e, ok := c.names[id]; ok && ((e.ok && now.Sub(e.at) < userTTL) || now.Sub(e.at) < userFailTTL) {
 		c.mu.Unlock()
 		return e.name
 	}
