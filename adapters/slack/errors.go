@@ -4,8 +4,6 @@ import "errors"
 
 // Sentinel errors of the adapter. Callers test them with errors.Is.
 var (
-	// ErrNoThread: the conversation has no Slack thread yet.
-	ErrNoThread = errors.New("no slack thread for the conversation")
 	// ErrUnhealthy: posting is paused because Slack reported a problem that
 	// a person must fix (see Adapter.Health).
 	ErrUnhealthy = errors.New("slack is unhealthy")
