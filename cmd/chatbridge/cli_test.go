@@ -105,3 +105,15 @@ func TestIsLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestSlackManifest(t *testing.T) {
+	out, errOut, code := runCLI(t, "slack", "manifest", "--config", "../../bridge.example.toml")
+	if code != 0 {
+		t.Fatalf("slack manifest: %d %s", code, errOut)
+	}
+	for _, want := range []string{`"chat:write"`, `"chat:write.customize"`, `"channels:history"`, `"message.channels"`, `"socket_mode_enabled": true`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifest lacks %s:\n%s", want, out)
+		}
+	}
+}

@@ -23,9 +23,13 @@ func (a *app) wire() error {
 	// Every operator message goes through the command router: commands,
 	// notes and canned listings stay with the operators.
 	a.engine.SetInterceptor(commands.New(a.engine, commands.Options{
+		BotName:         cfg.Slack.BotName,
 		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
 		Logger:          a.log.With("component", "commands"),
 	}))
+	if err := a.wirePlatforms(); err != nil {
+		return err
+	}
 
 	vs, err := visitor.New(visitor.Config{
 		PublicURL:                cfg.Server.PublicURL,

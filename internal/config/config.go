@@ -23,6 +23,8 @@ type Config struct {
 	Email   Email   `toml:"email"`
 	Inbox   Inbox   `toml:"inbox"`
 	Sinks   Sinks   `toml:"sinks"`
+	Slack   Slack   `toml:"slack"`
+	Matrix  Matrix  `toml:"matrix"`
 }
 
 // Server is [server]: where chatbridge listens and keeps its data.
@@ -190,6 +192,52 @@ type Odoo struct {
 // Enabled reports whether the Odoo sink is configured.
 func (o Odoo) Enabled() bool { return o.URL != "" }
 
+// Slack is [slack]: one thread per conversation in a support channel.
+// Disabled while bot_token is empty.
+type Slack struct {
+	// BotToken is the bot's xoxb- token (env CHATBRIDGE_SLACK_BOT_TOKEN).
+	BotToken Secret `toml:"bot_token"`
+	// AppToken is the xapp- token of Socket Mode (env
+	// CHATBRIDGE_SLACK_APP_TOKEN).
+	AppToken Secret `toml:"app_token"`
+	// SigningSecret verifies events in http mode (env
+	// CHATBRIDGE_SLACK_SIGNING_SECRET).
+	SigningSecret Secret `toml:"signing_secret"`
+	// Channel is the support channel's ID (C… or G…).
+	Channel string `toml:"channel"`
+	// Mode is socket (no public URL needed) or http (Events API at
+	// server.public_url + /slack/events).
+	Mode string `toml:"mode"`
+	// BotName is the app's name in the manifest, and how operators can
+	// address the bot ("@chatbridge help").
+	BotName string `toml:"bot_name"`
+	// APIURL is the Web API base URL; change only for tests or proxies.
+	APIURL string `toml:"api_url"`
+}
+
+// Enabled reports whether Slack is configured.
+func (s Slack) Enabled() bool { return s.BotToken != "" }
+
+// Matrix is [matrix]: one room per conversation, through a client bot
+// account. Disabled while homeserver_url is empty.
+type Matrix struct {
+	HomeserverURL string `toml:"homeserver_url"`
+	// UserID is the bot account ("@chatbridge:example.org").
+	UserID string `toml:"user_id"`
+	// AccessToken of the bot account (env CHATBRIDGE_MATRIX_ACCESS_TOKEN).
+	AccessToken Secret `toml:"access_token"`
+	// Operators are invited to every new room ("@alice:example.org" or
+	// "alice" on server_name).
+	Operators []string `toml:"operators"`
+	// ServerName qualifies bare operator names; "" = the bot's server.
+	ServerName string `toml:"server_name"`
+	// RoomName names new rooms; {visitor} is the visitor's name.
+	RoomName string `toml:"room_name"`
+}
+
+// Enabled reports whether Matrix is configured.
+func (m Matrix) Enabled() bool { return m.HomeserverURL != "" }
+
 // Default returns the configuration used when bridge.toml is absent, and the
 // values of keys a file leaves out.
 func Default() Config {
@@ -220,6 +268,8 @@ func Default() Config {
 			Webhook: Webhook{Events: []string{"ticket", "lead"}, Timeout: Duration(10 * time.Second)},
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},
 		},
+		Slack:  Slack{Mode: "socket", BotName: "chatbridge", APIURL: "https://slack.com/api/"},
+		Matrix: Matrix{Operators: []string{}, RoomName: "Chat with {visitor}"},
 	}
 }
 
@@ -233,6 +283,10 @@ var secretVars = []struct {
 	{"CHATBRIDGE_SMTP_PASSWORD", "email.password", func(c *Config) *Secret { return &c.Email.Password }},
 	{"CHATBRIDGE_WEBHOOK_SECRET", "sinks.webhook.secret", func(c *Config) *Secret { return &c.Sinks.Webhook.Secret }},
 	{"CHATBRIDGE_ODOO_API_KEY", "sinks.odoo.api_key", func(c *Config) *Secret { return &c.Sinks.Odoo.APIKey }},
+	{"CHATBRIDGE_SLACK_BOT_TOKEN", "slack.bot_token", func(c *Config) *Secret { return &c.Slack.BotToken }},
+	{"CHATBRIDGE_SLACK_APP_TOKEN", "slack.app_token", func(c *Config) *Secret { return &c.Slack.AppToken }},
+	{"CHATBRIDGE_SLACK_SIGNING_SECRET", "slack.signing_secret", func(c *Config) *Secret { return &c.Slack.SigningSecret }},
+	{"CHATBRIDGE_MATRIX_ACCESS_TOKEN", "matrix.access_token", func(c *Config) *Secret { return &c.Matrix.AccessToken }},
 }
 
 // Load reads and parses the file at path with the process environment.

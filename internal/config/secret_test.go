@@ -78,7 +78,12 @@ func TestRedactedRoundTrip(t *testing.T) {
 	}
 	// The rendering is a valid configuration (with the placeholders as
 	// values) with the same non-secret settings.
-	back, err := Parse([]byte(out), func(string) string { return "another-secret-from-env" })
+	back, err := Parse([]byte(out), func(k string) string {
+		if strings.HasPrefix(k, "CHATBRIDGE_SLACK_") || strings.HasPrefix(k, "CHATBRIDGE_MATRIX_") {
+			return "" // would enable an adapter that this config does not set up
+		}
+		return "another-secret-from-env"
+	})
 	if err != nil {
 		t.Fatalf("Redacted() output does not parse: %v\n%s", err, out)
 	}

@@ -42,6 +42,57 @@ func (c Config) validate(errs *Errors) {
 	c.Inbox.validate(errs)
 	c.Sinks.Webhook.validate(errs)
 	c.Sinks.Odoo.validate(errs)
+	c.validateSlack(errs)
+	c.validateMatrix(errs)
+}
+
+// validateSlack and validateMatrix check what the file says; the adapters
+// check the rest (token shapes, ids) when serve builds them, with the same
+// key paths.
+func (c Config) validateSlack(errs *Errors) {
+	s := c.Slack
+	oneOf(errs, "slack.mode", s.Mode, []string{"socket", "http"})
+	if !s.Enabled() {
+		return
+	}
+	if s.Channel == "" {
+		errs.add("slack.channel", "is required with slack.bot_token (the support channel's ID, like C0123456789)")
+	}
+	switch s.Mode {
+	case "socket":
+		if s.AppToken == "" {
+			errs.add("slack.app_token", "is required in socket mode (an xapp- token with connections:write; or set CHATBRIDGE_SLACK_APP_TOKEN)")
+		}
+	case "http":
+		if s.SigningSecret == "" {
+			errs.add("slack.signing_secret", "is required in http mode (or set CHATBRIDGE_SLACK_SIGNING_SECRET)")
+		}
+		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
+			errs.add("server.public_url", "must be an https URL in slack http mode (Slack posts events to it)")
+		}
+	}
+	if msg := checkURL(s.APIURL); msg != "" {
+		errs.add("slack.api_url", msg)
+	}
+}
+
+func (c Config) validateMatrix(errs *Errors) {
+	m := c.Matrix
+	if !m.Enabled() {
+		return
+	}
+	if msg := checkURL(m.HomeserverURL); msg != "" {
+		errs.add("matrix.homeserver_url", msg)
+	}
+	if !strings.HasPrefix(m.UserID, "@") || !strings.Contains(m.UserID, ":") {
+		errs.add("matrix.user_id", "must be the bot's Matrix user id, like @chatbridge:example.org")
+	}
+	if m.AccessToken == "" {
+		errs.add("matrix.access_token", "is required with matrix.homeserver_url (or set CHATBRIDGE_MATRIX_ACCESS_TOKEN)")
+	}
+	if len(m.Operators) == 0 {
+		errs.add("matrix.operators", "list at least one operator to invite to new rooms")
+	}
 }
 
 func (s Server) validate(errs *Errors) {

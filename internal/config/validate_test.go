@@ -32,6 +32,14 @@ func TestValidation(t *testing.T) {
 		want []want
 	}{
 		{"defaults", "", nil},
+		{"slack socket ok", "[slack]\nbot_token = \"xoxb-1\"\napp_token = \"xapp-1\"\nchannel = \"C123\"", nil},
+		{"slack missing channel and app token", "[slack]\nbot_token = \"xoxb-1\"", []want{{"slack.channel", "is required"}, {"slack.app_token", "socket mode"}}},
+		{"slack http needs secret and https", "[slack]\nbot_token = \"xoxb-1\"\nchannel = \"C1\"\nmode = \"http\"", []want{{"slack.signing_secret", "http mode"}, {"server.public_url", "https"}}},
+		{"slack bad mode", "[slack]\nmode = \"rtm\"", []want{{"slack.mode", "is not one of"}}},
+		{"matrix ok", "[matrix]\nhomeserver_url = \"https://m.example.org\"\nuser_id = \"@bot:example.org\"\naccess_token = \"t\"\noperators = [\"alice\"]", nil},
+		{"matrix incomplete", "[matrix]\nhomeserver_url = \"m.example.org\"\nuser_id = \"bot\"", []want{
+			{"matrix.homeserver_url", "absolute http"}, {"matrix.user_id", "Matrix user id"}, {"matrix.access_token", "is required"}, {"matrix.operators", "at least one"},
+		}},
 		{"listen host:port", "[server]\nlisten = \"0.0.0.0:80\"", nil},
 		{"listen port only", "[server]\nlisten = \":8080\"", nil},
 		{"listen ipv6", "[server]\nlisten = \"[::1]:8080\"", nil},
