@@ -154,6 +154,9 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("delivery %d: %v", i+1, err)
 		}
 	}
+	// The homeserver's timeline catches up asynchronously: wait for the
+	// message, then check that it is there once.
+	w.waitEvent(t, room, "the retried message", func(e *event.Event) bool { return bodyOf(e) == "Eve: retry me" })
 	if n := w.count(t, room, "Eve: retry me"); n != 1 {
 		t.Errorf("a repeated delivery shows the message %d times, want 1", n)
 	}
