@@ -578,3 +578,30 @@ func TestTypingEvent(t *testing.T) {
 		t.Fatal("no typing event")
 	}
 }
+
+// Notes and whispers leave no gap in the numbers the visitor sees.
+func TestPublicSeqHasNoGaps(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
+	e.engine.AddNote(ctx, m.ConversationID, op, "private", "")
+	e.engine.Whisper(ctx, m.ConversationID, op, "whisper", "")
+	r, _ := e.engine.Reply(ctx, m.ConversationID, op, "reply", "")
+	m2 := e.say(v, "2", "thanks")
+	if m.PublicSeq != 1 || r.PublicSeq != 2 || m2.PublicSeq != 3 || m2.Seq != 5 {
+		t.Fatalf("public seqs %d %d %d (seq %d)", m.PublicSeq, r.PublicSeq, m2.PublicSeq, m2.Seq)
+	}
+	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 1, 0)
+	if len(view.Messages) != 2 || view.Messages[0].Text != "reply" || view.Messages[1].Text != "thanks" {
+		t.Fatalf("after public seq 1: %+v", view.Messages)
+	}
+	view, _ = e.engine.VisitorMessages(ctx, v.ID, "", 2, 0)
+	if len(view.Messages) != 1 || view.Messages[0].Text != "thanks" {
+		t.Fatalf("after public seq 2: %+v", view.Messages)
+	}
+	if again := e.say(v, "2", "thanks"); again.PublicSeq != 3 {
+		t.Fatalf("idempotent retry has public seq %d", again.PublicSeq)
+	}
+}

@@ -121,6 +121,10 @@ func (e *Engine) appendMessage(ctx context.Context, m Message, kind OutboxKind, 
 		}
 		conv.LastSeq++
 		m.Seq = conv.LastSeq
+		if m.Visibility == VisibilityPublic {
+			conv.LastPublicSeq++
+			m.PublicSeq = conv.LastPublicSeq
+		}
 		if m.At.IsZero() {
 			m.At = e.cfg.Now()
 		}
@@ -248,7 +252,8 @@ func (e *Engine) close(ctx context.Context, conversationID, line string) error {
 			return ErrClosed
 		}
 		conv.LastSeq++
-		m.Seq = conv.LastSeq
+		conv.LastPublicSeq++
+		m.Seq, m.PublicSeq = conv.LastSeq, conv.LastPublicSeq
 		conv.Status, conv.ClosedAt, conv.UpdatedAt = StatusClosed, now, now
 		if err := tx.PutMessage(m); err != nil {
 			return err

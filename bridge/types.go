@@ -95,6 +95,9 @@ type Conversation struct {
 	ClosedAt  time.Time `json:"closed_at,omitzero"`
 	// LastSeq is the sequence number of the newest message.
 	LastSeq uint64 `json:"last_seq"`
+	// LastPublicSeq is the public sequence number of the newest public
+	// message (see Message.PublicSeq).
+	LastPublicSeq uint64 `json:"last_public_seq,omitempty"`
 	// LastVisitorAt is when the visitor last wrote; LastOperatorAt when an
 	// operator last replied publicly. Waiting time is derived from them.
 	LastVisitorAt  time.Time `json:"last_visitor_at,omitzero"`
@@ -125,6 +128,11 @@ type Message struct {
 	ConversationID string `json:"conversation_id"`
 	// Seq numbers messages within a conversation, from 1, without gaps.
 	Seq uint64 `json:"seq"`
+	// PublicSeq numbers the public messages alone, from 1, without gaps;
+	// 0 for notes and whispers. It is the number the visitor sees, so that
+	// gaps cannot tell a visitor that operators wrote something private.
+	// PublicSeq <= Seq always.
+	PublicSeq uint64 `json:"public_seq,omitempty"`
 	// ClientID is the visitor's idempotency key ("" for other messages).
 	ClientID   string     `json:"client_id,omitempty"`
 	From       From       `json:"from"`

@@ -192,9 +192,10 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		created = isNew
 		now := e.cfg.Now()
 		conv.LastSeq++
+		conv.LastPublicSeq++
 		conv.UpdatedAt, conv.LastVisitorAt, conv.Preview = now, now, preview(text)
 		msg = Message{
-			ConversationID: conv.ID, Seq: conv.LastSeq, ClientID: clientID,
+			ConversationID: conv.ID, Seq: conv.LastSeq, PublicSeq: conv.LastPublicSeq, ClientID: clientID,
 			From: FromVisitor, Visibility: VisibilityPublic, Author: v.DisplayName(),
 			Text: text, At: now,
 		}
@@ -240,8 +241,8 @@ type VisitorView struct {
 	Messages []Message
 }
 
-// VisitorMessages returns the public messages after seq `after` of the
-// visitor's current conversation (the newest one). When conversationID names
+// VisitorMessages returns the public messages after public sequence number
+// `after` (Message.PublicSeq) of the visitor's current conversation. When conversationID names
 // an older conversation of the visitor, the messages of the current one are
 // returned from the start, so a client that missed a new conversation catches
 // up. A visitor without conversations gets an empty view.
@@ -261,8 +262,10 @@ func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID 
 		if err != nil {
 			return err
 		}
+		// Seq >= PublicSeq, so reading after Seq `after` finds every
+		// message with PublicSeq > after (and some before it).
 		for _, m := range msgs {
-			if m.Visibility == VisibilityPublic {
+			if m.Visibility == VisibilityPublic && m.PublicSeq > after {
 				view.Messages = append(view.Messages, m)
 				if limit > 0 && len(view.Messages) == limit {
 					break

@@ -167,7 +167,7 @@ func (s *Server) handlePostMessage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, messageResponse{Seq: msg.Seq, ConversationID: msg.ConversationID})
+	writeJSON(w, http.StatusOK, messageResponse{Seq: msg.PublicSeq, ConversationID: msg.ConversationID})
 }
 
 // postMessage validates and rate-limits a message before handing it to the

@@ -145,8 +145,8 @@ func TestLongPollWakesOnReplyNeverOnPrivate(t *testing.T) {
 	if want := []string{"Hi, Alice here."}; !slices.Equal(texts(got.Messages), want) {
 		t.Fatalf("long poll = %q, want %q", texts(got.Messages), want)
 	}
-	if got.Messages[0].Seq != 4 {
-		t.Errorf("reply seq = %d, want 4 (after the whisper and the note)", got.Messages[0].Seq)
+	if got.Messages[0].Seq != 2 {
+		t.Errorf("reply seq = %d, want 2: the whisper and the note leave no gap", got.Messages[0].Seq)
 	}
 	all := e.messages(token, "?after=0")
 	for _, msg := range all.Messages {
@@ -273,17 +273,17 @@ func TestPublicMessagesDropsNonPublic(t *testing.T) {
 	s := &Server{log: discardLogger()}
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	in := []bridge.Message{
-		{Seq: 1, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Text: "hi", At: at},
+		{Seq: 1, PublicSeq: 1, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Text: "hi", At: at},
 		{Seq: 2, From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Text: "note"},
 		{Seq: 3, From: bridge.FromSystem, Visibility: bridge.VisibilityWhisper, Recipient: "inbox:alice", Text: "whisper"},
 		{Seq: 4, From: bridge.FromOperator, Visibility: "", Text: "unknown visibility"},
-		{Seq: 5, From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Text: "hello", At: at,
+		{Seq: 5, PublicSeq: 2, From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Text: "hello", At: at,
 			Operator: &testOperator, PlatformID: "Ev123"},
 	}
 	got := s.publicMessages(in)
 	want := []apiMessage{
 		{Seq: 1, From: bridge.FromVisitor, Text: "hi", At: at},
-		{Seq: 5, From: bridge.FromOperator, Author: "Alice", Text: "hello", At: at},
+		{Seq: 2, From: bridge.FromOperator, Author: "Alice", Text: "hello", At: at},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("publicMessages = %+v, want %+v", got, want)
@@ -292,7 +292,7 @@ func TestPublicMessagesDropsNonPublic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const wantJSON = `{"type":"message","seq":5,"from":"operator","author":"Alice","text":"hello","at":"2026-01-02T03:04:05Z","conversation_id":"c_1"}`
+	const wantJSON = `{"type":"message","seq":2,"from":"operator","author":"Alice","text":"hello","at":"2026-01-02T03:04:05Z","conversation_id":"c_1"}`
 	if string(b) != wantJSON {
 		t.Errorf("frame = %s, want %s", b, wantJSON)
 	}

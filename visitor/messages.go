@@ -30,7 +30,7 @@ func (s *Server) publicMessages(msgs []bridge.Message) []apiMessage {
 			s.log.Error("non-public message reached the visitor api; dropped", "conversation", m.ConversationID, "seq", m.Seq, "visibility", string(m.Visibility))
 			continue
 		}
-		out = append(out, apiMessage{Seq: m.Seq, From: m.From, Author: m.Author, Text: m.Text, At: m.At})
+		out = append(out, apiMessage{Seq: m.PublicSeq, From: m.From, Author: m.Author, Text: m.Text, At: m.At})
 	}
 	return out
 }

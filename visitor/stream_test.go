@@ -160,42 +160,42 @@ func TestStreamResumeAndLive(t *testing.T) {
 	token, _ := e.session()
 	conv := e.send(token, "v1", "hello").ConversationID                // 1
 	mustReply(t, e, conv, "hi")                                        // 2
-	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 1", "")) // 3
-	mustNote(t, e, conv, "SECRET 2")                                   // 4
-	e.send(token, "v2", "my order?")                                   // 5
-	mustReply(t, e, conv, "checking")                                  // 6
+	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 1", "")) // private: no number
+	mustNote(t, e, conv, "SECRET 2")                                   // private: no number
+	e.send(token, "v2", "my order?")                                   // 3
+	mustReply(t, e, conv, "checking")                                  // 4
 
 	w := e.stream(token, "?after=0")
-	if got, want := w.messages(4), []uint64{1, 2, 5, 6}; !slices.Equal(got, want) {
+	if got, want := w.messages(4), []uint64{1, 2, 3, 4}; !slices.Equal(got, want) {
 		t.Fatalf("backlog seqs %v, want %v", got, want)
 	}
 	w.c.Close(websocket.StatusNormalClosure, "")
 
-	mustReply(t, e, conv, "found it")                                  // 7
-	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 3", "")) // 8
-	e.send(token, "v3", "thanks")                                      // 9
+	mustReply(t, e, conv, "found it")                                  // 5
+	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 3", "")) // private
+	e.send(token, "v3", "thanks")                                      // 6
 
-	w = e.stream(token, fmt.Sprintf("?after=6&conversation=%s", conv))
-	if got, want := w.messages(2), []uint64{7, 9}; !slices.Equal(got, want) {
+	w = e.stream(token, fmt.Sprintf("?after=4&conversation=%s", conv))
+	if got, want := w.messages(2), []uint64{5, 6}; !slices.Equal(got, want) {
 		t.Fatalf("resumed seqs %v, want %v", got, want)
 	}
 	// Live: private content first, then a reply; only the reply arrives.
-	mustNote(t, e, conv, "SECRET 4")                                   // 10
-	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 5", "")) // 11
-	mustReply(t, e, conv, "you're welcome")                            // 12
+	mustNote(t, e, conv, "SECRET 4")                                   // private
+	must(t, e.engine.Whisper(ctx, conv, testOperator, "SECRET 5", "")) // private
+	mustReply(t, e, conv, "you're welcome")                            // 7
 	f := w.next()
-	if f.Type != "message" || f.Seq != 12 || f.From != bridge.FromOperator || f.Author != "Alice" ||
+	if f.Type != "message" || f.Seq != 7 || f.From != bridge.FromOperator || f.Author != "Alice" ||
 		f.Text != "you're welcome" || f.ConversationID != conv || f.At.IsZero() {
 		t.Fatalf("live frame = %+v", f)
 	}
 	// The visitor's own message from another tab is pushed too.
 	e.send(token, "v4", "bye")
-	if f := w.next(); f.Seq != 13 || f.From != bridge.FromVisitor {
+	if f := w.next(); f.Seq != 8 || f.From != bridge.FromVisitor {
 		t.Fatalf("own message frame = %+v", f)
 	}
 	// Closing pushes the system line, then a closed frame.
 	e.do(request{method: "POST", path: "/api/v1/conversation/close", token: token}).decodeTo(t, 204, nil)
-	if f := w.next(); f.Type != "message" || f.From != bridge.FromSystem || f.Seq != 14 {
+	if f := w.next(); f.Type != "message" || f.From != bridge.FromSystem || f.Seq != 9 {
 		t.Fatalf("close line = %+v", f)
 	}
 	if f := w.next(); f.Type != "closed" || f.ConversationID != conv {
@@ -230,7 +230,7 @@ func TestStreamNoGapsNoDuplicates(t *testing.T) {
 			m, err := e.engine.Reply(ctx, conv, testOperator, fmt.Sprintf("reply %d", i), "")
 			if err == nil {
 				mu.Lock()
-				public = append(public, m.Seq)
+				public = append(public, m.PublicSeq)
 				mu.Unlock()
 				err = e.engine.Whisper(ctx, conv, testOperator, "SECRET", "")
 			}
