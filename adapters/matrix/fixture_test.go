@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -32,6 +33,9 @@ type world struct {
 	botToken string
 	op       *mautrix.Client
 	store    *flakyStore
+	// appservice is the running bridge's appservice handler, behind the
+	// URL the homeserver pushes transactions to (appservice mode only).
+	appservice atomic.Pointer[http.Handler]
 }
 
 // flakyStore is the bolt store whose next writes can be made to fail.
@@ -110,8 +114,13 @@ func (w *world) start(t *testing.T) *running {
 		}
 	}()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); wg.Wait() }) }
+	stop := func() { once.Do(func() { w.appservice.Store(nil); cancel(); wg.Wait() }) }
 	t.Cleanup(stop)
+	if w.cfg.Mode == ModeAppservice {
+		h := a.Handler()
+		w.appservice.Store(&h)
+		return &running{engine: engine, a: a, stop: stop}
+	}
 	// Wait for the first sync, so that what happens next is not part of the
 	// history a first start skips.
 	testpeer.WaitFor(t, wait, func() bool { return a.syncCount() > 0 }, "first sync")

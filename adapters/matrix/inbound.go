@@ -36,8 +36,8 @@ func (a *Adapter) conversation(ctx context.Context, room id.RoomID) (string, err
 // onMessage hands what an operator typed in a conversation's room to the
 // engine. It returns an error only for failures that a retry can fix.
 func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) error {
-	if evt.Sender == a.bot {
-		return nil // our own messages, cards and whispers
+	if a.ours(evt.Sender) {
+		return nil // our own messages, cards, whispers and ghosts
 	}
 	msg := evt.Content.AsMessage()
 	if msg.MsgType != event.MsgText && msg.MsgType != event.MsgNotice {
@@ -173,7 +173,7 @@ func (a *Adapter) onMember(_ context.Context, evt *event.Event) error {
 func (a *Adapter) onTyping(ctx context.Context, evt *event.Event) error {
 	var users []id.UserID
 	for _, u := range evt.Content.AsTyping().UserIDs {
-		if u != a.bot {
+		if !a.ours(u) {
 			users = append(users, u)
 		}
 	}

@@ -25,11 +25,13 @@ const (
 	syncBackoffMax = 2 * time.Minute
 )
 
-// Adapter is the Matrix client bot. It implements bridge.Deliverer,
-// bridge.MessageFilter, bridge.Whisperer and bridge.HealthChecker; Run
-// receives what operators type.
+// Adapter is the Matrix adapter, a client bot or an appservice. It
+// implements bridge.Deliverer, bridge.MessageFilter, bridge.Whisperer and
+// bridge.HealthChecker. A client bot receives what operators type in Run;
+// an appservice in the transactions its Handler is given.
 type Adapter struct {
 	cfg    Config
+	as     bool // appservice mode
 	bot    id.UserID
 	ops    []id.UserID
 	engine *bridge.Engine
@@ -42,8 +44,11 @@ type Adapter struct {
 	encrypted map[id.RoomID]bool                 // checked rooms: true if encrypted
 	threads   map[id.EventID]id.EventID          // operator event → its thread root
 	typingAt  map[string]time.Time               // conversation → last visitor typing sent
-	syncErr   error                              // last sync failure, nil after a success
-	syncOK    uint64                             // handled sync responses
+	syncErr   error                              // last sync/transaction failure, nil after a success
+	syncOK    uint64                             // handled sync responses or transactions
+	ghosts    map[id.UserID]*ghost               // appservice mode: visitors' ghost users
+
+	txnMu sync.Mutex // one transaction at a time
 }
 
 var (
@@ -69,19 +74,27 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) 
 	if cfg.RoomName == "" {
 		cfg.RoomName = DefaultRoomName
 	}
-	client, err := mautrix.NewClient(cfg.HomeserverURL, id.UserID(cfg.UserID), cfg.AccessToken)
+	token := cfg.AccessToken
+	if cfg.appservice() {
+		token = cfg.ASToken
+	}
+	client, err := mautrix.NewClient(cfg.HomeserverURL, cfg.botID(), token)
 	if err != nil {
 		return nil, fmt.Errorf("new matrix adapter: %w: homeserver_url: %w", bridge.ErrInvalid, err)
 	}
 	client.Client = &http.Client{Timeout: 90 * time.Second} // > the 30 s long poll
+	// An appservice names the user it acts as (?user_id=): Dendrite takes
+	// the bare localpart for the sender otherwise.
+	client.SetAppServiceUserID = cfg.appservice()
 	a := &Adapter{
-		cfg: cfg, bot: id.UserID(cfg.UserID), ops: cfg.operators(),
+		cfg: cfg, as: cfg.appservice(), bot: cfg.botID(), ops: cfg.operators(),
 		engine: engine, store: engine.Store(), client: client,
 		log:       log.With("adapter", adapterName),
 		names:     map[id.RoomID]map[id.UserID]string{},
 		encrypted: map[id.RoomID]bool{},
 		threads:   map[id.EventID]id.EventID{},
 		typingAt:  map[string]time.Time{},
+		ghosts:    map[id.UserID]*ghost{},
 	}
 	client.Store = &syncStore{a: a}
 	return a, nil
@@ -128,6 +141,9 @@ func (a *Adapter) Health(ctx context.Context) error {
 		}
 	}
 	a.mu.Unlock()
+	if syncErr != nil && a.as {
+		return fmt.Errorf("matrix transactions: %w", syncErr)
+	}
 	if syncErr != nil {
 		return fmt.Errorf("matrix sync: %w", syncErr)
 	}
@@ -138,16 +154,21 @@ func (a *Adapter) Health(ctx context.Context) error {
 	return nil
 }
 
-// Run syncs with the homeserver until ctx ends and hands operators'
-// messages and typing to the engine; it also shows the visitor's typing in
-// the rooms. A failed sync is retried with backoff; Run returns nil when ctx
-// ends.
+// Run shows the visitor's typing in the rooms until ctx ends. A client bot
+// also syncs with the homeserver and hands operators' messages and typing
+// to the engine; a failed sync is retried with backoff. (An appservice
+// receives them through Handler.) Run returns nil when ctx ends.
 func (a *Adapter) Run(ctx context.Context) error {
-	a.client.Syncer = newSyncer(a)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); a.forwardTyping(ctx) }()
 	defer wg.Wait()
+	if a.as {
+		a.log.Info("matrix appservice ready", "user", a.bot, "transactions", AppservicePrefix)
+		<-ctx.Done()
+		return nil
+	}
+	a.client.Syncer = newSyncer(a)
 
 	backoff := syncBackoffMin
 	for {
@@ -199,8 +220,9 @@ func (a *Adapter) setSyncErr(err error) {
 	a.mu.Unlock()
 }
 
-// forwardTyping shows a typing visitor as the bot typing in the room, at
-// most every few seconds per conversation.
+// forwardTyping shows a typing visitor as the bot (appservice: the
+// visitor's ghost) typing in the room, at most every few seconds per
+// conversation.
 func (a *Adapter) forwardTyping(ctx context.Context) {
 	sub := a.engine.Hub().SubscribeAll()
 	defer sub.Close()
@@ -229,7 +251,7 @@ func (a *Adapter) forwardTyping(ctx context.Context) {
 			if err != nil || room == "" {
 				continue
 			}
-			if _, err := a.client.UserTyping(ctx, room, true, 6*time.Second); err != nil {
+			if _, err := a.typist(ctx, ev.ConversationID, room).UserTyping(ctx, room, true, 6*time.Second); err != nil {
 				a.log.Debug("matrix typing not shown", "conversation", ev.ConversationID, "err", err)
 			}
 		}

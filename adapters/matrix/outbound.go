@@ -51,6 +51,12 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 	case bridge.KindOpened:
 		return bridge.Receipt{}, nil // the card is sent
 	case bridge.KindMessage:
+		if a.as && d.Message.From == bridge.FromVisitor {
+			if err := a.ghostSay(ctx, room, d); err != nil {
+				return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+			}
+			return bridge.Receipt{}, nil
+		}
 		var ok bool
 		if c, ok = messageContent(*d.Message); !ok {
 			return bridge.Receipt{}, nil
@@ -101,8 +107,8 @@ func (a *Adapter) openRoom(ctx context.Context, d bridge.Delivery) (id.RoomID, e
 	return room, nil
 }
 
-// welcome invites the operators and posts the context card that mentions
-// them.
+// welcome invites the operators (and, in appservice mode, brings in the
+// visitor's ghost) and posts the context card that mentions them.
 func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
 	if err := a.checkEncryption(ctx, room); err != nil {
 		return err
@@ -117,6 +123,11 @@ func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery
 			a.log.Warn("matrix invite refused", "room", room, "user", op, "err", err)
 		default:
 			return fmt.Errorf("invite %s: %w", op, a.wrap(err))
+		}
+	}
+	if a.as {
+		if _, err := a.ensureGhost(ctx, room, d.Visitor); err != nil {
+			return err
 		}
 	}
 	card := mentionContent(a.ops, cardLines(d.Visitor))

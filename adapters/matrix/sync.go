@@ -87,12 +87,29 @@ func newSyncer(a *Adapter) *syncer {
 	// messages of a room the bot just created; the bot never joins rooms
 	// by invitation, so only the first-sync rule is needed.
 	s.OnSync(func(_ context.Context, _ *mautrix.RespSync, since string) bool { return since != "" })
-	s.OnEventType(event.EventMessage, s.handle(a.onMessage))
-	s.OnEventType(event.EventEncrypted, s.handle(a.onEncrypted))
-	s.OnEventType(event.StateEncryption, s.handle(a.onEncryption))
-	s.OnEventType(event.StateMember, s.handle(a.onMember))
-	s.OnEventType(event.EphemeralEventTyping, s.handle(a.onTyping))
+	for _, h := range a.eventHandlers() {
+		s.OnEventType(h.typ, s.handle(h.fn))
+	}
 	return s
+}
+
+// eventHandler handles one type of event; it returns an error only for
+// failures that handling the event again can fix.
+type eventHandler struct {
+	typ event.Type
+	fn  func(context.Context, *event.Event) error
+}
+
+// eventHandlers are the events the adapter looks at, in both modes: the
+// sync loop and the appservice's transactions share them.
+func (a *Adapter) eventHandlers() []eventHandler {
+	return []eventHandler{
+		{event.EventMessage, a.onMessage},
+		{event.EventEncrypted, a.onEncrypted},
+		{event.StateEncryption, a.onEncryption},
+		{event.StateMember, a.onMember},
+		{event.EphemeralEventTyping, a.onTyping},
+	}
 }
 
 // handle adapts an erroring handler: after the first failure of a response

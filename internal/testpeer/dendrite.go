@@ -42,6 +42,21 @@ type Homeserver struct {
 	client *http.Client
 }
 
+// DendriteOption changes how Dendrite starts.
+type DendriteOption func(*dendriteOptions)
+
+type dendriteOptions struct {
+	appservices []string // registration files
+}
+
+// WithAppservice makes Dendrite load the appservice registration file at
+// path (app_service_api.config_files). The file must exist when Dendrite
+// starts, and the appservice should already be listening: Dendrite backs
+// off for up to 64 s when it does not answer a transaction.
+func WithAppservice(path string) DendriteOption {
+	return func(o *dendriteOptions) { o.appservices = append(o.appservices, path) }
+}
+
 // Dendrite starts a Dendrite homeserver on 127.0.0.1 with a free port, in a
 // fresh t.TempDir() (SQLite databases, in-memory JetStream, federation off,
 // registration only through the shared-secret admin API, rate limits off)
@@ -52,8 +67,22 @@ type Homeserver struct {
 // there is none the test is skipped with a message saying how to install it,
 // except when the environment variable CI is "true": then the test fails,
 // because real-homeserver tests must never be skipped silently in CI.
-func Dendrite(t testing.TB) *Homeserver {
+func Dendrite(t testing.TB, opts ...DendriteOption) *Homeserver {
 	t.Helper()
+	var o dendriteOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for i, p := range o.appservices {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatalf("dendrite: appservice %s: %v", p, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			t.Fatalf("dendrite: appservice registration: %v", err)
+		}
+		o.appservices[i] = abs
+	}
 	bin := findDendrite()
 	if bin == "" {
 		msg := "no dendrite binary found ($CHATBRIDGE_DENDRITE, $HOME/.cache/chatbridge/bin/dendrite, PATH); run scripts/install-test-deps to build it"
@@ -64,7 +93,7 @@ func Dendrite(t testing.TB) *Homeserver {
 	}
 	dir := t.TempDir()
 	secret := hex.EncodeToString(randomBytes(t, 16))
-	if err := writeDendriteFiles(dir, secret, randomBytes(t, ed25519.SeedSize)); err != nil {
+	if err := writeDendriteFiles(dir, secret, randomBytes(t, ed25519.SeedSize), o.appservices); err != nil {
 		t.Fatalf("dendrite: %v", err)
 	}
 	port, err := freePort()
@@ -205,8 +234,9 @@ func (hs *Homeserver) ready() bool {
 	return hs.call(ctx, http.MethodGet, "/_matrix/client/versions", nil, &v) == nil && len(v.Versions) > 0
 }
 
-// writeDendriteFiles writes the signing key and dendrite.yaml into dir.
-func writeDendriteFiles(dir, secret string, seed []byte) error {
+// writeDendriteFiles writes the signing key and dendrite.yaml into dir;
+// appservices are the registration files to load.
+func writeDendriteFiles(dir, secret string, seed []byte, appservices []string) error {
 	// The PEM Dendrite's generate-keys writes: the ed25519 seed under a
 	// Key-ID header.
 	key := pem.EncodeToMemory(&pem.Block{
@@ -245,6 +275,13 @@ logging:
 `, DendriteServerName, filepath.Join(dir, "matrix_key.pem"), filepath.Join(dir, "jetstream"), secret,
 		db("federation_api"), db("key_server"), db("media_api"), filepath.Join(dir, "media"),
 		db("mscs"), db("relay_api"), db("room_server"), db("sync_api"), db("user_api"))
+	if len(appservices) > 0 {
+		files, err := json.Marshal(appservices) // a JSON list is a YAML flow sequence
+		if err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		config += fmt.Sprintf("app_service_api: {config_files: %s}\n", files)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "dendrite.yaml"), []byte(config), 0o600); err != nil {
 		return fmt.Errorf("write config: %w", err)
 	}

@@ -1,0 +1,237 @@
+package matrix
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
+	"maunium.net/go/mautrix/event"
+)
+
+// AppservicePrefix is the path prefix of the appservice API that Handler
+// serves; mount Handler there on the server the homeserver reaches
+// (mux.Handle(matrix.AppservicePrefix, a.Handler())).
+const AppservicePrefix = "/_matrix/app/"
+
+const (
+	// maxTransactionBytes bounds a transaction's body (homeservers send at
+	// most 100 events of at most 64 KiB, and a few ephemeral ones).
+	maxTransactionBytes = 32 << 20
+	// handledMemory is how long handled transactions and events are
+	// remembered in the store: homeservers retry a transaction until it
+	// is acknowledged, so a day is ample.
+	handledMemory = 24 * time.Hour
+	// transactionTimeout bounds the handling of one transaction.
+	transactionTimeout = 2 * time.Minute
+)
+
+// Handler serves the appservice API under AppservicePrefix: the
+// homeserver's transactions (PUT /_matrix/app/v1/transactions/{txnId}),
+// user and room alias queries (none exist: 404) and pings. Every request
+// must carry the hs_token (Authorization: Bearer, or ?access_token= from
+// older homeservers). In bot mode everything is 404.
+//
+// A transaction is acknowledged (200) only after all its events were
+// handled; a failure answers 500, so that the homeserver sends it again.
+// Handled transactions and operator messages are remembered in the bridge
+// store, so a repeated transaction, even after a restart, is handled once.
+func (a *Adapter) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if !a.as {
+		mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+			writeMatrixError(w, http.StatusNotFound, "M_UNRECOGNIZED", "chatbridge's Matrix adapter is not in appservice mode")
+		})
+		return mux
+	}
+	mux.HandleFunc("PUT /_matrix/app/v1/transactions/{txn}", a.putTransaction)
+	mux.HandleFunc("GET /_matrix/app/v1/users/{user}", func(w http.ResponseWriter, _ *http.Request) {
+		writeMatrixError(w, http.StatusNotFound, "M_NOT_FOUND", "chatbridge creates its users itself")
+	})
+	mux.HandleFunc("GET /_matrix/app/v1/rooms/{alias}", func(w http.ResponseWriter, _ *http.Request) {
+		writeMatrixError(w, http.StatusNotFound, "M_NOT_FOUND", "chatbridge has no room aliases")
+	})
+	mux.HandleFunc("POST /_matrix/app/v1/ping", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, struct{}{})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeMatrixError(w, http.StatusNotFound, "M_UNRECOGNIZED", "unknown appservice endpoint")
+	})
+	return a.authorized(mux)
+}
+
+// authorized lets through requests with the hs_token.
+func (a *Adapter) authorized(next http.Handler) http.Handler {
+	want := []byte(a.cfg.HSToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			token = r.URL.Query().Get("access_token")
+		}
+		switch {
+		case token == "":
+			writeMatrixError(w, http.StatusUnauthorized, "M_UNAUTHORIZED", "missing hs_token")
+		case subtle.ConstantTimeCompare([]byte(token), want) != 1:
+			a.log.Warn("matrix appservice request with a wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			writeMatrixError(w, http.StatusForbidden, "M_FORBIDDEN", "wrong hs_token")
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// putTransaction handles one transaction of the homeserver.
+func (a *Adapter) putTransaction(w http.ResponseWriter, r *http.Request) {
+	txnID := r.PathValue("txn")
+	if txnID == "" {
+		writeMatrixError(w, http.StatusBadRequest, "M_INVALID_PARAM", "missing transaction id")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTransactionBytes))
+	if err != nil {
+		writeMatrixError(w, http.StatusRequestEntityTooLarge, "M_TOO_LARGE", "transaction not read")
+		return
+	}
+	var txn transaction
+	if err := json.Unmarshal(body, &txn); err != nil {
+		writeMatrixError(w, http.StatusBadRequest, "M_NOT_JSON", "transaction is not JSON")
+		return
+	}
+	// Handling goes on when the homeserver gives up waiting: its retry
+	// then finds the transaction handled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), transactionTimeout)
+	defer cancel()
+	if err := a.handleTransaction(ctx, txnID, &txn); err != nil {
+		a.log.Warn("matrix transaction not handled", "txn", txnID, "err", err)
+		a.setSyncErr(err)
+		writeMatrixError(w, http.StatusInternalServerError, "M_UNKNOWN", "transaction not handled, send it again")
+		return
+	}
+	a.syncSucceeded()
+	writeJSON(w, http.StatusOK, struct{}{})
+}
+
+// handleTransaction handles the events of a transaction in order, unless
+// the transaction was handled before. Operator messages already handled
+// (in an earlier, failed attempt at the same transaction) are skipped.
+func (a *Adapter) handleTransaction(ctx context.Context, txnID string, txn *transaction) error {
+	a.txnMu.Lock()
+	defer a.txnMu.Unlock()
+	txnKey := "matrix:txn:" + txnID
+	done, err := a.handled(ctx, txnKey)
+	if err != nil {
+		return err
+	}
+	if done {
+		a.log.Debug("matrix transaction repeated", "txn", txnID)
+		return nil
+	}
+	handlers := map[string]func(context.Context, *event.Event) error{}
+	for _, h := range a.eventHandlers() {
+		handlers[h.typ.Type] = h.fn
+	}
+	ephemeral := txn.EphemeralEvents
+	if ephemeral == nil {
+		ephemeral = txn.MSC2409EphemeralEvents
+	}
+	for _, list := range []struct {
+		events []*event.Event
+		class  event.TypeClass
+	}{{txn.Events, event.MessageEventType}, {ephemeral, event.EphemeralEventType}} {
+		for _, evt := range list.events {
+			if evt == nil {
+				continue
+			}
+			evt.Type.Class = list.class
+			if list.class == event.MessageEventType && evt.StateKey != nil {
+				evt.Type.Class = event.StateEventType
+			}
+			fn := handlers[evt.Type.Type]
+			if fn == nil {
+				continue
+			}
+			if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+				a.log.Debug("matrix event not parsed", "event", evt.ID, "type", evt.Type.Type, "err", err)
+				continue
+			}
+			if err := a.handleOnce(ctx, evt, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return a.markHandled(ctx, txnKey)
+}
+
+// handleOnce handles an event; messages are remembered in the store by
+// event id, so that a retried transaction does not hand them to the
+// engine twice.
+func (a *Adapter) handleOnce(ctx context.Context, evt *event.Event, fn func(context.Context, *event.Event) error) error {
+	if evt.Type.Type != event.EventMessage.Type || evt.ID == "" {
+		return fn(ctx, evt)
+	}
+	key := "matrix:event:" + string(evt.ID)
+	done, err := a.handled(ctx, key)
+	if err != nil || done {
+		return err
+	}
+	if err := fn(ctx, evt); err != nil {
+		return err
+	}
+	return a.markHandled(ctx, key)
+}
+
+// handled reports whether key was marked handled, without marking it.
+func (a *Adapter) handled(ctx context.Context, key string) (bool, error) {
+	var seen bool
+	now := time.Now()
+	err := a.store.Update(ctx, func(tx bridge.Tx) error {
+		var err error
+		if seen, err = tx.MarkSeen(key, now, now.Add(handledMemory)); err != nil || seen {
+			return err
+		}
+		return tx.ForgetSeen(key)
+	})
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", key, err)
+	}
+	return seen, nil
+}
+
+// markHandled remembers key for handledMemory.
+func (a *Adapter) markHandled(ctx context.Context, key string) error {
+	now := time.Now()
+	err := a.store.Update(ctx, func(tx bridge.Tx) error {
+		_, err := tx.MarkSeen(key, now, now.Add(handledMemory))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("remember %s: %w", key, err)
+	}
+	return nil
+}
+
+// transaction is the body of a homeserver's transaction: the part of
+// mautrix's appservice.Transaction the adapter reads (that package would
+// bring its own HTTP server, state store and YAML dependencies).
+type transaction struct {
+	Events                 []*event.Event `json:"events"`
+	EphemeralEvents        []*event.Event `json:"ephemeral,omitempty"`
+	MSC2409EphemeralEvents []*event.Event `json:"de.sorunome.msc2409.ephemeral,omitempty"`
+}
+
+// writeMatrixError answers with a Matrix error body.
+func writeMatrixError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"errcode": code, "error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
