@@ -48,3 +48,41 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("operators() = %v", ops)
 	}
 }
+
+func TestConfigValidateAppservice(t *testing.T) {
+	good := Config{Mode: ModeAppservice, HomeserverURL: "https://matrix.example.org", UserID: "@bot:example.org", ASToken: "as_x", HSToken: "hs_x", Operators: []string{"alice"}}
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want []string
+	}{
+		{"valid", func(*Config) {}, nil},
+		{"no access token needed", func(c *Config) { c.AccessToken = "" }, nil},
+		{"sender and server instead of user id", func(c *Config) { c.UserID, c.SenderLocalpart, c.ServerName = "", "bot", "example.org" }, nil},
+		{"no user", func(c *Config) { c.UserID = "" }, []string{"matrix.user_id", "matrix.operators[0]"}},
+		{"sender differs", func(c *Config) { c.SenderLocalpart = "other" }, []string{"matrix.sender_localpart"}},
+		{"no tokens", func(c *Config) { c.ASToken, c.HSToken = "", "" }, []string{"matrix.as_token", "matrix.hs_token"}},
+		{"same tokens", func(c *Config) { c.HSToken = c.ASToken }, []string{"matrix.hs_token"}},
+		{"bad ghost prefix", func(c *Config) { c.GhostPrefix = "Live Chat" }, []string{"matrix.ghost_prefix"}},
+		{"bot would be a ghost", func(c *Config) { c.GhostPrefix = "b" }, []string{"matrix.ghost_prefix"}},
+		{"bad appservice url", func(c *Config) { c.AppserviceURL = "chatbridge:8080" }, []string{"matrix.appservice_url"}},
+		{"unknown mode", func(c *Config) { c.Mode = "puppet" }, []string{"matrix.mode"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.edit(&c)
+			var got []string
+			for _, e := range c.Validate() {
+				key, _, _ := strings.Cut(e.Error(), ":")
+				got = append(got, key)
+				if strings.Contains(e.Error(), "as_x") || strings.Contains(e.Error(), "hs_x") {
+					t.Errorf("error reveals a token: %v", e)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("error keys = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,5 +1,7 @@
-// Package matrix bridges conversations into Matrix rooms as a client bot: an
-// ordinary Matrix account (user id + access token) on any homeserver.
+// Package matrix bridges conversations into Matrix rooms, as a client bot
+// (Config.Mode "bot": an ordinary account with an access token, on any
+// homeserver) or as an appservice (Mode "appservice": installed on the
+// homeserver with the file Registration writes).
 //
 // Every conversation gets its own unencrypted private room, created by the
 // bot, named after the visitor, with the configured operators invited and a
@@ -10,10 +12,20 @@
 // output ("whispers") is an m.notice in a thread under the command, marked
 // with the content field "org.chatbridge.operator_only".
 //
-// The sync token is kept in the bridge store (namespace "matrix") and saved
-// only after a sync response was handled, so a restart neither loses nor
-// replays operator messages; a first start with no token skips the history.
+// Client bot: Run syncs. The sync token is kept in the bridge store
+// (namespace "matrix") and saved only after a sync response was handled, so
+// a restart neither loses nor replays operator messages; a first start with
+// no token skips the history.
+//
+// Appservice: the homeserver pushes transactions to Handler (mount it at
+// AppservicePrefix). Each visitor is a ghost user "@livechat_<visitor
+// id>:server" (Config.GhostPrefix) with the visitor's name, invited by the
+// bot, who posts the visitor's messages as typed. A transaction is
+// acknowledged only after its events were handled; handled transactions
+// and operator messages are remembered in the store for a day, so a
+// transaction sent again (after a failure answered with 500, or a restart)
+// is handled once.
+//
 // End-to-end encryption is not supported: an encrypted room is reported
-// (Health, log, a notice in the room) and not bridged. Appservice mode
-// (visitors as ghost users) is not implemented yet.
+// (Health, log, a notice in the room) and not bridged.
 package matrix
