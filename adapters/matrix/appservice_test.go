@@ -204,6 +204,18 @@ func TestAppservice(t *testing.T) {
 		t.Errorf("health: %v", err)
 	}
 
+	// While chatbridge is down the homeserver gets errors and keeps the
+	// transaction; after the restart it arrives, once.
+	b.stop()
+	w.say(t, room, "While you were away")
+	b = w.start(t)
+	testpeer.WaitFor(t, wait, func() bool {
+		return slices.Contains(visitorTexts(t, b.engine, v.ID), "Alice Operator: While you were away")
+	}, "message sent during the restart reaches the visitor")
+	if n := countThreadNotices(t, w, room); n != 1 {
+		t.Errorf("%d command answers after the restart, want 1 (no replays)", n)
+	}
+
 	// The end of the chat is announced in the room.
 	if err := b.engine.CloseByVisitor(ctx, v.ID); err != nil {
 		t.Fatal(err)
