@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 	"maunium.net/go/mautrix/id"
@@ -51,14 +50,14 @@ homeserver agree.`,
 			}
 			mc := matrix.Config{
 				Mode:          matrix.ModeAppservice,
-				AppserviceURL: firstNonEmpty(f.url, cfg.Server.BaseURL()),
-				ASToken:       firstNonEmpty(f.asToken, os.Getenv("CHATBRIDGE_MATRIX_AS_TOKEN")),
-				HSToken:       firstNonEmpty(f.hsToken, os.Getenv("CHATBRIDGE_MATRIX_HS_TOKEN")),
-				GhostPrefix:   f.ghostPrefix,
-				AppserviceID:  f.id,
+				AppserviceURL: firstNonEmpty(f.url, cfg.Matrix.AppserviceURL, cfg.Server.BaseURL()),
+				ASToken:       firstNonEmpty(f.asToken, cfg.Matrix.ASToken.Reveal()),
+				HSToken:       firstNonEmpty(f.hsToken, cfg.Matrix.HSToken.Reveal()),
+				GhostPrefix:   firstNonEmpty(f.ghostPrefix, cfg.Matrix.GhostPrefix),
+				AppserviceID:  firstNonEmpty(f.id, cfg.Matrix.AppserviceID),
 			}
 			server := firstNonEmpty(f.serverName, cfg.Matrix.ServerName)
-			local := f.sender
+			local := firstNonEmpty(f.sender, cfg.Matrix.SenderLocalpart)
 			if l, hs, err := id.UserID(cfg.Matrix.UserID).ParseAndValidateRelaxed(); err == nil {
 				server = firstNonEmpty(server, hs)
 				local = firstNonEmpty(local, l)

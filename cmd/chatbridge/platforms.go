@@ -25,6 +25,17 @@ func slackConfig(cfg config.Config) slack.Config {
 	}
 }
 
+// matrixConfig maps [matrix] to the adapter's configuration.
+func matrixConfig(cfg config.Config) matrix.Config {
+	m := cfg.Matrix
+	return matrix.Config{
+		Mode: m.Mode, HomeserverURL: m.HomeserverURL, UserID: m.UserID, AccessToken: m.AccessToken.Reveal(),
+		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
+		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
+		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName,
+	}
+}
+
 // wirePlatforms adds the Slack and Matrix adapters that are configured.
 func (a *app) wirePlatforms() error {
 	cfg := a.cfg
@@ -43,10 +54,7 @@ func (a *app) wirePlatforms() error {
 		a.banner = append(a.banner, fmt.Sprintf("slack:          channel %s (%s mode)", cfg.Slack.Channel, cfg.Slack.Mode))
 	}
 	if m := cfg.Matrix; m.Enabled() {
-		mx, err := matrix.New(matrix.Config{
-			HomeserverURL: m.HomeserverURL, UserID: m.UserID, AccessToken: m.AccessToken.Reveal(),
-			Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName,
-		}, a.engine, a.log.With("component", "matrix"))
+		mx, err := matrix.New(matrixConfig(cfg), a.engine, a.log.With("component", "matrix"))
 		if err != nil {
 			return err
 		}
@@ -54,7 +62,10 @@ func (a *app) wirePlatforms() error {
 		a.engine.AddWhisperer("matrix", mx)
 		a.health = append(a.health, mx)
 		a.runners = append(a.runners, mx.Run)
-		a.banner = append(a.banner, fmt.Sprintf("matrix:         %s on %s, inviting %s", m.UserID, m.HomeserverURL, strings.Join(m.Operators, ", ")))
+		if m.Mode == matrix.ModeAppservice {
+			a.mux.Handle(matrix.AppservicePrefix, mx.Handler())
+		}
+		a.banner = append(a.banner, fmt.Sprintf("matrix:         %s on %s (%s mode), inviting %s", m.UserID, m.HomeserverURL, m.Mode, strings.Join(m.Operators, ", ")))
 	}
 	return nil
 }

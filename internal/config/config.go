@@ -219,8 +219,12 @@ type Slack struct {
 func (s Slack) Enabled() bool { return s.BotToken != "" }
 
 // Matrix is [matrix]: one room per conversation, through a client bot
-// account. Disabled while homeserver_url is empty.
+// account or an appservice. Disabled while homeserver_url is empty.
 type Matrix struct {
+	// Mode is bot (an ordinary account) or appservice (visitors appear as
+	// their own ghost users; needs a registration installed by the
+	// homeserver's admin: `chatbridge matrix registration`).
+	Mode          string `toml:"mode"`
 	HomeserverURL string `toml:"homeserver_url"`
 	// UserID is the bot account ("@chatbridge:example.org").
 	UserID string `toml:"user_id"`
@@ -233,6 +237,19 @@ type Matrix struct {
 	ServerName string `toml:"server_name"`
 	// RoomName names new rooms; {visitor} is the visitor's name.
 	RoomName string `toml:"room_name"`
+	// ASToken and HSToken are the appservice tokens of the registration
+	// (env CHATBRIDGE_MATRIX_AS_TOKEN, CHATBRIDGE_MATRIX_HS_TOKEN).
+	ASToken Secret `toml:"as_token"`
+	HSToken Secret `toml:"hs_token"`
+	// SenderLocalpart is the appservice's bot user; "" = user_id's localpart.
+	SenderLocalpart string `toml:"sender_localpart"`
+	// GhostPrefix starts the localparts of visitors' ghost users.
+	GhostPrefix string `toml:"ghost_prefix"`
+	// AppserviceURL is where the homeserver reaches chatbridge (written into
+	// the registration); "" = server.public_url.
+	AppserviceURL string `toml:"appservice_url"`
+	// AppserviceID is the registration's id.
+	AppserviceID string `toml:"appservice_id"`
 }
 
 // Enabled reports whether Matrix is configured.
@@ -269,7 +286,7 @@ func Default() Config {
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},
 		},
 		Slack:  Slack{Mode: "socket", BotName: "chatbridge", APIURL: "https://slack.com/api/"},
-		Matrix: Matrix{Operators: []string{}, RoomName: "Chat with {visitor}"},
+		Matrix: Matrix{Mode: "bot", Operators: []string{}, RoomName: "Chat with {visitor}", GhostPrefix: "livechat_", AppserviceID: "chatbridge"},
 	}
 }
 
@@ -287,6 +304,8 @@ var secretVars = []struct {
 	{"CHATBRIDGE_SLACK_APP_TOKEN", "slack.app_token", func(c *Config) *Secret { return &c.Slack.AppToken }},
 	{"CHATBRIDGE_SLACK_SIGNING_SECRET", "slack.signing_secret", func(c *Config) *Secret { return &c.Slack.SigningSecret }},
 	{"CHATBRIDGE_MATRIX_ACCESS_TOKEN", "matrix.access_token", func(c *Config) *Secret { return &c.Matrix.AccessToken }},
+	{"CHATBRIDGE_MATRIX_AS_TOKEN", "matrix.as_token", func(c *Config) *Secret { return &c.Matrix.ASToken }},
+	{"CHATBRIDGE_MATRIX_HS_TOKEN", "matrix.hs_token", func(c *Config) *Secret { return &c.Matrix.HSToken }},
 }
 
 // Load reads and parses the file at path with the process environment.

@@ -78,6 +78,7 @@ func (c Config) validateSlack(errs *Errors) {
 
 func (c Config) validateMatrix(errs *Errors) {
 	m := c.Matrix
+	oneOf(errs, "matrix.mode", m.Mode, []string{"bot", "appservice"})
 	if !m.Enabled() {
 		return
 	}
@@ -87,8 +88,18 @@ func (c Config) validateMatrix(errs *Errors) {
 	if !strings.HasPrefix(m.UserID, "@") || !strings.Contains(m.UserID, ":") {
 		errs.add("matrix.user_id", "must be the bot's Matrix user id, like @chatbridge:example.org")
 	}
-	if m.AccessToken == "" {
-		errs.add("matrix.access_token", "is required with matrix.homeserver_url (or set CHATBRIDGE_MATRIX_ACCESS_TOKEN)")
+	switch m.Mode {
+	case "bot":
+		if m.AccessToken == "" {
+			errs.add("matrix.access_token", "is required in bot mode (or set CHATBRIDGE_MATRIX_ACCESS_TOKEN)")
+		}
+	case "appservice":
+		if m.ASToken == "" {
+			errs.add("matrix.as_token", "is required in appservice mode (`chatbridge matrix registration` makes one; or set CHATBRIDGE_MATRIX_AS_TOKEN)")
+		}
+		if m.HSToken == "" {
+			errs.add("matrix.hs_token", "is required in appservice mode (or set CHATBRIDGE_MATRIX_HS_TOKEN)")
+		}
 	}
 	if len(m.Operators) == 0 {
 		errs.add("matrix.operators", "list at least one operator to invite to new rooms")
