@@ -601,6 +601,10 @@ func TestPublicSeqHasNoGaps(t *testing.T) {
 	if len(view.Messages) != 1 || view.Messages[0].Text != "thanks" {
 		t.Fatalf("after public seq 2: %+v", view.Messages)
 	}
+	view, _ = e.engine.VisitorMessages(ctx, v.ID, "", 99, 0)
+	if len(view.Messages) != 3 {
+		t.Fatalf("after a number never reached: %d messages, want all 3", len(view.Messages))
+	}
 	if again := e.say(v, "2", "thanks"); again.PublicSeq != 3 {
 		t.Fatalf("idempotent retry has public seq %d", again.PublicSeq)
 	}

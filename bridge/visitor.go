@@ -255,7 +255,10 @@ func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID 
 			return err
 		}
 		view.Conversation = cur
-		if conversationID != "" && conversationID != view.Conversation.ID {
+		if (conversationID != "" && conversationID != view.Conversation.ID) || after > cur.LastPublicSeq {
+			// Another conversation, or a number this one never reached (a
+			// client from before a restore): start over; clients
+			// de-duplicate by (conversation, seq).
 			after = 0
 		}
 		msgs, err := tx.Messages(view.Conversation.ID, after, 0)

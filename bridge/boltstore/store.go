@@ -15,7 +15,12 @@ import (
 )
 
 // SchemaVersion is the version of the layout this package writes.
-const SchemaVersion = 1
+//
+//   - 1: the first layout.
+//   - 2: messages carry PublicSeq and conversations LastPublicSeq (the
+//     numbers visitors see); migrated from 1 by numbering existing public
+//     messages with their Seq, so numbers clients already hold stay valid.
+const SchemaVersion = 2
 
 // DefaultBatchDelay is how long Update waits by default for concurrent
 // Updates to join its commit (bbolt's MaxBatchDelay, whose own default is
@@ -132,8 +137,8 @@ func Open(path string, opts Options) (*Store, error) {
 
 // initSchema checks the schema version, migrates older stores and creates
 // missing buckets.
-func initSchema(tx *bolt.Tx) error {
-	meta := tx.Bucket(bMeta)
+func initSchema(btx *bolt.Tx) error {
+	meta := btx.Bucket(bMeta)
 	var have uint64
 	if meta != nil {
 		if v := meta.Get(keySchemaVersion); v != nil {
@@ -147,14 +152,18 @@ func initSchema(tx *bolt.Tx) error {
 		return &SchemaError{Have: have, Want: SchemaVersion}
 	}
 	for _, name := range allBuckets {
-		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	// Migrations from have to SchemaVersion go here (none yet: 1 is the
-	// first version, and 0 means a new file).
+	// Migrations from have to SchemaVersion (0 means a new file).
+	if have == 1 {
+		if err := migratePublicSeq(&tx{tx: btx}); err != nil {
+			return fmt.Errorf("migrate schema 1 to 2: %w", err)
+		}
+	}
 	if have != SchemaVersion {
-		if err := tx.Bucket(bMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
+		if err := btx.Bucket(bMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
 			return fmt.Errorf("write schema version: %w", err)
 		}
 	}
@@ -196,6 +205,43 @@ func (s *Store) View(ctx context.Context, fn func(bridge.Tx) error) error {
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// migratePublicSeq gives the public messages of schema-1 stores a public
+// sequence number equal to their Seq (gaps and all: clients hold those
+// numbers), and each conversation the matching LastPublicSeq. New public
+// messages continue from there, so numbers only grow.
+func migratePublicSeq(t *tx) error {
+	convs, err := t.Conversations(bridge.ConversationFilter{})
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		msgs, err := t.Messages(c.ID, 0, 0)
+		if err != nil {
+			return err
+		}
+		var last uint64
+		for _, m := range msgs {
+			if m.Visibility != bridge.VisibilityPublic {
+				continue
+			}
+			if m.PublicSeq == 0 {
+				m.PublicSeq = m.Seq
+				if err := t.PutMessage(m); err != nil {
+					return err
+				}
+			}
+			last = m.PublicSeq
+		}
+		if c.LastPublicSeq < last {
+			c.LastPublicSeq = last
+			if err := t.PutConversation(c); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

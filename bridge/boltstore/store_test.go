@@ -3,6 +3,7 @@ package boltstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,7 +108,7 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 	if !errors.Is(err, bridge.ErrSchemaTooNew) {
 		t.Errorf("error %v does not wrap bridge.ErrSchemaTooNew", err)
 	}
-	want := "store schema version 7 is newer than this chatbridge supports (1); upgrade chatbridge"
+	want := "store schema version 7 is newer than this chatbridge supports (2); upgrade chatbridge"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
 	}
@@ -161,5 +162,76 @@ func TestEngineVisitorMessage(t *testing.T) {
 	}
 	if len(view.Messages) != 2 || view.Conversation.LastSeq != 2 {
 		t.Errorf("view = %+v", view)
+	}
+}
+
+// A schema-1 store (no public sequence numbers) is migrated on open: its
+// public messages keep the numbers clients already hold, and new ones
+// continue after them.
+func TestMigratePublicSeq(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	err := s.Update(ctx, func(tx bridge.Tx) error {
+		if err := tx.PutVisitor(bridge.Visitor{ID: "v_1", CreatedAt: at}); err != nil {
+			return err
+		}
+		if err := tx.PutConversation(bridge.Conversation{ID: "c_1", VisitorID: "v_1", Status: bridge.StatusOpen, CreatedAt: at, UpdatedAt: at, LastSeq: 3}); err != nil {
+			return err
+		}
+		for _, m := range []bridge.Message{
+			{Seq: 1, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Text: "hi"},
+			{Seq: 2, From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Text: "note"},
+			{Seq: 3, From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Text: "hello"},
+		} {
+			m.ConversationID, m.At = "c_1", at
+			if err := tx.PutMessage(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 1})
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = boltstore.Open(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	eng, _ := bridge.New(bridge.Config{}, s, nil)
+	view, err := eng.VisitorMessages(ctx, "v_1", "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, m := range view.Messages {
+		seqs = append(seqs, m.PublicSeq)
+	}
+	if fmt.Sprint(seqs) != "[1 3]" {
+		t.Fatalf("public seqs after migration %v, want [1 3]", seqs)
+	}
+	m, err := eng.VisitorMessage(ctx, "v_1", "new", "after the upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.PublicSeq != 4 || m.Seq != 4 {
+		t.Fatalf("new message seq %d public %d, want 4 and 4", m.Seq, m.PublicSeq)
+	}
+	view, _ = eng.VisitorMessages(ctx, "v_1", "", 3, 0)
+	if len(view.Messages) != 1 || view.Messages[0].Text != "after the upgrade" {
+		t.Fatalf("a client resuming after 3 gets %+v", view.Messages)
 	}
 }
