@@ -68,14 +68,31 @@ func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) error {
 		EventID: string(evt.ID), ConversationID: conv, Operator: op,
 		Text: text, Mention: string(a.bot),
 	})
-	if err != nil {
-		if permanent(err) {
-			a.log.Warn("matrix message not handled", "conversation", conv, "event", evt.ID, "err", err)
-			return nil
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bridge.ErrInvalid):
+		// Refused (too long, …): the operator must not believe the visitor
+		// saw it.
+		if err := a.engine.Whisper(ctx, conv, op, "Not sent to the visitor: "+invalidReason(err), string(evt.ID)); err != nil {
+			return fmt.Errorf("tell operator about message %s: %w", evt.ID, err)
 		}
-		return fmt.Errorf("handle operator message %s: %w", evt.ID, err)
+		return nil
+	case permanent(err):
+		a.log.Warn("matrix message not handled", "conversation", conv, "event", evt.ID, "err", err)
+		return nil
 	}
-	return nil
+	return fmt.Errorf("handle operator message %s: %w", evt.ID, err)
+}
+
+// invalidReason is what an error wrapping bridge.ErrInvalid says after
+// "invalid input: " ("text is 12000 bytes, the limit is 10000").
+func invalidReason(err error) string {
+	s := err.Error()
+	if _, after, ok := strings.Cut(s, bridge.ErrInvalid.Error()+": "); ok && after != "" {
+		return after
+	}
+	return s
 }
 
 // permanent reports errors that handling the event again cannot fix.
