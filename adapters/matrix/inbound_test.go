@@ -39,7 +39,9 @@ func TestRefusedReplyWhispered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.ContainsFunc(view.Messages, func(m bridge.Message) bool { return strings.Contains(m.Text, long) || strings.Contains(m.Text, "Not sent") }) {
+	if slices.ContainsFunc(view.Messages, func(m bridge.Message) bool {
+		return strings.Contains(m.Text, long) || strings.Contains(m.Text, "Not sent")
+	}) {
 		t.Errorf("the visitor sees the refused reply or the whisper: %+v", view.Messages)
 	}
 }
