@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/chatbridge/chatbridge/internal/testpeer"
 	"github.com/chatbridge/chatbridge/visitor"
 )
@@ -73,6 +75,15 @@ func TestWidgetSignedIdentity(t *testing.T) {
 	if v3, _ := currentConversation(t, s, d3.token()); v3.ID == v.ID || v3.ExternalID != "" {
 		t.Fatalf("forged identity resolved to %+v", v3)
 	}
+
+	// An anonymous visitor who signs in on the site gets the user's
+	// conversation, not the anonymous one.
+	d3.do(chromedp.Navigate(s.url("/api/v1/widget/config"))) // leave the page
+	addScript(t, d3, identityScript(id))
+	d3.open(s.url("/demo/"))
+	d3.until(`JSON.parse(localStorage.getItem('chatbridge:'+location.origin+':uid'))==='user-42'`, "the signed-in user's session replaces the anonymous one")
+	d3.click(".bub")
+	d3.waitMessages("Hello from my laptop", "Hi Ines")
 
 	// Signing out on the site (no identity any more) drops the token.
 	d4 := tab{t, testpeer.NewTab(t, d1.ctx)}

@@ -229,8 +229,9 @@ W.addEventListener('storage',e=>{if(e.key==K+'tok'&&JSON.parse(e.newValue)!=tok)
 D.addEventListener('visibilitychange',()=>{if(open)badgeUp()});
 D.documentElement.append(host);
 greet();ui();
-// A token of another signed-in user, or of a user who signed out, is not ours.
-if(g('uid')&&g('uid')!==(ID&&ID.user_id)){tok=null;['tok','uid','pc','em','p'].forEach(k=>s(k,null))}
+// A token of another signed-in user, of a user who signed out, or an anonymous
+// one when a user signs in, is not this page's user's.
+if(tok&&(g('uid')||null)!==((ID&&ID.user_id)||null)){tok=null;['tok','uid','pc','em','p'].forEach(k=>s(k,null))}
 (code?api('sessions/resume',{code}).then(r=>{s('nw',null);s('pc',1);s('em',1);s('open',1);tok=r.token;s('tok',tok)},()=>{}):Promise.resolve()).then(()=>{
   if(!tok&&ID&&ID.user_id)sess({}).catch(()=>{});
   pv();if(tok)sync().then(run)
