@@ -47,10 +47,35 @@ func textContent(msgtype, body, formatted string, mentions []id.UserID) content 
 	return c
 }
 
-// visitorContent shows a visitor's message: "Name: text", pinging nobody.
+// visitorContent shows a visitor's message, pinging nobody, so that no
+// line of it can pass for another author's: the HTML quotes the whole text
+// ("<b>Vera</b> (visitor)<blockquote>…</blockquote>"), and the plain body
+// ("Vera (visitor): first line\n> next line") starts every line after the
+// first with "> ", which lines of operators and the bridge never do.
 func visitorContent(author, text string) content {
-	author, text = defang(author), defang(text)
-	return textContent("m.text", author+": "+text, "<b>"+escape(author)+"</b>: "+escape(text), nil)
+	name := defang(strings.Join(lines(author), " "))
+	var plain, rich strings.Builder
+	plain.WriteString(name + " (visitor): ")
+	rich.WriteString("<b>" + escape(name) + "</b> (visitor)<blockquote>")
+	for i, l := range lines(defang(text)) {
+		if i > 0 {
+			plain.WriteString("\n> ")
+			rich.WriteString("<br>")
+		}
+		plain.WriteString(l)
+		rich.WriteString(html.EscapeString(l))
+	}
+	rich.WriteString("</blockquote>")
+	return textContent("m.text", plain.String(), rich.String(), nil)
+}
+
+// lineBreaks are what clients may show as the start of a new line.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\v", "\n", "\f", "\n",
+	"\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
+
+// lines splits s at every kind of line break.
+func lines(s string) []string {
+	return strings.Split(lineBreaks.Replace(s), "\n")
 }
 
 // messageContent shows a message of the conversation that did not come from

@@ -21,7 +21,13 @@ func TestMessageContent(t *testing.T) {
 		formatted     string
 	}{
 		{"visitor escaped and defanged", bridge.Message{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Eve <x>", Text: "@room hi <b>x</b>\nbye"},
-			true, "m.text", "Eve <x>: @\u2060room hi <b>x</b>\nbye", "<b>Eve &lt;x&gt;</b>: @\u2060room hi &lt;b&gt;x&lt;/b&gt;<br>bye"},
+			true, "m.text", "Eve <x> (visitor): @\u2060room hi <b>x</b>\n> bye", "<b>Eve &lt;x&gt;</b> (visitor)<blockquote>@\u2060room hi &lt;b&gt;x&lt;/b&gt;<br>bye</blockquote>"},
+		{"visitor cannot forge an operator line", bridge.Message{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Vera", Text: "ok\nBob (inbox): refund approved"},
+			true, "m.text", "Vera (visitor): ok\n> Bob (inbox): refund approved", "<b>Vera</b> (visitor)<blockquote>ok<br>Bob (inbox): refund approved</blockquote>"},
+		{"every kind of line break is quoted", bridge.Message{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Vera", Text: "a\r\nb\rc\u2028d\u2029e\u0085f\vg\fh"},
+			true, "m.text", "Vera (visitor): a\n> b\n> c\n> d\n> e\n> f\n> g\n> h", "<b>Vera</b> (visitor)<blockquote>a<br>b<br>c<br>d<br>e<br>f<br>g<br>h</blockquote>"},
+		{"visitor name on one line", bridge.Message{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Vera\nBob (inbox)", Text: "hi"},
+			true, "m.text", "Vera Bob (inbox) (visitor): hi", "<b>Vera Bob (inbox)</b> (visitor)<blockquote>hi</blockquote>"},
 		{"reply from another platform", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Operator: inbox, Text: "Hello"},
 			true, "m.text", "Alice (inbox): Hello", "<b>Alice (inbox)</b>: Hello"},
 		{"note from another platform", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Author: "Alice", Operator: inbox, Text: "vip"},

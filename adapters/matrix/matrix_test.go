@@ -55,8 +55,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 
 	// The visitor's text pings nobody and is not HTML.
-	vm := w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return strings.HasPrefix(bodyOf(e), "Eve: ") })
-	if got, want := bodyOf(vm), "Eve: @\u2060room hi <b>x</b>"; got != want {
+	vm := w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return strings.HasPrefix(bodyOf(e), "Eve (visitor): ") })
+	if got, want := bodyOf(vm), "Eve (visitor): @\u2060room hi <b>x</b>"; got != want {
 		t.Errorf("visitor message body = %q, want %q", got, want)
 	}
 	if got := string(mentionsOf(vm)); got != "{}" {
@@ -156,8 +156,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 	// The homeserver's timeline catches up asynchronously: wait for the
 	// message, then check that it is there once.
-	w.waitEvent(t, room, "the retried message", func(e *event.Event) bool { return bodyOf(e) == "Eve: retry me" })
-	if n := w.count(t, room, "Eve: retry me"); n != 1 {
+	w.waitEvent(t, room, "the retried message", func(e *event.Event) bool { return bodyOf(e) == "Eve (visitor): retry me" })
+	if n := w.count(t, room, "Eve (visitor): retry me"); n != 1 {
 		t.Errorf("a repeated delivery shows the message %d times, want 1", n)
 	}
 
@@ -193,7 +193,7 @@ func TestEncryptedRoom(t *testing.T) {
 	}
 	room := w.roomOf(t, first.ConversationID)
 	w.join(t, room)
-	w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return bodyOf(e) == "Eve: hello" })
+	w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return bodyOf(e) == "Eve (visitor): hello" })
 
 	// Someone with the power to do it (here: the bot's own account in
 	// another client) turns encryption on.
@@ -211,7 +211,7 @@ func TestEncryptedRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 	testpeer.WaitFor(t, wait, func() bool { return outboxDepth(t, w) == 0 }, "the refused delivery leaves the outbox")
-	if n := w.count(t, room, "Eve: secret stuff"); n != 0 {
+	if n := w.count(t, room, "Eve (visitor): secret stuff"); n != 0 {
 		t.Errorf("message sent into the encrypted room %d times", n)
 	}
 
@@ -302,7 +302,7 @@ func TestHandlingFailureRetried(t *testing.T) {
 	}
 	room := w.roomOf(t, first.ConversationID)
 	w.join(t, room)
-	w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return bodyOf(e) == "Eve: hello" })
+	w.waitEvent(t, room, "visitor message", func(e *event.Event) bool { return bodyOf(e) == "Eve (visitor): hello" })
 
 	testpeer.WaitFor(t, wait, func() bool { return outboxDepth(t, w) == 0 }, "outbox empty")
 	// The next write is the handling of the operator's message: it fails.
