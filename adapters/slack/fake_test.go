@@ -43,6 +43,9 @@ type fakeSlack struct {
 	acks       map[string]bool
 	conns      int
 	echo       bool
+	// hold makes calls of a method wait until its channel is closed (or
+	// the request is cancelled).
+	hold map[string]chan struct{}
 }
 
 // fakePost is a message the fake stored (or an ephemeral it showed).
@@ -72,7 +75,7 @@ func newFakeSlack(t *testing.T, channel string) *fakeSlack {
 		t: t, channel: channel, done: make(chan struct{}), events: make(chan []byte, 64),
 		scopes: "chat:write,channels:history,users:read,im:write,reactions:write",
 		users:  map[string]string{}, notMember: map[string]bool{}, calls: map[string]int{},
-		acks: map[string]bool{}, echo: true,
+		acks: map[string]bool{}, echo: true, hold: map[string]chan struct{}{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", f.api)
@@ -122,6 +125,16 @@ func (f *fakeSlack) api(w http.ResponseWriter, r *http.Request) {
 	token := r.Form.Get("token")
 	if token == "" {
 		token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	}
+	f.mu.Lock()
+	gate := f.hold[method]
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -382,4 +395,17 @@ func (f *fakeSlack) setUser(id, name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users[id] = name
+}
+
+// holdCalls makes calls of method wait until the returned function is
+// called.
+func (f *fakeSlack) holdCalls(method string) (release func()) {
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.hold[method] = gate
+	f.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	f.t.Cleanup(release)
+	return release
 }

@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,10 @@ type fixture struct {
 	fake   *fakeSlack
 	engine *bridge.Engine
 	a      *Adapter
+	// cancelAdapter cancels the adapter's Run (not the engine's);
+	// waitAdapter returns what Run returned, once it did.
+	cancelAdapter context.CancelFunc
+	waitAdapter   func() error
 }
 
 // newFixture starts everything; setup may change the fake and the config
@@ -58,26 +63,37 @@ func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fix
 	eng.AddWhisperer(AdapterName, a)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	engDone, adDone := make(chan error, 1), make(chan error, 1)
+	adCtx, adCancel := context.WithCancel(ctx)
+	engDone, adDone := make(chan error, 1), make(chan struct{})
+	var adErr error
 	go func() { engDone <- eng.Run(ctx) }()
-	go func() { adDone <- a.Run(ctx) }()
+	go func() { adErr = a.Run(adCtx); close(adDone) }()
+	waitAdapter := func() error {
+		select {
+		case <-adDone:
+			return adErr
+		case <-time.After(10 * time.Second):
+			return errors.New("adapter did not stop")
+		}
+	}
 	t.Cleanup(func() {
 		cancel()
-		for name, ch := range map[string]chan error{"engine": engDone, "adapter": adDone} {
-			select {
-			case err := <-ch:
-				if err != nil {
-					t.Errorf("%s: %v", name, err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Errorf("%s did not stop", name)
+		if err := waitAdapter(); err != nil {
+			t.Errorf("adapter: %v", err)
+		}
+		select {
+		case err := <-engDone:
+			if err != nil {
+				t.Errorf("engine: %v", err)
 			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("engine did not stop")
 		}
 		if err := store.Close(); err != nil {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a}
+	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
 	if mode != ModeHTTP {
 		f.waitFor("socket mode connection", func() bool {
 			fake.mu.Lock()

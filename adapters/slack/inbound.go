@@ -40,23 +40,62 @@ type messageEvent struct {
 	Previous    *messageEvent `json:"previous_message"`
 }
 
+// drainTimeout bounds how long Run keeps handling queued events after its
+// context ends.
+const drainTimeout = 10 * time.Second
+
 // enqueue hands an acknowledged event to processInbound, waiting for room.
-func (a *Adapter) enqueue(ctx context.Context, ev inboundEvent) {
-	select {
-	case a.inbound <- ev:
-	case <-ctx.Done():
-	}
+// It does not give up when ctx ends: the event was acknowledged, so Slack
+// will not send it again, and processInbound keeps taking events until
+// receiving has stopped.
+func (a *Adapter) enqueue(ev inboundEvent) {
+	a.inbound <- ev
+}
+
+// stopReceiving makes the HTTP handler refuse new events (503, so that
+// Slack retries them later) and waits for requests already queueing one.
+func (a *Adapter) stopReceiving() {
+	a.recvMu.Lock()
+	a.recvClosed = true
+	a.recvMu.Unlock()
 }
 
 // processInbound handles events one at a time, in the order they arrived,
 // so that an operator's messages reach the visitor in the order typed.
-func (a *Adapter) processInbound(ctx context.Context) {
+// When ctx ends it keeps going until stopped is closed (nothing more can be
+// queued), then handles what is left in the queue and returns. Events are
+// handled on a context that outlives ctx by at most drainTimeout, so an
+// acknowledged event is not lost to the shutdown.
+func (a *Adapter) processInbound(ctx context.Context, stopped <-chan struct{}) {
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() {
+		select {
+		case <-hctx.Done():
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(a.drainTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-hctx.Done():
+		}
+	}()
 	for {
 		select {
-		case <-ctx.Done():
-			return
 		case ev := <-a.inbound:
-			a.handleWithRetry(ctx, ev)
+			a.handleWithRetry(hctx, ev)
+		case <-stopped:
+			for {
+				select {
+				case ev := <-a.inbound:
+					a.handleWithRetry(hctx, ev)
+				default:
+					return
+				}
+			}
 		}
 	}
 }
@@ -67,7 +106,11 @@ func (a *Adapter) handleWithRetry(ctx context.Context, ev inboundEvent) {
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := a.handleEvent(ctx, ev)
-		if err == nil || ctx.Err() != nil {
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			a.log.Error("slack event dropped at shutdown", "event", ev.id, "err", err)
 			return
 		}
 		if attempt == 3 {
@@ -76,6 +119,7 @@ func (a *Adapter) handleWithRetry(ctx context.Context, ev inboundEvent) {
 		}
 		a.log.Warn("slack event failed, will retry", "event", ev.id, "err", err)
 		if !sleep(ctx, wait) {
+			a.log.Error("slack event dropped at shutdown", "event", ev.id, "err", err)
 			return
 		}
 		wait *= 4
@@ -235,8 +279,8 @@ const maxEventBody = 1 << 20
 // mode). A request is accepted only with a valid signature from
 // SigningSecret, made within five minutes; without a configured secret every
 // request is refused. It answers url_verification, acknowledges events at
-// once (200) and hands them to Run's handler; when that is backed up it
-// answers 503 so that Slack retries later.
+// once (200) and hands them to Run's handler; when that is backed up, or Run
+// is shutting down, it answers 503 so that Slack retries later.
 func (a *Adapter) Handler() http.Handler {
 	return http.HandlerFunc(a.serveEvents)
 }
@@ -282,15 +326,30 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "bad request", http.StatusBadRequest)
 			return
 		}
-		select {
-		case a.inbound <- inboundEvent{id: outer.EventID, raw: outer.Event}:
-		default:
-			a.log.Warn("slack event queue full, asking slack to retry", "event", outer.EventID)
+		if !a.offer(inboundEvent{id: outer.EventID, raw: outer.Event}) {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// offer queues an HTTP event unless the queue is full or the adapter is
+// shutting down; false means "answer 503" (Slack retries later).
+func (a *Adapter) offer(ev inboundEvent) bool {
+	a.recvMu.RLock()
+	defer a.recvMu.RUnlock()
+	if a.recvClosed {
+		a.log.Info("slack event refused while shutting down, slack will retry", "event", ev.id)
+		return false
+	}
+	select {
+	case a.inbound <- ev:
+		return true
+	default:
+		a.log.Warn("slack event queue full, asking slack to retry", "event", ev.id)
+		return false
+	}
 }
 
 // verify checks Slack's v0 signature over the raw body and the five-minute
@@ -379,8 +438,8 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, evt s
 	case socketmode.EventTypeInvalidAuth:
 		a.setSocketErr(errors.New("invalid app token (slack.app_token)"))
 	case socketmode.EventTypeEventsAPI, socketmode.EventTypeSlashCommand, socketmode.EventTypeInteractive:
-		if evt.Request == nil {
-			return
+		if evt.Request == nil || ctx.Err() != nil {
+			return // shutting down: not acknowledged, so Slack sends it again
 		}
 		// Bounded: during a reconnect nobody sends acks, and an unacked
 		// event is only retried by Slack (and de-duplicated).
@@ -394,7 +453,7 @@ func (a *Adapter) socketEvent(ctx context.Context, smc *socketmode.Client, evt s
 			return
 		}
 		if cb, ok := ea.Data.(*slackevents.EventsAPICallbackEvent); ok && cb.InnerEvent != nil {
-			a.enqueue(ctx, inboundEvent{id: cb.EventID, raw: *cb.InnerEvent})
+			a.enqueue(inboundEvent{id: cb.EventID, raw: *cb.InnerEvent})
 		}
 	case socketmode.EventTypeErrorBadMessage:
 		if bm, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {

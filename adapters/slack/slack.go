@@ -33,6 +33,14 @@ type Adapter struct {
 	// probeEvery is how often a paused adapter tries one post (tests
 	// shorten it).
 	probeEvery time.Duration
+	// drainTimeout bounds the handling of queued events after Run's
+	// context ends (tests shorten it).
+	drainTimeout time.Duration
+
+	// recvMu guards recvClosed: set when Run stops receiving, after which
+	// the HTTP handler queues nothing more.
+	recvMu     sync.RWMutex
+	recvClosed bool
 
 	authMu sync.Mutex // serialises auth.test
 
@@ -85,13 +93,14 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) 
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
 	}
 	a := &Adapter{
-		cfg:        cfg,
-		engine:     engine,
-		api:        slack.New(cfg.BotToken, opts...),
-		log:        log.With("adapter", AdapterName),
-		started:    engine.Now(),
-		inbound:    make(chan inboundEvent, inboundQueue),
-		probeEvery: 30 * time.Second,
+		cfg:          cfg,
+		engine:       engine,
+		api:          slack.New(cfg.BotToken, opts...),
+		log:          log.With("adapter", AdapterName),
+		started:      engine.Now(),
+		inbound:      make(chan inboundEvent, inboundQueue),
+		probeEvery:   30 * time.Second,
+		drainTimeout: drainTimeout,
 	}
 	a.users = newUserCache(a.api, engine.Now)
 	return a, nil
@@ -126,11 +135,19 @@ func (a *Adapter) RateLimit() (perSecond float64, burst int) { return 1, 3 }
 
 // Run checks the token (auth.test, retried with backoff), handles inbound
 // events until ctx ends, and in Socket Mode keeps the connection up,
-// reconnecting with backoff. It returns nil when ctx ends.
+// reconnecting with backoff. It returns nil when ctx ends, after it stopped
+// receiving (the Socket Mode connection closed, the HTTP handler answering
+// 503) and handled every event already acknowledged, for at most
+// drainTimeout: Slack does not send an acknowledged event again.
 func (a *Adapter) Run(ctx context.Context) error {
+	stopped := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { a.processInbound(ctx) })
-	defer wg.Wait()
+	wg.Go(func() { a.processInbound(ctx, stopped) })
+	defer func() {
+		a.stopReceiving()
+		close(stopped)
+		wg.Wait()
+	}()
 	if !a.authLoop(ctx) {
 		return nil
 	}
