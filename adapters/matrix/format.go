@@ -166,8 +166,10 @@ func cardLines(v bridge.Visitor) []string {
 // whisperContent is command output for one operator: an m.notice in the
 // thread rooted at root (the command, or the thread it was typed in), as a
 // reply to the command, mentioning the operator and marked operator-only.
+// "@room" is defanged: whispers quote visitor-controlled text (page titles
+// in !history, names).
 func whisperContent(text string, op id.UserID, root, command id.EventID) content {
-	c := textContent("m.notice", text, "", []id.UserID{op})
+	c := textContent("m.notice", defang(text), "", []id.UserID{op})
 	c[fieldOperatorOnly] = true
 	if root != "" {
 		if command == "" {

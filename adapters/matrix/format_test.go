@@ -119,9 +119,12 @@ func TestWhisperContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := whisperContent("Commands: …", "@alice:x", tt.root, tt.cmd)
+			c := whisperContent("History: @room sale (page title)", "@alice:x", tt.root, tt.cmd)
 			if c["msgtype"] != "m.notice" || c[fieldOperatorOnly] != true {
 				t.Errorf("not an operator-only notice: %v", c)
+			}
+			if got, want := c["body"], "History: @\u2060room sale (page title)"; got != want {
+				t.Errorf("body = %q, want %q (@room defanged)", got, want)
 			}
 			if b, _ := json.Marshal(c["m.relates_to"]); string(b) != tt.wantRel {
 				t.Errorf("m.relates_to = %s, want %s", b, tt.wantRel)
