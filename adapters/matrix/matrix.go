@@ -49,7 +49,17 @@ type Adapter struct {
 	ghosts    map[id.UserID]*ghost               // appservice mode: visitors' ghost users
 
 	txnMu sync.Mutex // one transaction at a time
+
+	now func() time.Time // the clock (tests)
+	// whoamiSem is held while the cached whoami answer is read or renewed.
+	whoamiSem chan struct{}
+	whoamiAt  time.Time // when whoamiErr was learnt; zero: never
+	whoamiErr error     // the last whoami answer: nil, or what is wrong
 }
+
+// whoamiTTL is how long Health trusts a whoami answer: /healthz is public
+// and must not turn every request into a request to the homeserver.
+const whoamiTTL = 10 * time.Second
 
 var (
 	_ bridge.Deliverer     = (*Adapter)(nil)
@@ -95,6 +105,8 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) 
 		threads:   map[id.EventID]id.EventID{},
 		typingAt:  map[string]time.Time{},
 		ghosts:    map[id.UserID]*ghost{},
+		now:       time.Now,
+		whoamiSem: make(chan struct{}, 1),
 	}
 	client.Store = &syncStore{a: a}
 	return a, nil
@@ -122,15 +134,11 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 	return m.From != bridge.FromOperator || m.Operator == nil || m.Operator.Adapter != adapterName
 }
 
-// Health checks the access token (whoami) and reports a failing sync and
-// conversations in encrypted rooms.
+// Health checks the access token (whoami, at most every whoamiTTL) and
+// reports a failing sync and conversations in encrypted rooms.
 func (a *Adapter) Health(ctx context.Context) error {
-	who, err := a.client.Whoami(ctx)
-	if err != nil {
-		return fmt.Errorf("matrix whoami: %w", err)
-	}
-	if who.UserID != a.bot {
-		return fmt.Errorf("matrix whoami: %w: %s, configured %s", ErrWrongAccount, who.UserID, a.bot)
+	if err := a.whoami(ctx); err != nil {
+		return err
 	}
 	a.mu.Lock()
 	syncErr := a.syncErr
@@ -152,6 +160,32 @@ func (a *Adapter) Health(ctx context.Context) error {
 		return fmt.Errorf("matrix: %d room(s) not bridged: %w: %s", len(enc), ErrEncrypted, strings.Join(enc, ", "))
 	}
 	return nil
+}
+
+// whoami reports whether the token is the configured account's, asking
+// the homeserver only when the last answer is older than whoamiTTL.
+// Concurrent callers share one request.
+func (a *Adapter) whoami(ctx context.Context) error {
+	select {
+	case a.whoamiSem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("matrix whoami: %w", ctx.Err())
+	}
+	defer func() { <-a.whoamiSem }()
+	if !a.whoamiAt.IsZero() && a.now().Sub(a.whoamiAt) < whoamiTTL {
+		return a.whoamiErr
+	}
+	who, err := a.client.Whoami(ctx)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("matrix whoami: %w", err)
+	case who.UserID != a.bot:
+		err = fmt.Errorf("matrix whoami: %w: %s, configured %s", ErrWrongAccount, who.UserID, a.bot)
+	}
+	if ctx.Err() == nil { // a caller that gave up learnt nothing
+		a.whoamiAt, a.whoamiErr = a.now(), err
+	}
+	return err
 }
 
 // Run shows the visitor's typing in the rooms until ctx ends. A client bot
