@@ -166,7 +166,7 @@ func TestClientAddr(t *testing.T) {
 		{"trusted header", "10.0.0.1:80", []string{"203.0.113.9"}, true, "203.0.113.9"},
 		{"right-most entry, not the forgeable left ones", "10.0.0.1:80", []string{"198.51.100.1, 203.0.113.9"}, true, "203.0.113.9"},
 		{"last header", "10.0.0.1:80", []string{"198.51.100.1", "203.0.113.9"}, true, "203.0.113.9"},
-		{"invalid right-most entry skipped", "10.0.0.1:80", []string{"203.0.113.9, unknown"}, true, "203.0.113.9"},
+		{"invalid right-most entry: the peer, never a client-written entry", "10.0.0.1:80", []string{"203.0.113.9, unknown"}, true, "10.0.0.1"},
 		{"IPv6 in the header is its /64", "10.0.0.1:80", []string{"2001:db8:9::1"}, true, "2001:db8:9::/64"},
 		{"unusable header falls back to the peer", "10.0.0.1:80", []string{"nonsense"}, true, "10.0.0.1"},
 	} {

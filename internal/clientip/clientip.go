@@ -10,27 +10,22 @@ import (
 )
 
 // Of returns the address limits are keyed by. With trustProxy it is the
-// right-most valid address of the last X-Forwarded-For header (the one the
-// nearest proxy appended; entries further left can be forged by the client);
-// otherwise, or without a usable header, the TCP peer. IPv6 addresses are
-// reduced to their /64, which one subscriber usually owns as a whole. An
-// address that cannot be parsed is "unknown".
+// right-most entry of the last X-Forwarded-For header, the one the nearest
+// proxy appended ("ip", "ip:port" or "[ipv6]:port"); entries further left
+// are never used, since the client can write them. Otherwise, or when that
+// entry is not an address, it is the TCP peer. IPv6 addresses are reduced
+// to their /64, which one subscriber usually owns as a whole. An address
+// that cannot be parsed is "unknown".
 func Of(r *http.Request, trustProxy bool) string {
 	var addr netip.Addr
 	if trustProxy {
 		if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
 			parts := strings.Split(v[len(v)-1], ",")
-			for i := len(parts) - 1; i >= 0 && !addr.IsValid(); i-- {
-				addr, _ = netip.ParseAddr(strings.TrimSpace(parts[i]))
-			}
+			addr = parse(strings.TrimSpace(parts[len(parts)-1]))
 		}
 	}
 	if !addr.IsValid() {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
-		}
-		addr, _ = netip.ParseAddr(host)
+		addr = parse(r.RemoteAddr)
 	}
 	if !addr.IsValid() {
 		return "unknown"
@@ -41,4 +36,17 @@ func Of(r *http.Request, trustProxy bool) string {
 		return p.String()
 	}
 	return addr.String()
+}
+
+// parse reads "ip", "ip:port" or "[ipv6]:port"; the zero Addr when it is
+// none of them.
+func parse(s string) netip.Addr {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	addr, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr
 }
