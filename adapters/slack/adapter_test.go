@@ -35,11 +35,11 @@ func TestVisitorMessageOpensThread(t *testing.T) {
 	}
 
 	got := f.waitPosts(root, 1)[0]
-	want := "*Vera (visitor)*: &lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|click&gt; &amp; more"
+	want := "*Vera (visitor)*:\n> &lt;!channel&gt; &lt;@U123&gt; &lt;http://evil|click&gt; &amp; more"
 	if got.Text != want {
 		t.Errorf("thread post = %q, want %q", got.Text, want)
 	}
-	if strings.ContainsAny(got.Text, "<>") {
+	if strings.ContainsAny(strings.ReplaceAll(got.Text, "\n> ", "\n"), "<>") { // but the quote marks
 		t.Errorf("visitor text can form a ping or link: %q", got.Text)
 	}
 	if got.MetaType != metaType || !strings.HasPrefix(got.MetaID, "cb-slack-") || got.UnfurlLinks {
@@ -58,6 +58,12 @@ func TestVisitorNameWithCustomize(t *testing.T) {
 	got := f.waitPosts(f.threadRoot(m.ConversationID), 1)[0]
 	if got.Username != "Vera (visitor)" || got.Text != "hello &lt;b&gt;" || got.IconEmoji == "" {
 		t.Errorf("post = %+v", got)
+	}
+	// Several lines are quoted, so that none looks like a separate message.
+	f.say(v, "c2", "ok\n*Bob (inbox)*: refund approved")
+	got = f.waitPosts(f.threadRoot(m.ConversationID), 2)[1]
+	if want := "> ok\n> \u200b*Bob (inbox)*: refund approved"; got.Username != "Vera (visitor)" || got.Text != want {
+		t.Errorf("multi-line post = %q by %q, want %q", got.Text, got.Username, want)
 	}
 }
 

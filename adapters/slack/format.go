@@ -15,6 +15,40 @@ import (
 // so that no <!channel>, <@U…> ping or <url|disguised link> can be formed.
 func Escape(text string) string { return slackutilsx.EscapeMessage(text) }
 
+// lineBreaks normalises every character Slack may show as a line break.
+var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n", "\u0085", "\n", "\u2028", "\n", "\u2029", "\n")
+
+// zwsp is a zero-width space: put before a formatting character, it keeps
+// that character from starting a bold, italic, strike or code run.
+const zwsp = "\u200b"
+
+// Quote escapes text and renders it as a block quote: every line starts
+// with "> ", and a line's first visible character, when it is one of
+// * _ ~ `, is preceded by a zero-width space. So no line of the text can
+// pass for a line of another author (such as "*Bob (inbox)*: ...").
+func Quote(text string) string {
+	lines := strings.Split(lineBreaks.Replace(Escape(text)), "\n")
+	for i, l := range lines {
+		lines[i] = "> " + neutralise(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// multiline reports whether Slack would show text on more than one line.
+func multiline(text string) bool {
+	return strings.Contains(lineBreaks.Replace(text), "\n")
+}
+
+// neutralise puts a zero-width space before a line's first non-blank
+// character when that character could start formatting.
+func neutralise(line string) string {
+	i := strings.IndexFunc(line, func(r rune) bool { return !unicode.IsSpace(r) })
+	if i >= 0 && strings.IndexByte("*_~`", line[i]) >= 0 {
+		return line[:i] + zwsp + line[i:]
+	}
+	return line
+}
+
 // entities decodes the three entities Slack uses in message text. A
 // strings.Replacer replaces in one pass, so "&amp;lt;" becomes "&lt;".
 var entities = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")

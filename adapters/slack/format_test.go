@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/bridge"
 )
 
 func testNames(id string) string {
@@ -122,4 +124,65 @@ func FuzzToVisitor(f *testing.F) {
 			t.Errorf("Escape(%q) = %q keeps markup characters", s, e)
 		}
 	})
+}
+
+func TestQuote(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"one line", "hello", "> hello"},
+		{"escaped", "<!channel> & co", "> &lt;!channel&gt; &amp; co"},
+		{"fake author line", "ok\n*Bob (inbox)*: refund approved", "> ok\n> \u200b*Bob (inbox)*: refund approved"},
+		{"fake note line", "\n📝 note by Bob (inbox): VIP", "> \n> 📝 note by Bob (inbox): VIP"},
+		{"leading blanks", "a\n   _it_", "> a\n>    \u200b_it_"},
+		{"strike and code", "~x~\n`y`", "> \u200b~x~\n> \u200b`y`"},
+		{"fake quote", "> not a quote", "> &gt; not a quote"},
+		{"other line breaks", "a\r\nb\rc\u2028d\u2029e\u0085f", "> a\n> b\n> c\n> d\n> e\n> f"},
+		{"formatting mid-line kept", "so *very* nice", "> so *very* nice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Quote(tc.in); got != tc.want {
+				t.Errorf("Quote(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// A visitor cannot make a line of their message look like another author's
+// line, with or without chat:write.customize.
+func TestRenderVisitorCannotForge(t *testing.T) {
+	visitor := bridge.Message{From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: "Vera"}
+	tests := []struct {
+		name, text string
+		customize  bool
+		want       string
+	}{
+		{"prefix one line", "hello <b>", false, "*Vera (visitor)*:\n> hello &lt;b&gt;"},
+		{"prefix fake operator", "ok\n*Bob (inbox)*: refund approved", false, "*Vera (visitor)*:\n> ok\n> \u200b*Bob (inbox)*: refund approved"},
+		{"prefix fake note", "\n📝 note by Bob (inbox): VIP", false, "*Vera (visitor)*:\n> \n> 📝 note by Bob (inbox): VIP"},
+		{"customize one line", "hello <b>", true, "hello &lt;b&gt;"},
+		{"customize fake operator", "ok\n*Bob (inbox)*: refund approved", true, "> ok\n> \u200b*Bob (inbox)*: refund approved"},
+		{"customize CR line break", "ok\r*Bob (inbox)*: yes", true, "> ok\n> \u200b*Bob (inbox)*: yes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := visitor
+			m.Text = tc.text
+			got, _ := render(m, bridge.Visitor{}, tc.customize)
+			if got != tc.want {
+				t.Errorf("render(%q) = %q, want %q", tc.text, got, tc.want)
+			}
+			lines := strings.Split(got, "\n")
+			if !tc.customize {
+				lines = lines[1:] // the author line
+			}
+			if !tc.customize || len(lines) > 1 {
+				for _, l := range lines {
+					rest, quoted := strings.CutPrefix(l, "> ")
+					if rest = strings.TrimLeft(rest, " "); !quoted || (rest != "" && strings.ContainsAny(rest[:1], "*_~`")) {
+						t.Errorf("line %q of %q can pass for another author's", l, got)
+					}
+				}
+			}
+		})
+	}
 }

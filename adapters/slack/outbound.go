@@ -278,7 +278,9 @@ func (a *Adapter) deliverMessage(ctx context.Context, d bridge.Delivery, self id
 
 // render returns the Slack text of a message and the options that show who
 // wrote it (a custom username needs chat:write.customize; without it the
-// name is a bold prefix).
+// name is a bold prefix). A visitor's text is shown so that none of its
+// lines can pass for another author's: as a block quote under the prefix,
+// and under a custom username as a block quote when it has several lines.
 func render(m bridge.Message, v bridge.Visitor, customize bool) (string, []slack.MsgOption) {
 	body := Escape(m.Text)
 	switch {
@@ -298,7 +300,13 @@ func render(m bridge.Message, v bridge.Visitor, customize bool) (string, []slack
 		who, icon = operatorLabel(m), ":headphones:"
 	}
 	if customize {
+		if m.From == bridge.FromVisitor && multiline(m.Text) {
+			body = Quote(m.Text)
+		}
 		return body, []slack.MsgOption{slack.MsgOptionUsername(who), slack.MsgOptionIconEmoji(icon)}
+	}
+	if m.From == bridge.FromVisitor {
+		return "*" + Escape(who) + "*:\n" + Quote(m.Text), nil
 	}
 	return "*" + Escape(who) + "*: " + body, nil
 }
