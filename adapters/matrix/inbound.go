@@ -143,7 +143,7 @@ func (a *Adapter) markEncrypted(ctx context.Context, room id.RoomID) error {
 	}
 	a.mu.Lock()
 	known := a.encrypted[room]
-	a.encrypted[room] = true
+	a.setEncrypted(room, true)
 	a.mu.Unlock()
 	if known {
 		return nil

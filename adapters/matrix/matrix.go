@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -135,20 +134,18 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 }
 
 // Health checks the access token (whoami, at most every whoamiTTL) and
-// reports a failing sync and conversations in encrypted rooms.
+// reports a failing sync and open conversations in encrypted rooms.
 func (a *Adapter) Health(ctx context.Context) error {
 	if err := a.whoami(ctx); err != nil {
 		return err
 	}
 	a.mu.Lock()
 	syncErr := a.syncErr
-	var enc []string
-	for room, yes := range a.encrypted {
-		if yes {
-			enc = append(enc, string(room))
-		}
-	}
 	a.mu.Unlock()
+	enc, err := a.encryptedOpen(ctx)
+	if err != nil {
+		return fmt.Errorf("matrix health: %w", err)
+	}
 	if syncErr != nil && a.as {
 		return fmt.Errorf("matrix transactions: %w", syncErr)
 	}
@@ -156,7 +153,6 @@ func (a *Adapter) Health(ctx context.Context) error {
 		return fmt.Errorf("matrix sync: %w", syncErr)
 	}
 	if len(enc) > 0 {
-		sort.Strings(enc)
 		return fmt.Errorf("matrix: %d room(s) not bridged: %w: %s", len(enc), ErrEncrypted, strings.Join(enc, ", "))
 	}
 	return nil

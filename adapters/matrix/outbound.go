@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -32,6 +34,8 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 	switch {
 	case room == "" && d.Entry.Kind == bridge.KindClosed:
 		return bridge.Receipt{}, nil // never shown in Matrix: nothing to end
+	case d.Entry.Kind == bridge.KindClosed:
+		defer a.forgetRoom(room)
 	case room == "":
 		if room, err = a.openRoom(ctx, d); err != nil {
 			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
@@ -152,7 +156,7 @@ func (a *Adapter) checkEncryption(ctx context.Context, room id.RoomID) error {
 			return fmt.Errorf("check encryption of %s: %w", room, a.wrap(err))
 		}
 		a.mu.Lock()
-		a.encrypted[room] = enc
+		a.setEncrypted(room, enc)
 		a.mu.Unlock()
 		if enc {
 			a.log.Error("matrix room is encrypted: conversation not bridged", "room", room)
@@ -163,6 +167,78 @@ func (a *Adapter) checkEncryption(ctx context.Context, room id.RoomID) error {
 		return fmt.Errorf("%s: %w: %w", room, ErrEncrypted, bridge.ErrPermanent)
 	}
 	return nil
+}
+
+// maxRooms bounds the rooms whose encryption is remembered.
+const maxRooms = 4096
+
+// setEncrypted remembers whether room is encrypted (a.mu held). When the
+// memory is full, unencrypted rooms are forgotten first: looking at one
+// again costs a request.
+func (a *Adapter) setEncrypted(room id.RoomID, enc bool) {
+	if _, ok := a.encrypted[room]; !ok && len(a.encrypted) >= maxRooms {
+		maps.DeleteFunc(a.encrypted, func(_ id.RoomID, enc bool) bool { return !enc })
+		if len(a.encrypted) >= maxRooms {
+			clear(a.encrypted)
+		}
+	}
+	a.encrypted[room] = enc
+}
+
+// forgetRoom drops what is remembered about a room whose conversation
+// ended.
+func (a *Adapter) forgetRoom(room id.RoomID) {
+	a.mu.Lock()
+	delete(a.encrypted, room)
+	delete(a.names, room)
+	a.mu.Unlock()
+}
+
+// encryptedOpen returns the encrypted rooms of open conversations, sorted,
+// and forgets the encrypted rooms of the others.
+func (a *Adapter) encryptedOpen(ctx context.Context) ([]string, error) {
+	a.mu.Lock()
+	var rooms []id.RoomID
+	for room, enc := range a.encrypted {
+		if enc {
+			rooms = append(rooms, room)
+		}
+	}
+	a.mu.Unlock()
+	if len(rooms) == 0 {
+		return nil, nil
+	}
+	var open []string
+	var ended []id.RoomID
+	err := a.store.View(ctx, func(tx bridge.Tx) error {
+		open, ended = nil, nil
+		for _, room := range rooms {
+			conv, err := tx.ConversationByRef(adapterName, string(room))
+			var c bridge.Conversation
+			if err == nil {
+				c, err = tx.Conversation(conv)
+			}
+			switch {
+			case errors.Is(err, bridge.ErrNotFound):
+				ended = append(ended, room)
+			case err != nil:
+				return err
+			case c.Status == bridge.StatusOpen:
+				open = append(open, string(room))
+			default:
+				ended = append(ended, room)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find conversations of encrypted rooms: %w", err)
+	}
+	for _, room := range ended {
+		a.forgetRoom(room)
+	}
+	slices.Sort(open)
+	return open, nil
 }
 
 // send posts an m.room.message with a transaction id.
