@@ -194,7 +194,7 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 	}
 }
 
-// A 429 is retried after its Retry-After, not sooner.
+// A 429 is retried after its Retry-After, not sooner, and without a lookup.
 func TestRateLimitHonoured(t *testing.T) {
 	f := newFixture(t, ModeSocket, nil)
 	v := f.visitor("Vera")
@@ -202,9 +202,14 @@ func TestRateLimitHonoured(t *testing.T) {
 	root := f.threadRoot(m.ConversationID)
 	f.waitPosts(root, 1)
 
+	lookups := f.fake.callCount("conversations.replies")
 	f.fake.failNext(fakeFailure{status: 429, retryAfter: "1"})
 	f.say(v, "c2", "second")
 	f.waitPosts(root, 2)
+	// A 429 stored nothing: the retry posts without looking first.
+	if n := f.fake.callCount("conversations.replies") - lookups; n != 0 {
+		t.Errorf("%d conversations.replies calls after a 429, want 0", n)
+	}
 	f.fake.mu.Lock()
 	times := append([]time.Time(nil), f.fake.postTimes...)
 	f.fake.mu.Unlock()
@@ -244,7 +249,8 @@ func TestPostNotDuplicatedAfter5xx(t *testing.T) {
 }
 
 // not_in_channel pauses posting and makes Health say why; once the bot is
-// invited the next probe succeeds and health returns.
+// invited the next probe succeeds and health returns. No retry looks for an
+// earlier post, since none can have been made.
 func TestHealthPausesOnPlatformErrors(t *testing.T) {
 	f := newFixture(t, ModeSocket, nil)
 	f.waitFor("healthy", func() bool { return f.a.Health(f.ctx) == nil })
@@ -258,6 +264,11 @@ func TestHealthPausesOnPlatformErrors(t *testing.T) {
 	f.waitFor("outbox drained", f.outboxEmpty)
 	if err := f.a.Health(f.ctx); err != nil {
 		t.Errorf("still unhealthy after a successful post: %v", err)
+	}
+	// Refusals (ok:false, the pause gate) stored nothing: no try looked for
+	// an earlier post.
+	if h, r := f.fake.callCount("conversations.history"), f.fake.callCount("conversations.replies"); h != 0 || r != 0 {
+		t.Errorf("lookups after certain failures: history %d, replies %d, want 0 and 0", h, r)
 	}
 }
 
@@ -384,4 +395,36 @@ func TestFileShareTextOnly(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// A refusal by the pause gate keeps what was known: an entry never tried
+// (or only refused) needs no lookup next time, one whose earlier try may
+// have posted still does.
+func TestGateRefusalKeepsCertainty(t *testing.T) {
+	f := newFixture(t, ModeHTTP, nil)
+	now := f.engine.Now()
+	tests := []struct {
+		name          string
+		attempts      int
+		wantUncertain bool
+	}{
+		{"first try refused", 0, false},
+		{"uncertain entry refused", 2, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.a.mu.Lock()
+			f.a.platformErr = &platformError{Code: "not_in_channel"}
+			f.a.probeAt = now.Add(time.Hour)
+			f.a.mu.Unlock()
+			en := bridge.OutboxEntry{ID: uint64(1000 + i), Destination: AdapterName, Kind: bridge.KindMessage, CreatedAt: now, Attempts: tc.attempts}
+			if _, err := f.a.Deliver(f.ctx, bridge.Delivery{Entry: en}); !errors.Is(err, ErrUnhealthy) {
+				t.Fatalf("Deliver while paused = %v, want ErrUnhealthy", err)
+			}
+			en.Attempts++ // as the outbox does after a failure
+			if got := f.a.uncertain(en); got != tc.wantUncertain {
+				t.Errorf("uncertain after the refusal = %v, want %v", got, tc.wantUncertain)
+			}
+		})
+	}
 }

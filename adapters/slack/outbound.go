@@ -58,9 +58,13 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 // A 429 comes back as a *bridge.RetryAfterError. An entry tried before (or
 // left over from an earlier run) is first looked up in the thread by its
 // metadata, so a post that Slack stored while its answer was lost (timeout,
-// 5xx) is not posted twice. Errors that a person must fix pause posting
-// (see Health).
+// 5xx) is not posted twice; no lookup is needed when every earlier try
+// certainly failed (refused while paused, 429, an ok:false answer). Errors
+// that a person must fix pause posting (see Health).
 func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
+	if !a.uncertain(d.Entry) {
+		a.setNotPosted(d.Entry.ID, true) // kept until a try may have posted it
+	}
 	if err := a.gate(); err != nil {
 		return bridge.Receipt{}, err
 	}
@@ -84,6 +88,7 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 // delivery worker understands.
 func (a *Adapter) outcome(en bridge.OutboxEntry, err error) error {
 	if err == nil {
+		a.setNotPosted(en.ID, false)
 		a.noteOK()
 		return nil
 	}
@@ -94,16 +99,53 @@ func (a *Adapter) outcome(en bridge.OutboxEntry, err error) error {
 	a.noteError(err)
 	switch slackErrCode(err) {
 	case "msg_too_long", "no_text", "invalid_blocks", "invalid_metadata_format", "invalid_metadata_schema":
+		a.setNotPosted(en.ID, false)
 		return fmt.Errorf("slack %s: %w: %w", en.EventID(), bridge.ErrPermanent, err)
 	}
 	return fmt.Errorf("slack %s: %w", en.EventID(), err)
 }
 
 // uncertain reports whether an entry may already have been posted: it was
-// tried before, or it is older than this process (a crash between the post
-// and the outbox delete).
+// tried before (unless every try certainly failed), or it is older than this
+// process (a crash between the post and the outbox delete).
 func (a *Adapter) uncertain(en bridge.OutboxEntry) bool {
-	return en.Attempts > 0 || en.CreatedAt.Before(a.started)
+	a.mu.Lock()
+	_, known := a.notPosted[en.ID]
+	a.mu.Unlock()
+	return !known && (en.Attempts > 0 || en.CreatedAt.Before(a.started))
+}
+
+// notPostedMax bounds notPosted; forgetting only costs lookups.
+const notPostedMax = 10000
+
+// setNotPosted records whether an entry is known not to be in Slack.
+func (a *Adapter) setNotPosted(id uint64, known bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !known {
+		delete(a.notPosted, id)
+		return
+	}
+	if len(a.notPosted) >= notPostedMax {
+		clear(a.notPosted)
+	}
+	a.notPosted[id] = struct{}{}
+}
+
+// certainlyNotPosted reports a chat.postMessage failure that stored
+// nothing: a 429, or Slack's ok:false answer. Timeouts, 5xx and other
+// failures may come after Slack stored the message.
+func certainlyNotPosted(err error) bool {
+	var rl *slack.RateLimitedError
+	var se slack.SlackErrorResponse
+	return errors.As(err, &rl) || errors.As(err, &se)
+}
+
+// afterPost records the outcome of posting an entry's own message.
+func (a *Adapter) afterPost(en bridge.OutboxEntry, err error) {
+	if err != nil && !certainlyNotPosted(err) {
+		a.setNotPosted(en.ID, false)
+	}
 }
 
 // threadOf returns the channel and root ts of a conversation's thread, or an
@@ -147,6 +189,9 @@ func (a *Adapter) ensureRoot(ctx context.Context, d bridge.Delivery) (channel, t
 			a.log.Info("slack thread root found, not posted again", "conversation", conv)
 			return channel, ts, a.putRef(ctx, conv, channel, ts)
 		}
+		if d.Entry.Kind == bridge.KindOpened {
+			a.setNotPosted(d.Entry.ID, true)
+		}
 	}
 	text, blocks := contextCard(d.Visitor, d.Conversation)
 	_, ts, err = a.api.PostMessageContext(ctx, channel,
@@ -155,6 +200,9 @@ func (a *Adapter) ensureRoot(ctx context.Context, d bridge.Delivery) (channel, t
 		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(),
 		slack.MsgOptionLinkNames(false), slack.MsgOptionParse(false),
 		metadata(id))
+	if d.Entry.Kind == bridge.KindOpened {
+		a.afterPost(d.Entry, err)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("post context card: %w", err)
 	}
@@ -237,6 +285,7 @@ func (a *Adapter) post(ctx context.Context, en bridge.OutboxEntry, channel, root
 			a.log.Info("slack post found in the thread, not posted again", "entry", id)
 			return nil
 		}
+		a.setNotPosted(en.ID, true)
 	}
 	opts := append([]slack.MsgOption{
 		slack.MsgOptionText(text, false),
@@ -245,7 +294,9 @@ func (a *Adapter) post(ctx context.Context, en bridge.OutboxEntry, channel, root
 		slack.MsgOptionLinkNames(false), slack.MsgOptionParse(false),
 		metadata(id),
 	}, extra...)
-	if _, _, err := a.api.PostMessageContext(ctx, channel, opts...); err != nil {
+	_, _, err := a.api.PostMessageContext(ctx, channel, opts...)
+	a.afterPost(en, err)
+	if err != nil {
 		return fmt.Errorf("post in thread: %w", err)
 	}
 	return nil

@@ -51,6 +51,10 @@ type Adapter struct {
 	platformErr error     // a problem a person must fix; pauses posting
 	probeAt     time.Time // when a paused adapter may try again
 	socketErr   error
+	// notPosted holds the outbox entries known not to be in Slack although
+	// tried before (refused by the pause gate, answered 429 or ok:false),
+	// so that their next try needs no lookup.
+	notPosted map[uint64]struct{}
 }
 
 // identity is who the bot is, from auth.test (and bots.info, Socket Mode's
@@ -101,6 +105,7 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) 
 		inbound:      make(chan inboundEvent, inboundQueue),
 		probeEvery:   30 * time.Second,
 		drainTimeout: drainTimeout,
+		notPosted:    map[uint64]struct{}{},
 	}
 	a.users = newUserCache(a.api, engine.Now)
 	return a, nil
