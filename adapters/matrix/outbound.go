@@ -27,7 +27,7 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 	if d.Entry.Kind == bridge.KindMessage && (d.Message == nil || !a.WantsMessage(*d.Message)) {
 		return bridge.Receipt{}, nil
 	}
-	room, err := a.room(ctx, d.Conversation.ID)
+	room, step, err := a.roomAndWelcome(ctx, d.Conversation.ID)
 	if err != nil {
 		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
 	}
@@ -40,10 +40,11 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 		if room, err = a.openRoom(ctx, d); err != nil {
 			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
 		}
-	case d.Entry.Kind == bridge.KindOpened:
+	case step == welcomeInvite || step == welcomeCard || step == "" && d.Entry.Kind == bridge.KindOpened:
 		// A retry after the room was recorded: the invitations or the
-		// card may be missing (the card's transaction id keeps it single).
-		if err := a.welcome(ctx, room, d); err != nil {
+		// card are missing. (No step recorded: a room of an older
+		// version, resumed as before on its KindOpened entry.)
+		if err := a.welcome(ctx, room, d, step); err != nil {
 			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
 		}
 	}
@@ -78,10 +79,55 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 	return bridge.Receipt{}, nil
 }
 
-// openRoom creates the conversation's room, invites the operators, records
-// the room and posts the context card. A retry after a failure past the
-// room's creation finds the room recorded and only resends the card (same
-// transaction id).
+// Steps of a room's welcome, recorded in the store (namespace "matrix",
+// key welcomeKey) so that a delivery interrupted half-way, whatever its
+// kind, is resumed by the next one.
+const (
+	welcomeInvite = "invite" // the operators are to be invited
+	welcomeCard   = "card"   // the context card is to be posted
+	welcomeDone   = "done"
+)
+
+func welcomeKey(conv string) string { return "welcome/" + conv }
+
+// roomAndWelcome returns the conversation's room ("" when it has none
+// yet) and the step of its welcome ("" when none is recorded).
+func (a *Adapter) roomAndWelcome(ctx context.Context, conv string) (id.RoomID, string, error) {
+	var ref, step string
+	err := a.store.View(ctx, func(tx bridge.Tx) error {
+		var err error
+		if ref, err = tx.Ref(adapterName, conv); err != nil {
+			return err
+		}
+		b, err := tx.GetState(adapterName, welcomeKey(conv))
+		step = string(b)
+		return err
+	})
+	if errors.Is(err, bridge.ErrNotFound) {
+		err = nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("find room of %s: %w", conv, err)
+	}
+	return id.RoomID(ref), step, nil
+}
+
+// putWelcome records the step a room's welcome has reached. It is written
+// even when ctx ends: what was done must not be done twice.
+func (a *Adapter) putWelcome(ctx context.Context, conv, step string) error {
+	err := a.store.Update(context.WithoutCancel(ctx), func(tx bridge.Tx) error {
+		return tx.PutState(adapterName, welcomeKey(conv), []byte(step))
+	})
+	if err != nil {
+		return fmt.Errorf("record welcome of %s: %w", conv, err)
+	}
+	return nil
+}
+
+// openRoom creates the conversation's room, records it, invites the
+// operators and posts the context card. The room is recorded even when ctx
+// ends right after its creation (a second room would be an orphan), with
+// its welcome still to do: a retry finds both and resumes the welcome.
 func (a *Adapter) openRoom(ctx context.Context, d bridge.Delivery) (id.RoomID, error) {
 	conv := d.Conversation.ID
 	resp, err := a.client.CreateRoom(ctx, &mautrix.ReqCreateRoom{
@@ -98,25 +144,55 @@ func (a *Adapter) openRoom(ctx context.Context, d bridge.Delivery) (id.RoomID, e
 		return "", fmt.Errorf("create room: %w", a.wrap(err))
 	}
 	room := resp.RoomID
-	err = a.store.Update(ctx, func(tx bridge.Tx) error {
-		return tx.PutRef(adapterName, conv, string(room))
+	err = a.store.Update(context.WithoutCancel(ctx), func(tx bridge.Tx) error {
+		if err := tx.PutRef(adapterName, conv, string(room)); err != nil {
+			return err
+		}
+		return tx.PutState(adapterName, welcomeKey(conv), []byte(welcomeInvite))
 	})
 	if err != nil {
 		return "", fmt.Errorf("record room %s: %w", room, err)
 	}
 	a.log.Info("matrix room created", "conversation", conv, "room", room)
-	if err := a.welcome(ctx, room, d); err != nil {
+	if err := a.welcome(ctx, room, d, welcomeInvite); err != nil {
 		return "", err
 	}
 	return room, nil
 }
 
 // welcome invites the operators (and, in appservice mode, brings in the
-// visitor's ghost) and posts the context card that mentions them.
-func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
+// visitor's ghost) and posts the context card that mentions them, from
+// step on, recording each step done. Each step may be repeated: refused
+// invitations (already invited) are ignored, and the card's transaction id
+// keeps it single.
+func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery, step string) error {
 	if err := a.checkEncryption(ctx, room); err != nil {
 		return err
 	}
+	conv := d.Conversation.ID
+	if step != welcomeCard {
+		if err := a.invite(ctx, room); err != nil {
+			return err
+		}
+		if err := a.putWelcome(ctx, conv, welcomeCard); err != nil {
+			return err
+		}
+	}
+	if a.as {
+		if _, err := a.ensureGhost(ctx, room, d.Visitor); err != nil {
+			return err
+		}
+	}
+	card := mentionContent(a.ops, cardLines(d.Visitor))
+	if err := a.send(ctx, room, card, "cb-matrix-card-"+conv); err != nil {
+		return err
+	}
+	return a.putWelcome(ctx, conv, welcomeDone)
+}
+
+// invite invites the operators to room. Refusals (unknown user, already
+// invited or joined) are logged: the others still get in.
+func (a *Adapter) invite(ctx context.Context, room id.RoomID) error {
 	for _, op := range a.ops {
 		_, err := a.client.InviteUser(ctx, room, &mautrix.ReqInviteUser{UserID: op})
 		var herr mautrix.HTTPError
@@ -129,13 +205,7 @@ func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery
 			return fmt.Errorf("invite %s: %w", op, a.wrap(err))
 		}
 	}
-	if a.as {
-		if _, err := a.ensureGhost(ctx, room, d.Visitor); err != nil {
-			return err
-		}
-	}
-	card := mentionContent(a.ops, cardLines(d.Visitor))
-	return a.send(ctx, room, card, "cb-matrix-card-"+d.Conversation.ID)
+	return nil
 }
 
 // checkEncryption refuses encrypted rooms. Each room is looked at once per

@@ -3,6 +3,8 @@ package matrix
 import (
 	"context"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,5 +94,77 @@ func TestEncryptedMapBounded(t *testing.T) {
 	}
 	if !a.encrypted["!enc:x"] {
 		t.Error("the encrypted room was forgotten to make space for unencrypted ones")
+	}
+}
+
+// cancelAfterCreate is a transport that lets room creation succeed and
+// then cancels the delivery, as a shutdown at the worst moment would.
+type cancelAfterCreate struct {
+	base   http.RoundTripper
+	cancel context.CancelFunc
+}
+
+func (c cancelAfterCreate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.HasSuffix(req.URL.Path, "/createRoom") {
+		return c.base.RoundTrip(req)
+	}
+	resp, err := c.base.RoundTrip(req.WithContext(context.WithoutCancel(req.Context())))
+	c.cancel()
+	return resp, err
+}
+
+// TestRoomResumedAfterInterruption: a delivery interrupted after the room
+// was created (a shutdown, a 429 on an invitation) is resumed by its retry
+// in the same room, with the operators invited and the card posted once,
+// also when a message entry (not KindOpened) created the room.
+func TestRoomResumedAfterInterruption(t *testing.T) {
+	tests := []struct {
+		name      string
+		interrupt func(u *unit, cancel context.CancelFunc)
+	}{
+		{"shutdown right after the room was created", func(u *unit, cancel context.CancelFunc) {
+			u.a.client.Client.Transport = cancelAfterCreate{base: http.DefaultTransport, cancel: cancel}
+		}},
+		{"rate limited invitation", func(u *unit, _ context.CancelFunc) { u.hs.invite429 = 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, bridge.Config{}, nil)
+			c, v := u.conversation(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			tt.interrupt(u, cancel)
+			if _, err := u.a.Deliver(ctx, delivery(7, bridge.KindMessage, c, v, "hello")); err == nil {
+				t.Fatal("the interrupted delivery succeeded")
+			}
+			u.a.client.Client.Transport = nil
+			for i := range 2 { // the retry, then a later message
+				if _, err := u.a.Deliver(context.Background(), delivery(uint64(7+i), bridge.KindMessage, c, v, "hello")); err != nil {
+					t.Fatalf("delivery %d: %v", i, err)
+				}
+			}
+			u.hs.mu.Lock()
+			created, rooms, invites := u.hs.created, u.hs.createdIDs, u.hs.invites
+			u.hs.mu.Unlock()
+			if created != 1 {
+				t.Fatalf("%d rooms created, want 1", created)
+			}
+			if !slices.Equal(invites, []string{"@alice:x", "@bob:x"}) {
+				t.Errorf("invited %q, want each operator once", invites)
+			}
+			bodies := u.hs.bodies(rooms[0])
+			cards := 0
+			for _, b := range bodies {
+				if strings.Contains(b, "New chat with Vera") {
+					cards++
+				}
+			}
+			if cards != 1 || countOf(bodies, "Vera (visitor): hello") != 2 {
+				t.Errorf("room got %q, want one card and the two messages", bodies)
+			}
+			if ref, err := u.a.room(context.Background(), c.ID); err != nil || string(ref) != rooms[0] {
+				t.Errorf("room of the conversation = %q, %v; want %s", ref, err, rooms[0])
+			}
+		})
 	}
 }
