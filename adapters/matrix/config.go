@@ -72,7 +72,16 @@ type Config struct {
 	// RoomName names new rooms; "{visitor}" is replaced by the visitor's
 	// name [room_name]. Default DefaultRoomName.
 	RoomName string
+	// ForwardTyping shows operators typing in a room to the visitor
+	// [forward_typing]; nil (not set) means true. Matrix typing
+	// notifications carry no text, so the visitor also sees "typing" while
+	// an operator writes a ";; note" or a command; false hides operators'
+	// typing from visitors altogether.
+	ForwardTyping *bool
 }
+
+// forwardTyping reports whether operators' typing reaches the visitor.
+func (cfg Config) forwardTyping() bool { return cfg.ForwardTyping == nil || *cfg.ForwardTyping }
 
 // DefaultRoomName is the default Config.RoomName.
 const DefaultRoomName = "Chat with {visitor}"

@@ -26,6 +26,12 @@
 // transaction sent again (after a failure answered with 500, or a restart)
 // is handled once.
 //
+// Operators typing in a room is shown to the visitor (Config.ForwardTyping,
+// TOML matrix.forward_typing, default true). Matrix typing notifications
+// carry no text, so the visitor also sees an operator "typing" while they
+// write a ";; note" or a command; set forward_typing = false where that
+// matters more than a lively widget.
+//
 // End-to-end encryption is not supported: an encrypted room is reported
 // (Health, log, a notice in the room) and not bridged.
 package matrix

@@ -186,8 +186,12 @@ func (a *Adapter) onMember(_ context.Context, evt *event.Event) error {
 	return nil
 }
 
-// onTyping shows operators typing in a conversation's room to the visitor.
+// onTyping shows operators typing in a conversation's room to the visitor
+// (unless Config.ForwardTyping is false).
 func (a *Adapter) onTyping(ctx context.Context, evt *event.Event) error {
+	if !a.cfg.forwardTyping() {
+		return nil
+	}
 	var users []id.UserID
 	for _, u := range evt.Content.AsTyping().UserIDs {
 		if !a.ours(u) {

@@ -45,3 +45,49 @@ func TestRefusedReplyWhispered(t *testing.T) {
 		t.Errorf("the visitor sees the refused reply or the whisper: %+v", view.Messages)
 	}
 }
+
+// TestForwardTyping: operators typing in the room is shown to the visitor
+// unless Config.ForwardTyping is false.
+func TestForwardTyping(t *testing.T) {
+	no := false
+	yes := true
+	tests := []struct {
+		name    string
+		forward *bool
+		want    bool
+	}{
+		{"default", nil, true},
+		{"on", &yes, true},
+		{"off", &no, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, bridge.Config{}, nil)
+			u.a.cfg.ForwardTyping = tt.forward
+			c, _ := u.conversation(t)
+			room := id.RoomID("!room:x")
+			u.withRoom(t, c.ID, room)
+			u.a.names[room] = map[id.UserID]string{"@alice:x": "Alice"}
+			sub := u.engine.Hub().SubscribeAll()
+			defer sub.Close()
+			evt := &event.Event{RoomID: room, Type: event.EphemeralEventTyping,
+				Content: event.Content{Parsed: &event.TypingEventContent{UserIDs: []id.UserID{"@alice:x"}}}}
+			if err := u.a.onTyping(context.Background(), evt); err != nil {
+				t.Fatal(err)
+			}
+			got := false // Publish is synchronous: the event is here by now
+		drain:
+			for {
+				select {
+				case ev := <-sub.C:
+					got = got || ev.Kind == bridge.EventTyping && ev.From == bridge.FromOperator && ev.Author == "Alice"
+				default:
+					break drain
+				}
+			}
+			if got != tt.want {
+				t.Errorf("typing shown to the visitor = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
