@@ -86,6 +86,10 @@ type Outcome struct {
 	Whisper string
 	// Note is stored as a private note shared by the operators.
 	Note string
+	// Acted says the interceptor changed state (created a ticket, closed
+	// the conversation…): the event is then never handled again, even when
+	// storing or showing its result fails afterwards.
+	Acted bool
 }
 
 // Interceptor classifies operator messages (commands, notes, canned

@@ -609,3 +609,28 @@ func TestPublicSeqHasNoGaps(t *testing.T) {
 		t.Fatalf("idempotent retry has public seq %d", again.PublicSeq)
 	}
 }
+
+// An interceptor that acted (created a ticket…) is never run twice for one
+// event, even when showing its result failed.
+func TestActedEventIsNotRetried(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	v := e.visitor("Ann")
+	m := e.say(v, "1", "hi")
+	calls := 0
+	e.engine.SetInterceptor(interceptFunc(func(context.Context, bridge.OperatorInput, bridge.Conversation) (bridge.Outcome, error) {
+		calls++
+		// A note over the size limit makes storing the result fail.
+		return bridge.Outcome{Acted: true, Note: strings.Repeat("x", bridge.DefaultMaxMessageBytes+1)}, nil
+	}))
+	in := bridge.OperatorInput{EventID: "ev-acted", ConversationID: m.ConversationID, Operator: bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}, Text: "!ticket x"}
+	if err := e.engine.HandleOperator(ctx, in); err == nil {
+		t.Fatal("storing the oversized note should fail")
+	}
+	if err := e.engine.HandleOperator(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Fatalf("the interceptor ran %d times for one event, want 1", calls)
+	}
+}

@@ -35,8 +35,8 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 		e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
 		return nil
 	}
-	relayed, err := e.handleOperator(ctx, in)
-	if err != nil && !relayed {
+	done, err := e.handleOperator(ctx, in)
+	if err != nil && !done {
 		ferr := e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
 			return tx.ForgetSeen(key)
 		})
@@ -47,9 +47,10 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 	return err
 }
 
-// handleOperator carries out one operator message and reports whether
-// anything was relayed to the visitor.
-func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (relayed bool, err error) {
+// handleOperator carries out one operator message and reports whether it
+// had an effect that must not be repeated (something relayed to the
+// visitor, or an interceptor that acted).
+func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (done bool, err error) {
 	conv, err := e.Conversation(ctx, in.ConversationID)
 	if err != nil {
 		return false, fmt.Errorf("handle operator: %w", err)
@@ -64,24 +65,25 @@ func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (relayed 
 			out = Outcome{Whisper: "That did not work: " + err.Error()}
 		}
 	}
+	done = out.Acted
 	if out.Note != "" {
 		if _, err := e.AddNote(ctx, conv.ID, in.Operator, out.Note, in.EventID); err != nil {
-			return false, err
+			return done, err
 		}
 	}
 	if out.Relay != "" {
 		if _, err := e.Reply(ctx, conv.ID, in.Operator, out.Relay, in.EventID); err != nil {
 			if errors.Is(err, ErrClosed) {
-				return false, e.Whisper(ctx, conv.ID, in.Operator, "This conversation is closed: the visitor will not see your message.", in.EventID)
+				return done, e.Whisper(ctx, conv.ID, in.Operator, "This conversation is closed: the visitor will not see your message.", in.EventID)
 			}
-			return false, err
+			return done, err
 		}
-		relayed = true
+		done = true
 	}
 	if out.Whisper != "" {
-		return relayed, e.Whisper(ctx, conv.ID, in.Operator, out.Whisper, in.EventID)
+		return done, e.Whisper(ctx, conv.ID, in.Operator, out.Whisper, in.EventID)
 	}
-	return relayed, nil
+	return done, nil
 }
 
 // Conversation loads one conversation.

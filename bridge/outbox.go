@@ -24,15 +24,17 @@ type worker struct {
 
 	// Delivered entries are deleted from the store asynchronously, so that
 	// their deletes coalesce into shared commits (Store.Update batches)
-	// instead of costing one fsync per delivery. Until its delete is
-	// committed an entry is in deleting and is skipped.
+	// instead of costing one fsync per delivery. A delivered entry stays in
+	// deleting, and is skipped, until a pass starts after its delete was
+	// committed (the value turns true at commit): a pass that read the
+	// outbox before the commit still sees the entry and must skip it.
 	mu       sync.Mutex
-	deleting map[uint64]struct{}
+	deleting map[uint64]bool
 	deletes  sync.WaitGroup
 }
 
 func newWorker(e *Engine, d Deliverer) *worker {
-	w := &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1), deleting: map[uint64]struct{}{}}
+	w := &worker{e: e, d: d, name: d.Name(), wake: make(chan struct{}, 1), deleting: map[uint64]bool{}}
 	if rl, ok := d.(RateLimited); ok {
 		if rate, burst := rl.RateLimit(); rate > 0 {
 			w.pace = newPacer(rate, burst, e.cfg.Now)
@@ -124,6 +126,13 @@ func (w *worker) run(ctx context.Context) {
 // entries of conversations blocked by a failing entry never hide the entries
 // of other conversations behind them.
 func (w *worker) pass(ctx context.Context) (time.Time, error) {
+	w.mu.Lock()
+	for id, committed := range w.deleting {
+		if committed { // deleted before this pass reads the outbox
+			delete(w.deleting, id)
+		}
+	}
+	w.mu.Unlock()
 	blocked := map[string]bool{}
 	var (
 		next  time.Time
@@ -243,7 +252,7 @@ func (w *worker) isDeleting(id uint64) bool {
 // least once, with Entry.EventID() for de-duplication.
 func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
 	w.mu.Lock()
-	w.deleting[id] = struct{}{}
+	w.deleting[id] = false
 	w.mu.Unlock()
 	w.deletes.Add(1)
 	go func() {
@@ -253,7 +262,11 @@ func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
 			log.Error("outbox delete failed", "err", err)
 		}
 		w.mu.Lock()
-		delete(w.deleting, id)
+		if err != nil {
+			delete(w.deleting, id) // delivered again later (at least once)
+		} else {
+			w.deleting[id] = true
+		}
 		w.mu.Unlock()
 		// Entries that a full batch of pending deletes hid are read now.
 		w.poke()

@@ -71,6 +71,10 @@ func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv br
 		if err != nil {
 			return bridge.Outcome{}, fmt.Errorf("%s: %w", cmd.name, err)
 		}
+		// Commands may have created tickets or leads, closed or left the
+		// conversation: a platform's retry of the same event must not run
+		// them again, even if showing the result fails.
+		out.Acted = true
 		return out, nil
 	case KindUnknown:
 		return bridge.Outcome{Whisper: unknownText(p)}, nil
