@@ -71,7 +71,7 @@ operators = [%q]
 		return out
 	}
 	waitFor(t, "the visitor's message in the room", func() bool {
-		return strings.Contains(strings.Join(bodies(), "\n"), "Mona: Is the blue mug dishwasher safe?")
+		return strings.Contains(strings.Join(bodies(), "\n"), "Mona (visitor): Is the blue mug dishwasher safe?")
 	})
 	for _, text := range []string{"!history", ";; check stock", "Yes, it is!"} {
 		if _, err := op.SendText(ctx, room, text); err != nil {

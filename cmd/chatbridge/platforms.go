@@ -32,7 +32,7 @@ func matrixConfig(cfg config.Config) matrix.Config {
 		Mode: m.Mode, HomeserverURL: m.HomeserverURL, UserID: m.UserID, AccessToken: m.AccessToken.Reveal(),
 		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
 		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
-		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName,
+		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName, ForwardTyping: &m.ForwardTyping,
 	}
 }
 

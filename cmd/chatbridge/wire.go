@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http"
+	"net/url"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -116,7 +117,7 @@ func (a *app) wire() error {
 		}
 		a.engine.AddDeliverer(sink)
 		a.health = append(a.health, sink)
-		a.banner = append(a.banner, "webhook sink:   "+w.URL)
+		a.banner = append(a.banner, "webhook sink:   "+hostOf(w.URL)) // URLs often carry credentials
 	}
 	if o := cfg.Sinks.Odoo; o.Enabled() {
 		sink, err := odoo.New(odoo.Config{
@@ -128,11 +129,20 @@ func (a *app) wire() error {
 		}
 		a.engine.AddDeliverer(sink)
 		a.health = append(a.health, sink)
-		a.banner = append(a.banner, "odoo sink:      "+o.URL)
+		a.banner = append(a.banner, "odoo sink:      "+hostOf(o.URL))
 	}
 	return nil
 }
 
 func (a *app) metricsHandler() http.Handler {
 	return promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// hostOf shows only the scheme and host of a URL.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
 }

@@ -237,6 +237,10 @@ type Matrix struct {
 	ServerName string `toml:"server_name"`
 	// RoomName names new rooms; {visitor} is the visitor's name.
 	RoomName string `toml:"room_name"`
+	// ForwardTyping shows operators' typing in the room to the visitor.
+	// Matrix typing carries no text, so it also shows while an operator
+	// writes a note or a command.
+	ForwardTyping bool `toml:"forward_typing"`
 	// ASToken and HSToken are the appservice tokens of the registration
 	// (env CHATBRIDGE_MATRIX_AS_TOKEN, CHATBRIDGE_MATRIX_HS_TOKEN).
 	ASToken Secret `toml:"as_token"`
@@ -286,7 +290,7 @@ func Default() Config {
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},
 		},
 		Slack:  Slack{Mode: "socket", BotName: "chatbridge", APIURL: "https://slack.com/api/"},
-		Matrix: Matrix{Mode: "bot", Operators: []string{}, RoomName: "Chat with {visitor}", GhostPrefix: "livechat_", AppserviceID: "chatbridge"},
+		Matrix: Matrix{Mode: "bot", Operators: []string{}, RoomName: "Chat with {visitor}", ForwardTyping: true, GhostPrefix: "livechat_", AppserviceID: "chatbridge"},
 	}
 }
 
