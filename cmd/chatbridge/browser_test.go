@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +105,11 @@ password_hash = %q
 	}
 	// The canned text itself is in the transcript as a public message.
 	poll("the canned text", `[...document.querySelectorAll('#transcript .msg.vis-public .text')].some(e => e.textContent === 'I am sorry to hear that, Bea.')`)
+	if dir := os.Getenv("CHATBRIDGE_SCREENSHOTS"); dir != "" {
+		if png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, "inbox-commands.png"), png, 0o644)
+		}
+	}
 
 	// The visitor sees exactly their message and the canned text.
 	var got struct {
