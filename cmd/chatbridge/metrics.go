@@ -58,12 +58,14 @@ var (
 	outboxDesc = prometheus.NewDesc("chatbridge_outbox_depth", "Outbox entries waiting, by destination.", []string{"destination"}, nil)
 	convDesc   = prometheus.NewDesc("chatbridge_conversations", "Conversations in the store, by status.", []string{"status"}, nil)
 	liveDesc   = prometheus.NewDesc("chatbridge_live_subscribers", "Live connections (widget streams, long polls, inbox pages).", nil, nil)
+	oldestDesc = prometheus.NewDesc("chatbridge_outbox_oldest_seconds", "Age of the oldest waiting delivery, by destination (alert on it: a destination is stuck).", []string{"destination"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- outboxDesc
 	ch <- convDesc
 	ch <- liveDesc
+	ch <- oldestDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -72,11 +74,25 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	var (
 		depth    map[string]int
 		open, cl int
+		oldest   = map[string]float64{}
 	)
 	err := c.eng.Store().View(ctx, func(tx bridge.Tx) error {
 		var err error
 		if depth, err = tx.OutboxDepth(); err != nil {
 			return err
+		}
+		now := c.eng.Now()
+		for d, n := range depth {
+			if n == 0 {
+				continue
+			}
+			first, err := tx.Outbox(d, 0, 1)
+			if err != nil {
+				return err
+			}
+			if len(first) == 1 {
+				oldest[d] = now.Sub(first[0].CreatedAt).Seconds()
+			}
 		}
 		if open, err = tx.CountConversations(bridge.StatusOpen); err != nil {
 			return err
@@ -90,6 +106,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for d, n := range depth {
 		ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n), d)
+	}
+	for d, s := range oldest {
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, s, d)
 	}
 	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(open), "open")
 	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(cl), "closed")

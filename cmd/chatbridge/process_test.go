@@ -292,6 +292,30 @@ events = ["message"]
 	rcv.mu.Unlock()
 	v.send("m2", "second") // acknowledged: committed with its outbox entry
 	waitFor(t, "a failed delivery attempt of the second message", func() bool { _, n := rcv.snapshot(); return n >= 2 })
+	// The site owner can see what is stuck, and why.
+	waitFor(t, "the failed attempt recorded in the outbox", func() bool {
+		out, err := exec.Command(binPath, "outbox", "list", "--json", "--config", cfgPath).Output()
+		var rows []struct {
+			Destination string `json:"destination"`
+			Attempts    int    `json:"attempts"`
+			LastError   string `json:"last_error"`
+		}
+		if err != nil || json.Unmarshal(out, &rows) != nil {
+			return false
+		}
+		return len(rows) == 1 && rows[0].Destination == "webhook" && rows[0].Attempts >= 1 && strings.Contains(rows[0].LastError, "503")
+	})
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`chatbridge_outbox_oldest_seconds{destination="webhook"}`, `chatbridge_outbox_depth{destination="webhook"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s while the webhook is down", want)
+		}
+	}
 	s.kill(t)
 
 	rcv.mu.Lock()

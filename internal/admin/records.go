@@ -2,10 +2,12 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,6 +30,7 @@ func (h *Handler) records() {
 	h.mux.HandleFunc("GET /v1/tickets/{number}", h.showTicket)
 	h.mux.HandleFunc("GET /v1/leads", h.listLeads)
 	h.mux.HandleFunc("GET /v1/leads/{number}", h.showLead)
+	h.mux.HandleFunc("GET /v1/outbox", h.listOutbox)
 }
 
 // view runs fn read-only and writes out as JSON, or the error.
@@ -264,5 +267,48 @@ func (h *Handler) showLead(w http.ResponseWriter, r *http.Request) {
 			err = fmt.Errorf("no lead #%d: %w", n, err)
 		}
 		return l, err
+	})
+}
+
+// OutboxRow is one pending delivery, for `chatbridge outbox list`.
+type OutboxRow struct {
+	bridge.OutboxEntry
+	// AgeSeconds is how long the entry has waited.
+	AgeSeconds float64 `json:"age_seconds"`
+}
+
+// listOutbox lists the pending deliveries of every destination (or of
+// ?destination=), oldest first, at most ?limit= per destination (100).
+func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) {
+	limit, err := limitParam(r)
+	if err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
+	if limit == 0 {
+		limit = 100
+	}
+	only := r.URL.Query().Get("destination")
+	now := h.engine.Now()
+	h.view(w, r, func(tx bridge.Tx) (any, error) {
+		depth, err := tx.OutboxDepth()
+		if err != nil {
+			return nil, err
+		}
+		rows := []OutboxRow{}
+		for dest := range depth {
+			if only != "" && dest != only {
+				continue
+			}
+			entries, err := tx.Outbox(dest, 0, limit)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				rows = append(rows, OutboxRow{OutboxEntry: e, AgeSeconds: now.Sub(e.CreatedAt).Seconds()})
+			}
+		}
+		slices.SortFunc(rows, func(a, b OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
+		return rows, nil
 	})
 }
