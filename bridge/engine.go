@@ -24,6 +24,10 @@ type Config struct {
 	DedupTTL time.Duration
 	// RetryMin and RetryMax bound the delivery backoff (1 s, 5 min).
 	RetryMin, RetryMax time.Duration
+	// VisitorIdleTTL makes the tokens of a visitor who has not been seen
+	// (session, page view or message) for this long invalid; 0 keeps them
+	// forever.
+	VisitorIdleTTL time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }

@@ -634,3 +634,34 @@ func TestActedEventIsNotRetried(t *testing.T) {
 		t.Fatalf("the interceptor ran %d times for one event, want 1", calls)
 	}
 }
+
+// A visitor idle for longer than VisitorIdleTTL loses their tokens.
+func TestVisitorIdleTTL(t *testing.T) {
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "ttl.db"), boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	eng, _ := bridge.New(bridge.Config{VisitorIdleTTL: 30 * 24 * time.Hour, Now: func() time.Time { return now }}, st, nil)
+	ctx := context.Background()
+	token, v, err := eng.StartSession(ctx, bridge.SessionInput{Name: "Ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(20 * 24 * time.Hour)
+	if _, err := eng.Authenticate(ctx, token); err != nil {
+		t.Fatalf("after 20 days: %v", err)
+	}
+	if _, err := eng.VisitorMessage(ctx, v.ID, "m1", "still here"); err != nil { // refreshes last seen
+		t.Fatal(err)
+	}
+	now = now.Add(25 * 24 * time.Hour)
+	if _, err := eng.Authenticate(ctx, token); err != nil {
+		t.Fatalf("25 days after the last message: %v", err)
+	}
+	now = now.Add(10 * 24 * time.Hour)
+	if _, err := eng.Authenticate(ctx, token); !errors.Is(err, bridge.ErrUnauthorized) {
+		t.Fatalf("35 days idle: err = %v, want ErrUnauthorized", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // ErrUnauthorized: the token is unknown.
@@ -85,8 +86,15 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Visitor, error
 	if errors.Is(err, ErrNotFound) {
 		return Visitor{}, ErrUnauthorized
 	}
+	if err == nil && e.cfg.VisitorIdleTTL > 0 && e.cfg.Now().Sub(v.LastSeenAt) > e.cfg.VisitorIdleTTL {
+		return Visitor{}, ErrUnauthorized // idle too long: the widget starts afresh
+	}
 	return v, err
 }
+
+// lastSeenGranularity is how stale Visitor.LastSeenAt may get before a
+// visitor message refreshes it (so that most messages write no visitor).
+const lastSeenGranularity = time.Hour
 
 // UpdateVisitor changes a visitor's name and e-mail (empty keeps the old).
 func (e *Engine) UpdateVisitor(ctx context.Context, visitorID, name, email string) (Visitor, error) {
@@ -191,6 +199,12 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		}
 		created = isNew
 		now := e.cfg.Now()
+		if now.Sub(v.LastSeenAt) > lastSeenGranularity {
+			v.LastSeenAt = now
+			if err := tx.PutVisitor(v); err != nil {
+				return err
+			}
+		}
 		conv.LastSeq++
 		conv.LastPublicSeq++
 		conv.UpdatedAt, conv.LastVisitorAt, conv.Preview = now, now, preview(text)

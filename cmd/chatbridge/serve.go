@@ -108,7 +108,10 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 			log.Error("close store", "err", err)
 		}
 	}()
-	a.engine, err = bridge.New(bridge.Config{MaxMessageBytes: cfg.Visitor.MaxMessageBytes}, st, log)
+	a.engine, err = bridge.New(bridge.Config{
+		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
+		VisitorIdleTTL:  cfg.Visitor.TokenIdleTTL.Duration(),
+	}, st, log)
 	if err != nil {
 		return err
 	}

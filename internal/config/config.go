@@ -88,6 +88,9 @@ type Visitor struct {
 	// IdentitySecret is the HMAC key of signed identities
 	// (env CHATBRIDGE_IDENTITY_SECRET); "" disables signed identities.
 	IdentitySecret Secret `toml:"identity_secret"`
+	// TokenIdleTTL: a visitor not seen for this long (no session, page view
+	// or message) loses their tokens; the widget then starts a new chat.
+	TokenIdleTTL Duration `toml:"token_idle_ttl"`
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For.
 	TrustProxyHeaders bool `toml:"trust_proxy_headers"`
 }
@@ -277,6 +280,7 @@ func Default() Config {
 			VisitorUpdatesPerMinute:  10,
 			MaxConnsPerVisitor:       8,
 			MaxConnsPerIP:            64,
+			TokenIdleTTL:             Duration(180 * 24 * time.Hour),
 		},
 		Widget: Widget{
 			Title: "Chat with us", Greeting: "Hi! How can we help?", Color: "#2563eb",

@@ -136,6 +136,7 @@ func (v Visitor) validate(errs *Errors) {
 	positive(errs, "visitor.visitor_updates_per_minute", v.VisitorUpdatesPerMinute)
 	positive(errs, "visitor.max_conns_per_visitor", v.MaxConnsPerVisitor)
 	positive(errs, "visitor.max_conns_per_ip", v.MaxConnsPerIP)
+	positiveDuration(errs, "visitor.token_idle_ttl", v.TokenIdleTTL)
 	if v.WSMaxFrameBytes > 0 && v.MaxMessageBytes > 0 && v.WSMaxFrameBytes < v.MaxMessageBytes {
 		errs.add("visitor.ws_max_frame_bytes", fmt.Sprintf("must be at least visitor.max_message_bytes (%d) so that a message fits in a frame", v.MaxMessageBytes))
 	}
