@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,8 +139,10 @@ func waitVisitorGets(t *testing.T, f *fixture, visitorID, text string) {
 	}, "the visitor receives "+text+" from "+alice.Name)
 }
 
-// pageWatch records dialogs (dismissing them) and console errors of a tab.
+// pageWatch records dialogs (dismissing them, or accepting them while
+// accept is set) and console errors of a tab.
 type pageWatch struct {
+	accept   atomic.Bool
 	mu       sync.Mutex
 	alerts   []string
 	messages []string
@@ -173,7 +176,7 @@ func watchPage(t *testing.T, ctx context.Context) *pageWatch {
 			w.mu.Lock()
 			w.alerts = append(w.alerts, ev.Message)
 			w.mu.Unlock()
-			_, _ = chromedp.Call(wctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+			_, _ = chromedp.Call(wctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: w.accept.Load()})
 		}
 	}()
 	go func() {

@@ -17,6 +17,13 @@
 // holds a command, a note or a canned shortcut, never for a closed
 // conversation).
 //
+// The conversation header has "Close chat" (POST /inbox/c/{id}/close:
+// bridge.Engine.Close, the visitor sees the closing line; closing a closed
+// conversation changes nothing) and "Leave" (POST /inbox/c/{id}/leave:
+// bridge.Engine.Leave, the visitor is not told, and the operator gets a
+// whisper saying so). Both are plain forms that work without the script;
+// the script asks before closing and posts in the background.
+//
 // Security: message text is never rendered as HTML (html/template on the
 // server, textContent in the page's script), pages carry a strict Content
 // Security Policy with no inline script or style, sessions are random

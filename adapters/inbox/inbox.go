@@ -189,6 +189,8 @@ func (in *Inbox) routes() http.Handler {
 	mux.HandleFunc("GET /inbox/c/{id}", in.page(in.conversationPage))
 	mux.HandleFunc("POST /inbox/c/{id}/reply", in.page(in.reply))
 	mux.HandleFunc("POST /inbox/c/{id}/typing", in.api(in.typing))
+	mux.HandleFunc("POST /inbox/c/{id}/close", in.page(in.closeConversation))
+	mux.HandleFunc("POST /inbox/c/{id}/leave", in.page(in.leaveConversation))
 	mux.HandleFunc("GET /inbox/events", in.api(in.events))
 	mux.HandleFunc("GET /inbox/api/conversations", in.api(in.apiList))
 	mux.HandleFunc("GET /inbox/api/conversations/{id}", in.api(in.apiConversation))

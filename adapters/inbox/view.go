@@ -39,6 +39,9 @@ type listItem struct {
 	UpdatedAt    time.Time `json:"updated_at"`
 	LastSeq      uint64    `json:"last_seq"`
 	Operators    []string  `json:"operators,omitempty"`
+	// Following reports whether this operator follows the conversation
+	// (replied and did not leave).
+	Following bool `json:"following"`
 }
 
 // messageView is one transcript entry as an operator sees it.
@@ -211,6 +214,7 @@ func (in *Inbox) item(tx bridge.Tx, c bridge.Conversation, op bridge.Operator) (
 	for _, o := range c.Operators {
 		it.Operators = append(it.Operators, o.Name)
 	}
+	it.Following = c.HasOperator(op)
 	v, err := tx.Visitor(c.VisitorID)
 	switch {
 	case err == nil:

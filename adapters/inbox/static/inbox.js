@@ -261,6 +261,14 @@
     }
     var banner = document.getElementById('closed-banner');
     if (banner) banner.hidden = c.status !== 'closed';
+    var actions = document.getElementById('conv-actions');
+    if (actions) actions.hidden = convClosed;
+    var leaveForm = document.getElementById('leave-form');
+    if (leaveForm) leaveForm.hidden = !c.following;
+    var replyText = document.getElementById('reply-text');
+    if (replyText) replyText.disabled = convClosed;
+    var replySend = document.getElementById('reply-send');
+    if (replySend) replySend.disabled = convClosed;
     var name = document.getElementById('conv-name');
     if (name) name.textContent = c.visitor_name;
   }
@@ -389,6 +397,47 @@
     });
     textarea.focus();
   }
+
+  // --- close and leave ---
+
+  // The header's "Close chat" and "Leave" forms work without the script (a
+  // plain POST and a redirect); with it they post in the background, "Close
+  // chat" after a confirmation, and the page updates in place. The result
+  // (the closing line, the "You left" whisper) arrives like any message.
+  var actionsBox = document.getElementById('conv-actions');
+  function bindAction(id, question, after) {
+    var f = document.getElementById(id);
+    if (!f || !actionsBox) return;
+    f.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (actionsBox.classList.contains('busy')) return;
+      if (question && !window.confirm(question)) return;
+      actionsBox.classList.add('busy');
+      var errorBox = document.getElementById('reply-error');
+      api(f.action, {
+        method: 'POST',
+        headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(new FormData(f)).toString()
+      }).then(function () {
+        if (errorBox) errorBox.textContent = '';
+        return refreshConv(true);
+      }).then(after).catch(function (err) {
+        if (errorBox) errorBox.textContent = err.message;
+      }).then(function () {
+        actionsBox.classList.remove('busy');
+      });
+    });
+  }
+  // focusAfter keeps the keyboard focus on the page when the button that
+  // had it disappears.
+  function focusAfter() {
+    var t = document.getElementById('reply-text');
+    if (t && !t.disabled) { t.focus(); return; }
+    var banner = document.getElementById('closed-banner');
+    if (banner && !banner.hidden) banner.focus();
+  }
+  bindAction('close-form', 'Close this chat? The visitor will see that it has ended.', focusAfter);
+  bindAction('leave-form', '', focusAfter);
 
   // --- start ---
 
