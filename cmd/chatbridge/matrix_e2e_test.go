@@ -40,26 +40,8 @@ operators = [%q]
 	v := newVisitor(t, s.base, "Mona")
 	v.send("m1", "Is the blue mug dishwasher safe?")
 
-	op, err := mautrix.NewClient(hs.URL, id.UserID(opID), opToken)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	var room id.RoomID
-	waitFor(t, "an invitation to the conversation's room", func() bool {
-		resp, err := op.SyncRequest(ctx, 0, "", "", false, "")
-		if err != nil {
-			return false
-		}
-		for r := range resp.Rooms.Invite {
-			room = r
-			return true
-		}
-		return false
-	})
-	if _, err := op.JoinRoomByID(ctx, room); err != nil {
-		t.Fatal(err)
-	}
+	op, room := joinInvitedRoom(t, hs.URL, opID, opToken)
 	bodies := func() []string {
 		resp, err := op.Messages(ctx, room, "", "", mautrix.DirectionBackward, nil, 100)
 		if err != nil {
@@ -144,26 +126,8 @@ operators = [%q]
 
 	v := newVisitor(t, s.base, "Nora")
 	v.send("n1", "Do you ship to Norway?")
-	op, err := mautrix.NewClient(hs.URL, id.UserID(opID), opToken)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	var room id.RoomID
-	waitFor(t, "an invitation to the conversation's room", func() bool {
-		resp, err := op.SyncRequest(ctx, 0, "", "", false, "")
-		if err != nil {
-			return false
-		}
-		for r := range resp.Rooms.Invite {
-			room = r
-			return true
-		}
-		return false
-	})
-	if _, err := op.JoinRoomByID(ctx, room); err != nil {
-		t.Fatal(err)
-	}
+	op, room := joinInvitedRoom(t, hs.URL, opID, opToken)
 	var sender id.UserID
 	waitFor(t, "the visitor's message, sent by their own Matrix user", func() bool {
 		resp, err := op.Messages(ctx, room, "", "", mautrix.DirectionBackward, nil, 100)
@@ -194,4 +158,31 @@ operators = [%q]
 	if got.Messages[1].Text != "Yes, in 3 days." || got.Messages[1].From != "operator" {
 		t.Fatalf("the visitor sees %+v", got.Messages)
 	}
+}
+
+// joinInvitedRoom logs the operator in, waits for the invitation to a
+// conversation's room and joins it.
+func joinInvitedRoom(t *testing.T, hsURL, opID, opToken string) (*mautrix.Client, id.RoomID) {
+	t.Helper()
+	op, err := mautrix.NewClient(hsURL, id.UserID(opID), opToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var room id.RoomID
+	waitFor(t, "an invitation to the conversation's room", func() bool {
+		resp, err := op.SyncRequest(ctx, 0, "", "", false, "")
+		if err != nil {
+			return false
+		}
+		for r := range resp.Rooms.Invite {
+			room = r
+			return true
+		}
+		return false
+	})
+	if _, err := op.JoinRoomByID(ctx, room); err != nil {
+		t.Fatal(err)
+	}
+	return op, room
 }
