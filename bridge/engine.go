@@ -17,8 +17,8 @@ import (
 
 // Config tunes the engine. Zero values take the defaults.
 type Config struct {
-	// MaxMessageBytes caps a message's text (default 10,000 bytes... of
-	// UTF-8; DefaultMaxMessageBytes).
+	// MaxMessageBytes caps a message's text in bytes of UTF-8 (default
+	// DefaultMaxMessageBytes).
 	MaxMessageBytes int
 	// DedupTTL is how long operator event ids are remembered (default 1 h).
 	DedupTTL time.Duration

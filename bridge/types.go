@@ -1,6 +1,9 @@
 package bridge
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // From says who wrote a message, as the visitor API reports it.
 type From string
@@ -237,18 +240,5 @@ type OutboxEntry struct {
 // EventID is a stable id for the delivery, for receivers to de-duplicate
 // retries (Matrix transaction ids, webhook event ids).
 func (e OutboxEntry) EventID() string {
-	return "cb-" + e.Destination + "-" + uitoa(e.ID)
-}
-
-func uitoa(n uint64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
+	return "cb-" + e.Destination + "-" + strconv.FormatUint(e.ID, 10)
 }

@@ -59,6 +59,10 @@ func TestTicketsAndLeadsCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Restaurant chain") || !strings.Contains(out, "Referred by: Alice") {
 		t.Fatalf("leads show:\n%s", out)
 	}
+	_, errOut, code = runCLI(t, "canned", "add", "Not Valid", "text", "--data-dir", dir)
+	if code == 0 || !strings.Contains(errOut, "invalid") {
+		t.Fatalf("an invalid shortcut: %d %q", code, errOut)
+	}
 	_, errOut, code = runCLI(t, "conversations", "list", "--data-dir", filepath.Join(dir, "nowhere"))
 	if code == 0 || !strings.Contains(errOut, "no chatbridge data") {
 		t.Fatalf("a missing data dir: %d %q", code, errOut)

@@ -103,11 +103,7 @@ func (h *Handler) addCanned(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Uses, c.LastUsed = 0, time.Time{}
-	if err := canned.Validate(c); err != nil {
-		WriteError(w, http.StatusBadRequest, err)
-		return
-	}
-	var res CannedResult
+	var res CannedResult // canned.Put validates: ErrInvalid answers 400
 	err := h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
 		replaced, err := canned.Put(tx, c)
 		res = CannedResult{}
