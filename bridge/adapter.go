@@ -13,10 +13,11 @@ import (
 // the same conversation succeeded.
 //
 // A nil error means the entry was delivered and is removed from the outbox.
-// An error wrapping ErrPermanent drops the entry (logged); any other error is
-// retried with backoff, across restarts, until it succeeds. Deliveries may be
-// repeated after a crash: use Delivery.Entry.EventID() as an idempotency key
-// where the platform has one.
+// An error wrapping ErrPermanent drops the entry (logged); a *PostponeError
+// makes it wait until a given time without counting as a failure; any other
+// error is retried with backoff, across restarts, until it succeeds.
+// Deliveries may be repeated after a crash: use Delivery.Entry.EventID() as
+// an idempotency key where the platform has one.
 type Deliverer interface {
 	// Name is the destination name used in the outbox ("slack", "webhook").
 	Name() string
@@ -44,7 +45,9 @@ type Receipt struct {
 
 // Whisperer is implemented by operator platforms that can show text to one
 // operator only (Slack: ephemeral; Matrix: a notice in a thread; inbox: the
-// operator's own view). The engine calls it after storing the whisper.
+// operator's own view). The engine calls it after the whisper committed, for
+// the platform named by the component's Name method (Operator.Adapter). An
+// error is logged: the whisper stays in the store.
 type Whisperer interface {
 	Whisper(ctx context.Context, w Whisper) error
 }
@@ -78,7 +81,11 @@ type OperatorInput struct {
 	Mention string
 }
 
-// Outcome is what an Interceptor decided about an operator message.
+// Outcome is what an Interceptor decided about an operator message. The
+// engine carries it out in one commit together with the event's
+// de-duplication record: in this order the actions, the note, the reply and
+// the whisper. Either all of it happens once, or nothing does and the
+// platform's retry of the event is handled afresh.
 type Outcome struct {
 	// Relay is the text to send to the visitor ("" sends nothing).
 	Relay string
@@ -86,15 +93,16 @@ type Outcome struct {
 	Whisper string
 	// Note is stored as a private note shared by the operators.
 	Note string
-	// Acted says the interceptor changed state (created a ticket, closed
-	// the conversation…): the event is then never handled again, even when
-	// storing or showing its result fails afterwards.
-	Acted bool
+	// Actions change state (a ticket, a closed conversation, a canned
+	// response…); what each says is shown to the operator after Whisper.
+	// Build them with the constructors in actions.go.
+	Actions []Action
 }
 
 // Interceptor classifies operator messages (commands, notes, canned
-// responses). It is set with Engine.SetInterceptor; package commands
-// implements it. Intercept may call the engine (tickets, close, …).
+// responses); package commands implements it. Intercept only reads (through
+// Engine methods): every change it wants is an Action in its Outcome. An
+// error (a failed read) is shown to the operator as "That did not work".
 type Interceptor interface {
 	Intercept(ctx context.Context, in OperatorInput, conv Conversation) (Outcome, error)
 }
@@ -119,6 +127,26 @@ func (nopMetrics) DeliveryError(string)            {}
 // calls to Deliver to at most PerSecond, with bursts of Burst.
 type RateLimited interface {
 	RateLimit() (perSecond float64, burst int)
+}
+
+// Delayer is implemented by destinations that want a message's entry to
+// wait before its first attempt (e-mail waits to see whether the visitor
+// comes back). The engine asks when it enqueues m, in the writing
+// transaction: Delay must be quick and must not call the engine.
+type Delayer interface {
+	Delay(conv Conversation, m Message) time.Duration
+}
+
+// PostponeError asks the delivery worker to try the entry again at Until,
+// without counting a failed attempt (the destination is waiting for
+// something: e-mail coalesces replies). Later entries of the same
+// conversation wait behind it.
+type PostponeError struct {
+	Until time.Time
+}
+
+func (e *PostponeError) Error() string {
+	return "postponed until " + e.Until.UTC().Format(time.RFC3339)
 }
 
 // RetryAfterError asks the delivery worker to retry no sooner than After

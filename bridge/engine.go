@@ -2,17 +2,10 @@ package bridge
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base32"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Config tunes the engine. Zero values take the defaults.
@@ -28,6 +21,9 @@ type Config struct {
 	// (session, page view or message) for this long invalid; 0 keeps them
 	// forever.
 	VisitorIdleTTL time.Duration
+	// CheckCanned validates a canned response before the engine stores it
+	// (cmd wires canned.Validate); nil requires a shortcut and a text only.
+	CheckCanned func(CannedResponse) error
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -53,8 +49,10 @@ func (c *Config) defaults() {
 	}
 }
 
-// Engine is the conversation core: it turns visitor and operator actions into
-// durable store transactions, outbox deliveries and live events.
+// Engine is the conversation core and the only writer of the store: it turns
+// visitor and operator actions into durable transactions, outbox deliveries
+// and live events. Adapters, commands and the CLI read and change state only
+// through its methods.
 type Engine struct {
 	cfg   Config
 	store Store
@@ -64,12 +62,13 @@ type Engine struct {
 	mu          sync.RWMutex
 	deliverers  []Deliverer
 	whisperers  map[string]Whisperer
+	health      []HealthChecker
 	interceptor Interceptor
 	metrics     Metrics
 	workers     map[string]*worker
 }
 
-// New returns an engine on store. Register adapters before Run.
+// New returns an engine on store. Register components before Run.
 func New(cfg Config, store Store, log *slog.Logger) (*Engine, error) {
 	if store == nil {
 		return nil, fmt.Errorf("new engine: %w: nil store", ErrInvalid)
@@ -86,51 +85,94 @@ func New(cfg Config, store Store, log *slog.Logger) (*Engine, error) {
 	}, nil
 }
 
-// Store is the engine's store, for read-only helpers (commands, CLI).
-func (e *Engine) Store() Store { return e.store }
-
 // Hub is the engine's live event hub.
 func (e *Engine) Hub() *Hub { return e.hub }
 
 // Now is the engine's clock.
 func (e *Engine) Now() time.Time { return e.cfg.Now() }
 
-// AddDeliverer registers a destination for outbox entries. Call before Run.
-func (e *Engine) AddDeliverer(d Deliverer) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.deliverers = append(e.deliverers, d)
-	e.workers[d.Name()] = newWorker(e, d)
-}
+// MaxMessageBytes is the limit on a message's text.
+func (e *Engine) MaxMessageBytes() int { return e.cfg.MaxMessageBytes }
 
-// AddWhisperer registers how operator-only text reaches operators of adapter.
-func (e *Engine) AddWhisperer(adapter string, w Whisperer) {
+// Register adds a component, detecting what it offers by interface:
+//
+//   - Deliverer: a destination of outbox entries (one delivery worker);
+//   - Whisperer (with a Name method naming its adapter): shows
+//     operator-only text on that platform;
+//   - Interceptor: classifies operator messages (at most one);
+//   - HealthChecker: reported by Health;
+//   - Metrics: receives the engine's counters (at most one).
+//
+// A component that offers none of them is an error. Call before Run.
+func (e *Engine) Register(c any) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.whisperers[adapter] = w
-}
-
-// SetInterceptor sets the operator-message classifier (package commands).
-func (e *Engine) SetInterceptor(i Interceptor) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.interceptor = i
-}
-
-// SetMetrics sets the metrics receiver.
-func (e *Engine) SetMetrics(m Metrics) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if m == nil {
-		m = nopMetrics{}
+	used := false
+	if d, ok := c.(Deliverer); ok {
+		if _, dup := e.workers[d.Name()]; dup {
+			return fmt.Errorf("register: %w: two destinations named %q", ErrInvalid, d.Name())
+		}
+		e.deliverers = append(e.deliverers, d)
+		e.workers[d.Name()] = newWorker(e, d)
+		used = true
 	}
-	e.metrics = m
+	if w, ok := c.(Whisperer); ok {
+		n, named := c.(interface{ Name() string })
+		if !named {
+			return fmt.Errorf("register: %w: %T is a Whisperer without a Name", ErrInvalid, c)
+		}
+		e.whisperers[n.Name()] = w
+		used = true
+	}
+	if i, ok := c.(Interceptor); ok {
+		if e.interceptor != nil {
+			return fmt.Errorf("register: %w: a second Interceptor (%T)", ErrInvalid, c)
+		}
+		e.interceptor = i
+		used = true
+	}
+	if h, ok := c.(HealthChecker); ok {
+		e.health = append(e.health, h)
+		used = true
+	}
+	if m, ok := c.(Metrics); ok {
+		e.metrics = m
+		used = true
+	}
+	if !used {
+		return fmt.Errorf("register: %w: %T offers nothing the engine uses", ErrInvalid, c)
+	}
+	return nil
 }
 
 func (e *Engine) m() Metrics {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return e.metrics
+}
+
+// HealthResult is one line of Engine.Health.
+type HealthResult struct {
+	Name string
+	// Err is nil when healthy.
+	Err error
+}
+
+// Health checks the store ("store") and then every registered
+// HealthChecker, in registration order.
+func (e *Engine) Health(ctx context.Context) []HealthResult {
+	e.mu.RLock()
+	checks := append([]HealthChecker(nil), e.health...)
+	e.mu.RUnlock()
+	err := e.store.View(ctx, func(tx Tx) error {
+		_, err := tx.CountConversations(StatusOpen)
+		return err
+	})
+	out := []HealthResult{{Name: "store", Err: err}}
+	for _, h := range checks {
+		out = append(out, HealthResult{Name: h.Name(), Err: h.Health(ctx)})
+	}
+	return out
 }
 
 // Run delivers the outbox and purges expired de-duplication records until
@@ -200,6 +242,21 @@ func (e *Engine) messageDestinations(m Message) []string {
 	return out
 }
 
+// delay is how long destination dest wants the entry for m (in conv) to
+// wait before its first attempt (see Delayer).
+func (e *Engine) delay(dest string, conv Conversation, m Message) time.Duration {
+	e.mu.RLock()
+	w := e.workers[dest]
+	e.mu.RUnlock()
+	if w == nil {
+		return 0
+	}
+	if d, ok := w.d.(Delayer); ok {
+		return d.Delay(conv, m)
+	}
+	return 0
+}
+
 // wake tells the workers of the given destinations to look at the outbox.
 func (e *Engine) wake(dests []string) {
 	e.mu.RLock()
@@ -209,75 +266,4 @@ func (e *Engine) wake(dests []string) {
 			w.poke()
 		}
 	}
-}
-
-// enqueue adds one entry per destination in tx.
-func enqueue(tx Tx, dests []string, proto OutboxEntry) error {
-	for _, d := range dests {
-		e := proto
-		e.Destination = d
-		if _, err := tx.Enqueue(e); err != nil {
-			return fmt.Errorf("enqueue %s: %w", d, err)
-		}
-	}
-	return nil
-}
-
-// NewID returns a random identifier with a prefix ("c_…", "v_…").
-func NewID(prefix string) string {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
-}
-
-// NewToken returns a random bearer token and the hash to store for it.
-func NewToken() (token string, hash []byte) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	token = base64.RawURLEncoding.EncodeToString(b[:])
-	return token, HashToken(token)
-}
-
-// HashToken is how tokens are stored: only their SHA-256.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// CheckText validates message text: valid UTF-8, not blank, within max
-// bytes. It returns the text with surrounding white space trimmed.
-func CheckText(text string, max int) (string, error) {
-	if !utf8.ValidString(text) {
-		return "", fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
-	}
-	if strings.ContainsRune(text, 0) {
-		return "", fmt.Errorf("%w: text contains a NUL character", ErrInvalid)
-	}
-	if len(text) > max {
-		return "", fmt.Errorf("%w: %w: text is %d bytes, the limit is %d", ErrInvalid, ErrTooLarge, len(text), max)
-	}
-	text = strings.TrimSpace(text)
-	if text == "" {
-		return "", fmt.Errorf("%w: text is empty", ErrInvalid)
-	}
-	return text, nil
-}
-
-// ErrTooLarge: the input exceeds a size limit (wrapped with ErrInvalid).
-var ErrTooLarge = errors.New("too large")
-
-func preview(text string) string {
-	const n = 140
-	if len(text) <= n {
-		return text
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	return text[:cut] + "…"
 }

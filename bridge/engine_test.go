@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // fakeDest records deliveries and fails on demand.
@@ -62,34 +61,23 @@ func (f *fakeDest) messages() []string {
 
 type env struct {
 	t      *testing.T
-	store  *boltstore.Store
 	engine *bridge.Engine
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
-func newEnv(t *testing.T, dests ...bridge.Deliverer) *env {
+// newEnv runs an engine with the components registered.
+func newEnv(t *testing.T, components ...any) *env {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "test.db"), boltstore.Options{NoSync: true})
+	return &env{t: t, engine: fixture.Engine(t, fixture.Options{Components: components})}
+}
+
+// messages reads every message of a conversation.
+func (e *env) messages(convID string) []bridge.Message {
+	e.t.Helper()
+	msgs, err := e.engine.Messages(context.Background(), convID, 0, 0)
 	if err != nil {
-		t.Fatal(err)
+		e.t.Fatal(err)
 	}
-	eng, err := bridge.New(bridge.Config{RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dests {
-		eng.AddDeliverer(d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, store: st, engine: eng, cancel: cancel, done: make(chan struct{})}
-	go func() { _ = eng.Run(ctx); close(e.done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-e.done
-		st.Close()
-	})
-	return e
+	return msgs
 }
 
 func (e *env) visitor(name string) bridge.Visitor {
@@ -108,17 +96,6 @@ func (e *env) say(v bridge.Visitor, id, text string) bridge.Message {
 		e.t.Fatal(err)
 	}
 	return m
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func TestVisitorMessageIdempotent(t *testing.T) {
@@ -179,7 +156,7 @@ func TestOutboxOrderAndRetry(t *testing.T) {
 	e.say(a, "a2", "a-two")
 	e.say(b, "b1", "b-one")
 	e.say(a, "a3", "a-three")
-	waitUntil(t, "all delivered", func() bool { return len(d.messages()) == 4 })
+	fixture.WaitFor(t, "all delivered", func() bool { return len(d.messages()) == 4 })
 	var gotA []string
 	for _, m := range d.messages() {
 		if strings.HasPrefix(m, "a-") {
@@ -192,14 +169,9 @@ func TestOutboxOrderAndRetry(t *testing.T) {
 	if msgs := d.messages(); msgs[0] != "b-one" {
 		t.Errorf("B should not wait for A's retries: %v", msgs)
 	}
-	waitUntil(t, "outbox empty", func() bool {
-		var n int
-		_ = e.store.View(context.Background(), func(tx bridge.Tx) error {
-			depth, err := tx.OutboxDepth()
-			n = depth["fake"]
-			return err
-		})
-		return n == 0
+	fixture.WaitFor(t, "outbox empty", func() bool {
+		st, _ := e.engine.OutboxStats(context.Background())
+		return st.Depth["fake"] == 0
 	})
 }
 
@@ -215,7 +187,7 @@ func TestPermanentErrorDrops(t *testing.T) {
 	v := e.visitor("A")
 	e.say(v, "1", "poison")
 	e.say(v, "2", "fine")
-	waitUntil(t, "second delivered", func() bool { return len(d.messages()) == 1 })
+	fixture.WaitFor(t, "second delivered", func() bool { return len(d.messages()) == 1 })
 	if got := d.messages(); got[0] != "fine" {
 		t.Fatalf("got %v", got)
 	}
@@ -261,7 +233,7 @@ func TestHandleOperatorDedupAndOutcome(t *testing.T) {
 	ctx := context.Background()
 	v := e.visitor("Ann")
 	m := e.say(v, "1", "hi")
-	e.engine.SetInterceptor(interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
+	e.engine.Register(interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
 		if strings.HasPrefix(in.Text, "!") {
 			return bridge.Outcome{Whisper: "result of " + in.Text}, nil
 		}
@@ -283,15 +255,11 @@ func TestHandleOperatorDedupAndOutcome(t *testing.T) {
 		t.Fatalf("visitor view: %+v", view.Messages)
 	}
 	var whispers []bridge.Message
-	_ = e.store.View(ctx, func(tx bridge.Tx) error {
-		all, err := tx.Messages(m.ConversationID, 0, 0)
-		for _, x := range all {
-			if x.Visibility == bridge.VisibilityWhisper {
-				whispers = append(whispers, x)
-			}
+	for _, x := range e.messages(m.ConversationID) {
+		if x.Visibility == bridge.VisibilityWhisper {
+			whispers = append(whispers, x)
 		}
-		return err
-	})
+	}
 	if len(whispers) != 1 || whispers[0].Recipient != op.Key() || !whispers[0].VisibleTo("inbox:alice") || whispers[0].VisibleTo("inbox:bob") {
 		t.Fatalf("whispers: %+v", whispers)
 	}
@@ -345,7 +313,7 @@ func TestLeaveAnnouncesWaiting(t *testing.T) {
 	if err != nil || still {
 		t.Fatalf("leave bob: still=%v err=%v", still, err)
 	}
-	waitUntil(t, "waiting announcement", func() bool {
+	fixture.WaitFor(t, "waiting announcement", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for _, x := range d.delivered {
@@ -390,7 +358,7 @@ func TestRateLimitedDestination(t *testing.T) {
 	for i := range 5 {
 		e.say(v, fmt.Sprint(i), fmt.Sprint("m", i))
 	}
-	waitUntil(t, "all delivered", func() bool { return len(d.messages()) == 5 })
+	fixture.WaitFor(t, "all delivered", func() bool { return len(d.messages()) == 5 })
 	// 5 deliveries at 100/s with a burst of 1 cannot take less than 40 ms.
 	if el := time.Since(start); el < 40*time.Millisecond {
 		t.Fatalf("5 paced deliveries took %v, want ≥ 40ms", el)
@@ -406,14 +374,11 @@ func TestRetryAfterHonoured(t *testing.T) {
 	v := e.visitor("A")
 	e.say(v, "1", "hi")
 	var en bridge.OutboxEntry
-	waitUntil(t, "a failed attempt recorded", func() bool {
-		_ = e.store.View(context.Background(), func(tx bridge.Tx) error {
-			list, err := tx.Outbox("fake", 0, 1)
-			if len(list) == 1 {
-				en = list[0]
-			}
-			return err
-		})
+	fixture.WaitFor(t, "a failed attempt recorded", func() bool {
+		list, _ := e.engine.PendingDeliveries(context.Background(), "fake", 1)
+		if len(list) == 1 {
+			en = list[0]
+		}
 		return en.Attempts == 1
 	})
 	if until := time.Until(en.NextAttempt); until < 50*time.Minute {
@@ -454,16 +419,12 @@ func TestMessageFilter(t *testing.T) {
 	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
 	e.engine.AddNote(ctx, m.ConversationID, op, "a note", "")
 	e.engine.Reply(ctx, m.ConversationID, op, "from operator", "")
-	waitUntil(t, "the reply", func() bool { return len(d.messages()) == 1 })
+	fixture.WaitFor(t, "the reply", func() bool { return len(d.messages()) == 1 })
 	if got := d.messages(); got[0] != "from operator" {
 		t.Fatalf("got %v", got)
 	}
-	var depth map[string]int
-	_ = e.store.View(ctx, func(tx bridge.Tx) error {
-		var err error
-		depth, err = tx.OutboxDepth()
-		return err
-	})
+	st, _ := e.engine.OutboxStats(ctx)
+	depth := st.Depth
 	if depth["filtered"] > 1 { // at most the conversation.opened entry
 		t.Fatalf("unwanted messages were enqueued: %v", depth)
 	}
@@ -489,7 +450,7 @@ func TestOutboxNoHeadOfLineBlocking(t *testing.T) {
 	}
 	b := e.visitor("B")
 	e.say(b, "b1", "b one")
-	waitUntil(t, "B's message despite 300 stuck entries of A", func() bool {
+	fixture.WaitFor(t, "B's message despite 300 stuck entries of A", func() bool {
 		for _, m := range d.messages() {
 			if m == "b one" {
 				return true
@@ -497,37 +458,6 @@ func TestOutboxNoHeadOfLineBlocking(t *testing.T) {
 		}
 		return false
 	})
-}
-
-// An operator message whose handling failed is handled again when the same
-// event is retried, instead of being dropped as a duplicate.
-func TestFailedOperatorEventIsRetried(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	v := e.visitor("Ann")
-	m := e.say(v, "1", "hi")
-	calls := 0
-	e.engine.SetInterceptor(interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
-		calls++
-		if calls == 1 {
-			return bridge.Outcome{Relay: strings.Repeat("x", bridge.DefaultMaxMessageBytes+1)}, nil // fails in Reply
-		}
-		return bridge.Outcome{Relay: in.Text}, nil
-	}))
-	in := bridge.OperatorInput{EventID: "ev-1", ConversationID: m.ConversationID, Operator: bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}, Text: "the answer"}
-	if err := e.engine.HandleOperator(ctx, in); err == nil {
-		t.Fatal("the first attempt should fail")
-	}
-	if err := e.engine.HandleOperator(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.engine.HandleOperator(ctx, in); err != nil { // now a true duplicate
-		t.Fatal(err)
-	}
-	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
-	if len(view.Messages) != 2 || view.Messages[1].Text != "the answer" || calls != 2 {
-		t.Fatalf("visitor sees %+v after %d interceptor calls", view.Messages, calls)
-	}
 }
 
 // A note on an old, closed conversation does not take the visitor back to
@@ -610,40 +540,10 @@ func TestPublicSeqHasNoGaps(t *testing.T) {
 	}
 }
 
-// An interceptor that acted (created a ticket…) is never run twice for one
-// event, even when showing its result failed.
-func TestActedEventIsNotRetried(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	v := e.visitor("Ann")
-	m := e.say(v, "1", "hi")
-	calls := 0
-	e.engine.SetInterceptor(interceptFunc(func(context.Context, bridge.OperatorInput, bridge.Conversation) (bridge.Outcome, error) {
-		calls++
-		// A note over the size limit makes storing the result fail.
-		return bridge.Outcome{Acted: true, Note: strings.Repeat("x", bridge.DefaultMaxMessageBytes+1)}, nil
-	}))
-	in := bridge.OperatorInput{EventID: "ev-acted", ConversationID: m.ConversationID, Operator: bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}, Text: "!ticket x"}
-	if err := e.engine.HandleOperator(ctx, in); err == nil {
-		t.Fatal("storing the oversized note should fail")
-	}
-	if err := e.engine.HandleOperator(ctx, in); err != nil {
-		t.Fatal(err)
-	}
-	if calls != 1 {
-		t.Fatalf("the interceptor ran %d times for one event, want 1", calls)
-	}
-}
-
 // A visitor idle for longer than VisitorIdleTTL loses their tokens.
 func TestVisitorIdleTTL(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "ttl.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	eng, _ := bridge.New(bridge.Config{VisitorIdleTTL: 30 * 24 * time.Hour, Now: func() time.Time { return now }}, st, nil)
+	eng := fixture.Engine(t, fixture.Options{NoRun: true, Config: bridge.Config{VisitorIdleTTL: 30 * 24 * time.Hour, Now: func() time.Time { return now }}})
 	ctx := context.Background()
 	token, v, err := eng.StartSession(ctx, bridge.SessionInput{Name: "Ann"})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // stampDest records when each visitor message reached the adapter.
@@ -48,21 +49,10 @@ func BenchmarkLatencyAt500PerSecond(b *testing.B) {
 		rate  = 500
 		convs = 1000
 	)
-	st, err := boltstore.Open(filepath.Join(b.TempDir(), "lat.db"), boltstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := fixture.StoreAt(b, filepath.Join(b.TempDir(), "lat.db"), boltstore.Options{})
 	dest := &stampDest{arrived: map[string]time.Time{}}
-	eng.AddDeliverer(dest)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = eng.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	eng := fixture.Engine(b, fixture.Options{Store: st, Components: []any{dest}, Config: bridge.Config{RetryMin: time.Second, RetryMax: 5 * time.Minute}})
+	ctx := context.Background()
 
 	visitors := make([]bridge.Visitor, convs)
 	convIDs := make([]string, convs)

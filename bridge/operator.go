@@ -7,53 +7,33 @@ import (
 	"strings"
 )
 
+// closedReplyText answers a reply to a closed conversation.
+const closedReplyText = "This conversation is closed: the visitor will not see your message."
+
 // HandleOperator is the one entry point for what operators type on any
-// platform. It de-duplicates by in.EventID, lets the Interceptor classify the
-// text, and carries out its Outcome: only Outcome.Relay ever reaches the
-// visitor. Without an Interceptor every message is a reply.
-//
-// When handling fails before anything reached the visitor, the event id is
-// forgotten again, so that the platform's (or the operator's) retry of the
-// same event is handled instead of being dropped as a duplicate.
+// platform. The Interceptor classifies the text (without one, every message
+// is a reply) and the engine carries out its Outcome in one commit together
+// with the de-duplication record of in.EventID: a platform that delivers the
+// event again (Slack retries, a repeated Matrix transaction, a crash before
+// the platform got its answer) finds it handled, and an event whose commit
+// failed left nothing behind, so its retry is handled in full. Only
+// Outcome.Relay ever reaches the visitor.
 func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
-	if in.EventID == "" {
-		_, err := e.handleOperator(ctx, in)
-		return err
-	}
-	key := "op:" + in.Operator.Adapter + ":" + in.EventID
-	var seen bool
-	now := e.cfg.Now()
-	err := e.store.Update(ctx, func(tx Tx) error {
-		var err error
-		seen, err = tx.MarkSeen(key, now, now.Add(e.cfg.DedupTTL))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("handle operator: %w", err)
-	}
-	if seen {
-		e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
-		return nil
-	}
-	done, err := e.handleOperator(ctx, in)
-	if err != nil && !done {
-		ferr := e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-			return tx.ForgetSeen(key)
-		})
-		if ferr != nil {
-			e.log.Error("forget failed operator event", "event", in.EventID, "err", ferr)
+	key := operatorKey(in)
+	if key != "" {
+		// A repeated event costs one read, not a classification.
+		seen, err := e.seen(ctx, key)
+		if err != nil {
+			return fmt.Errorf("handle operator: %w", err)
+		}
+		if seen {
+			e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
+			return nil
 		}
 	}
-	return err
-}
-
-// handleOperator carries out one operator message and reports whether it
-// had an effect that must not be repeated (something relayed to the
-// visitor, or an interceptor that acted).
-func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (done bool, err error) {
 	conv, err := e.Conversation(ctx, in.ConversationID)
 	if err != nil {
-		return false, fmt.Errorf("handle operator: %w", err)
+		return fmt.Errorf("handle operator: %w", err)
 	}
 	e.mu.RLock()
 	ic := e.interceptor
@@ -61,121 +41,146 @@ func (e *Engine) handleOperator(ctx context.Context, in OperatorInput) (done boo
 	out := Outcome{Relay: in.Text}
 	if ic != nil {
 		if out, err = ic.Intercept(ctx, in, conv); err != nil {
+			// Nothing happened: tell the operator, and leave the event
+			// unmarked so that a retry of it is handled in full.
 			e.log.Error("operator command failed", "conversation", conv.ID, "err", err)
-			out = Outcome{Whisper: "That did not work: " + err.Error()}
+			out, key = Outcome{Whisper: "That did not work: " + err.Error()}, ""
 		}
 	}
-	done = out.Acted
-	if out.Note != "" {
-		if _, err := e.AddNote(ctx, conv.ID, in.Operator, out.Note, in.EventID); err != nil {
-			return done, err
+	if err := e.carryOut(ctx, in, key, out); err != nil {
+		return fmt.Errorf("handle operator: %w", err)
+	}
+	return nil
+}
+
+// operatorKey is the de-duplication key of an operator event ("" for none).
+func operatorKey(in OperatorInput) string {
+	if in.EventID == "" {
+		return ""
+	}
+	return "op:" + in.Operator.Adapter + ":" + in.EventID
+}
+
+// carryOut commits out for the operator event in: the de-duplication
+// record under key (when not ""), the actions, the note, the reply and the
+// whisper, in this order, in one transaction.
+func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out Outcome) error {
+	max := e.cfg.MaxMessageBytes
+	whisper := out.Whisper
+	note, relay := out.Note, out.Relay
+	if note != "" {
+		var err error
+		if note, err = CheckText(note, max); err != nil {
+			note, whisper = "", joinLines(whisper, "The note was not saved: "+invalidReason(err)+".")
 		}
 	}
-	if out.Relay != "" {
-		if _, err := e.Reply(ctx, conv.ID, in.Operator, out.Relay, in.EventID); err != nil {
-			if errors.Is(err, ErrClosed) {
-				return done, e.Whisper(ctx, conv.ID, in.Operator, "This conversation is closed: the visitor will not see your message.", in.EventID)
+	if relay != "" {
+		var err error
+		if relay, err = CheckText(relay, max); err != nil {
+			relay, whisper = "", joinLines(whisper, "Nothing was sent: "+invalidReason(err)+".")
+		}
+	}
+	err := e.update(ctx, func(t *txn) error {
+		if key != "" {
+			seen, err := t.tx.MarkSeen(key, t.now, t.now.Add(e.cfg.DedupTTL))
+			if err != nil {
+				return err
 			}
-			return done, err
+			if seen {
+				return errDuplicate
+			}
 		}
-		done = true
-	}
-	if out.Whisper != "" {
-		return done, e.Whisper(ctx, conv.ID, in.Operator, out.Whisper, in.EventID)
-	}
-	return done, nil
-}
-
-// Conversation loads one conversation.
-func (e *Engine) Conversation(ctx context.Context, id string) (Conversation, error) {
-	var c Conversation
-	err := e.store.View(ctx, func(tx Tx) error {
-		var err error
-		c, err = tx.Conversation(id)
-		return err
-	})
-	return c, err
-}
-
-// appendMessage stores m as the next message of its conversation, lets
-// update change the conversation, and enqueues it for the destinations.
-func (e *Engine) appendMessage(ctx context.Context, m Message, kind OutboxKind, update func(*Conversation) error) (Message, Conversation, error) {
-	var (
-		conv  Conversation
-		dests []string
-	)
-	switch kind {
-	case "":
-	case KindMessage:
-		dests = e.messageDestinations(m)
-	default:
-		dests = e.destinations(kind)
-	}
-	err := e.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if conv, err = tx.Conversation(m.ConversationID); err != nil {
+		c, err := t.conv(in.ConversationID)
+		if err != nil {
 			return err
 		}
-		if update != nil {
-			if err := update(&conv); err != nil {
+		if relay != "" && c.Status != StatusOpen {
+			// A reply, with what belongs to it (its canned use counts, its
+			// "sent" notice), is not sent to a closed conversation.
+			return t.whisper(c, in.Operator, closedReplyText, in.EventID)
+		}
+		say := whisper
+		for _, a := range out.Actions {
+			s, err := a.act(t, c, in.Operator)
+			if err != nil {
+				return err
+			}
+			say = joinLines(say, s)
+		}
+		if note != "" {
+			if _, err := t.note(c, in.Operator, note, in.EventID); err != nil {
 				return err
 			}
 		}
-		conv.LastSeq++
-		m.Seq = conv.LastSeq
-		if m.Visibility == VisibilityPublic {
-			conv.LastPublicSeq++
-			m.PublicSeq = conv.LastPublicSeq
+		if relay != "" {
+			if _, err := t.reply(c, in.Operator, relay, in.EventID); err != nil {
+				return err
+			}
 		}
-		if m.At.IsZero() {
-			m.At = e.cfg.Now()
-		}
-		conv.UpdatedAt = m.At
-		if m.Visibility == VisibilityPublic {
-			conv.Preview = preview(m.Text)
-		}
-		if err := tx.PutMessage(m); err != nil {
-			return err
-		}
-		if err := tx.PutConversation(conv); err != nil {
-			return err
-		}
-		return enqueue(tx, dests, OutboxEntry{Kind: kind, ConversationID: conv.ID, Seq: m.Seq, CreatedAt: m.At})
+		return t.whisper(c, in.Operator, say, in.EventID)
 	})
-	if err != nil {
-		return Message{}, Conversation{}, err
+	if errors.Is(err, errDuplicate) {
+		e.log.Debug("duplicate operator event", "adapter", in.Operator.Adapter, "event", in.EventID)
+		return nil
 	}
-	e.wake(dests)
-	e.publishMessage(conv.VisitorID, m)
-	return m, conv, nil
+	return err
 }
 
-// Reply relays an operator's text to the visitor. The operator starts
-// following the conversation.
+func joinLines(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "\n" + b
+}
+
+// Notice shows text to the operator who caused the platform event in (an
+// edit that is not relayed, an unsupported event), once: a repeated event
+// shows nothing again. in.Text is ignored.
+func (e *Engine) Notice(ctx context.Context, in OperatorInput, text string) error {
+	if err := e.carryOut(ctx, in, operatorKey(in), Outcome{Whisper: text}); err != nil {
+		return fmt.Errorf("notice: %w", err)
+	}
+	return nil
+}
+
+// Reply relays an operator's text to the visitor (platform events go
+// through HandleOperator instead). The operator starts following the
+// conversation. It fails with ErrClosed on a closed conversation.
 func (e *Engine) Reply(ctx context.Context, conversationID string, op Operator, text, platformID string) (Message, error) {
 	text, err := CheckText(text, e.cfg.MaxMessageBytes)
 	if err != nil {
 		return Message{}, fmt.Errorf("reply: %w", err)
 	}
-	m := Message{
-		ConversationID: conversationID, From: FromOperator, Visibility: VisibilityPublic,
-		Author: op.Name, Operator: &op, Text: text, PlatformID: platformID,
-	}
-	m, _, err = e.appendMessage(ctx, m, KindMessage, func(c *Conversation) error {
+	var m Message
+	err = e.update(ctx, func(t *txn) error {
+		c, err := t.conv(conversationID)
+		if err != nil {
+			return err
+		}
 		if c.Status != StatusOpen {
 			return ErrClosed
 		}
-		c.LastOperatorAt = e.cfg.Now()
-		if !c.HasOperator(op) {
-			c.Operators = append(c.Operators, op)
-		}
-		return nil
+		m, err = t.reply(c, op, text, platformID)
+		return err
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("reply: %w", err)
 	}
-	e.m().MessageIn(FromOperator)
 	return m, nil
+}
+
+// reply appends a public operator message; op starts following.
+func (t *txn) reply(c *Conversation, op Operator, text, platformID string) (Message, error) {
+	if !c.HasOperator(op) {
+		c.Operators = append(c.Operators, op)
+	}
+	return t.append(c, Message{
+		From: FromOperator, Visibility: VisibilityPublic,
+		Author: op.Name, Operator: &op, Text: text, PlatformID: platformID,
+	}, KindMessage)
 }
 
 // AddNote stores a private note for the operators. Other operator platforms
@@ -185,143 +190,151 @@ func (e *Engine) AddNote(ctx context.Context, conversationID string, op Operator
 	if err != nil {
 		return Message{}, fmt.Errorf("note: %w", err)
 	}
-	m := Message{
-		ConversationID: conversationID, From: FromOperator, Visibility: VisibilityNote,
-		Author: op.Name, Operator: &op, Text: text, PlatformID: platformID,
-	}
-	m, _, err = e.appendMessage(ctx, m, KindMessage, nil)
+	var m Message
+	err = e.update(ctx, func(t *txn) error {
+		c, err := t.conv(conversationID)
+		if err != nil {
+			return err
+		}
+		m, err = t.note(c, op, text, platformID)
+		return err
+	})
 	if err != nil {
 		return Message{}, fmt.Errorf("note: %w", err)
 	}
 	return m, nil
 }
 
-// Whisper stores operator-only text for op and shows it on op's platform.
-// It is kept in the store so that it survives the platform's own view
-// (Slack ephemeral messages vanish on reload).
+func (t *txn) note(c *Conversation, op Operator, text, platformID string) (Message, error) {
+	return t.append(c, Message{
+		From: FromOperator, Visibility: VisibilityNote,
+		Author: op.Name, Operator: &op, Text: text, PlatformID: platformID,
+	}, KindMessage)
+}
+
+// Whisper stores operator-only text for op and, once committed, shows it on
+// op's platform. It is kept in the store so that it survives the platform's
+// own view (Slack ephemeral messages vanish on reload).
 func (e *Engine) Whisper(ctx context.Context, conversationID string, op Operator, text, inReplyTo string) error {
-	if strings.TrimSpace(text) == "" {
-		return nil
-	}
-	m := Message{
-		ConversationID: conversationID, From: FromSystem, Visibility: VisibilityWhisper,
-		Author: "chatbridge", Recipient: op.Key(), Text: text,
-	}
-	_, conv, err := e.appendMessage(ctx, m, "", nil)
+	err := e.update(ctx, func(t *txn) error {
+		c, err := t.conv(conversationID)
+		if err != nil {
+			return err
+		}
+		return t.whisper(c, op, text, inReplyTo)
+	})
 	if err != nil {
 		return fmt.Errorf("whisper: %w", err)
 	}
-	e.mu.RLock()
-	w := e.whisperers[op.Adapter]
-	e.mu.RUnlock()
-	if w == nil {
-		return nil
-	}
-	if err := w.Whisper(ctx, Whisper{Conversation: conv, Operator: op, Text: text, InReplyTo: inReplyTo}); err != nil {
-		e.log.Warn("whisper not shown", "adapter", op.Adapter, "conversation", conversationID, "err", err)
-	}
 	return nil
 }
 
-// SystemMessage adds a public line from the bridge ("The chat has ended.").
-func (e *Engine) SystemMessage(ctx context.Context, conversationID, text string) (Message, error) {
-	m := Message{ConversationID: conversationID, From: FromSystem, Visibility: VisibilityPublic, Author: "system", Text: text}
-	m, _, err := e.appendMessage(ctx, m, KindMessage, nil)
-	return m, err
+// whisper appends operator-only text for op (nothing for blank text) and
+// shows it on op's platform after the commit.
+func (t *txn) whisper(c *Conversation, op Operator, text, inReplyTo string) error {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil
+	}
+	_, err := t.append(c, Message{
+		From: FromSystem, Visibility: VisibilityWhisper,
+		Author: "chatbridge", Recipient: op.Key(), Text: text,
+	}, "")
+	if err != nil {
+		return err
+	}
+	t.show(Whisper{Conversation: *c, Operator: op, Text: text, InReplyTo: inReplyTo})
+	return nil
 }
 
 // Close ends a conversation for both sides: the visitor sees a system line,
-// the operator platforms get a KindClosed entry.
+// the operator platforms get a KindClosed entry. Closing a closed
+// conversation does nothing.
 func (e *Engine) Close(ctx context.Context, conversationID string, by Operator) error {
-	who := by.Name
-	if who == "" {
-		who = "The operator"
-	}
-	return e.close(ctx, conversationID, who+" ended the chat.")
-}
-
-func (e *Engine) close(ctx context.Context, conversationID, line string) error {
-	now := e.cfg.Now()
-	m := Message{ConversationID: conversationID, From: FromSystem, Visibility: VisibilityPublic, Author: "system", Text: line, At: now}
-	closedDests := e.destinations(KindClosed)
-	var conv Conversation
-	err := e.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if conv, err = tx.Conversation(conversationID); err != nil {
+	err := e.update(ctx, func(t *txn) error {
+		c, err := t.conv(conversationID)
+		if err != nil {
 			return err
 		}
-		if conv.Status == StatusClosed {
-			return ErrClosed
-		}
-		conv.LastSeq++
-		conv.LastPublicSeq++
-		m.Seq, m.PublicSeq = conv.LastSeq, conv.LastPublicSeq
-		conv.Status, conv.ClosedAt, conv.UpdatedAt = StatusClosed, now, now
-		if err := tx.PutMessage(m); err != nil {
-			return err
-		}
-		if err := tx.PutConversation(conv); err != nil {
-			return err
-		}
-		return enqueue(tx, closedDests, OutboxEntry{Kind: KindClosed, ConversationID: conv.ID, Seq: m.Seq, CreatedAt: now})
+		_, err = t.close(c, SystemEvent{Kind: SystemClosedByOperator, Name: by.Name})
+		return err
 	})
-	if errors.Is(err, ErrClosed) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("close: %w", err)
 	}
-	e.wake(closedDests)
-	e.publishMessage(conv.VisitorID, m)
-	e.hub.Publish(Event{Kind: EventClosed, VisitorID: conv.VisitorID, ConversationID: conv.ID, Seq: m.Seq})
 	return nil
+}
+
+// close appends the close line (what ev says) and closes c; closed is false
+// when c was closed already (nothing is written then).
+func (t *txn) close(c *Conversation, ev SystemEvent) (closed bool, err error) {
+	if c.Status == StatusClosed {
+		return false, nil
+	}
+	m, err := t.append(c, Message{
+		From: FromSystem, Visibility: VisibilityPublic, Author: "system",
+		Text: ev.Text(""), System: &ev,
+	}, KindClosed)
+	if err != nil {
+		return false, err
+	}
+	c.Status, c.ClosedAt = StatusClosed, m.At
+	t.publish(Event{Kind: EventClosed, VisitorID: c.VisitorID, ConversationID: c.ID, Seq: m.Seq})
+	return true, nil
 }
 
 // Leave stops op following the conversation. When nobody follows it any
 // more, it is announced again as waiting. The visitor is not told.
 func (e *Engine) Leave(ctx context.Context, conversationID string, op Operator) (stillFollowed bool, err error) {
-	now := e.cfg.Now()
-	dests := e.destinations(KindWaiting)
-	var conv Conversation
-	err = e.store.Update(ctx, func(tx Tx) error {
-		if conv, err = tx.Conversation(conversationID); err != nil {
+	err = e.update(ctx, func(t *txn) error {
+		c, err := t.conv(conversationID)
+		if err != nil {
 			return err
 		}
-		kept := conv.Operators[:0:0]
-		for _, o := range conv.Operators {
-			if o.Key() != op.Key() {
-				kept = append(kept, o)
-			}
-		}
-		conv.Operators = kept
-		conv.UpdatedAt = now
-		if err := tx.PutConversation(conv); err != nil {
-			return err
-		}
-		if len(kept) > 0 || conv.Status != StatusOpen {
-			return nil
-		}
-		return enqueue(tx, dests, OutboxEntry{Kind: KindWaiting, ConversationID: conv.ID, CreatedAt: now})
+		stillFollowed, err = t.leave(c, op)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("leave: %w", err)
 	}
-	if len(conv.Operators) == 0 {
-		e.wake(dests)
+	return stillFollowed, nil
+}
+
+func (t *txn) leave(c *Conversation, op Operator) (stillFollowed bool, err error) {
+	kept := c.Operators[:0:0]
+	for _, o := range c.Operators {
+		if o.Key() != op.Key() {
+			kept = append(kept, o)
+		}
 	}
-	e.hub.Publish(Event{Kind: EventUpdated, VisitorID: conv.VisitorID, ConversationID: conv.ID})
-	return len(conv.Operators) > 0, nil
+	c.Operators = kept
+	c.UpdatedAt = t.now
+	t.publish(Event{Kind: EventUpdated, VisitorID: c.VisitorID, ConversationID: c.ID})
+	if len(kept) > 0 || c.Status != StatusOpen {
+		return len(kept) > 0, nil
+	}
+	return false, t.enqueueKind(KindWaiting, OutboxEntry{ConversationID: c.ID})
+}
+
+// Typing tells the other side that someone is typing in a conversation: a
+// visitor (to the operators) or an operator (to the visitor, shown with
+// author). It is a live event only; nothing is stored.
+func (e *Engine) Typing(ctx context.Context, conversationID string, from From, author string) error {
+	c, err := e.Conversation(ctx, conversationID)
+	if err != nil {
+		return fmt.Errorf("typing: %w", err)
+	}
+	if c.Status != StatusOpen {
+		return nil
+	}
+	e.hub.Publish(Event{Kind: EventTyping, VisitorID: c.VisitorID, ConversationID: c.ID, From: from, Author: author})
+	return nil
 }
 
 // Transcript renders the public conversation as "Author: text" lines,
 // skipping notes, whispers, system lines and empty messages.
 func (e *Engine) Transcript(ctx context.Context, conversationID string) (string, error) {
-	var msgs []Message
-	err := e.store.View(ctx, func(tx Tx) error {
-		var err error
-		msgs, err = tx.Messages(conversationID, 0, 0)
-		return err
-	})
+	msgs, err := e.Messages(ctx, conversationID, 0, 0)
 	if err != nil {
 		return "", fmt.Errorf("transcript: %w", err)
 	}
@@ -343,67 +356,4 @@ func FormatTranscript(msgs []Message) string {
 		fmt.Fprintf(&b, "%s: %s\n", author, m.Text)
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-// CreateTicket stores t with the next number and sends it to the sinks.
-func (e *Engine) CreateTicket(ctx context.Context, t Ticket) (Ticket, error) {
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = e.cfg.Now()
-	}
-	if t.Source == "" {
-		t.Source = "Live Chat"
-	}
-	dests := e.destinations(KindTicket)
-	var out Ticket
-	err := e.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if out, err = tx.CreateTicket(t); err != nil {
-			return err
-		}
-		return enqueue(tx, dests, OutboxEntry{Kind: KindTicket, ConversationID: t.ConversationID, Number: out.Number, CreatedAt: t.CreatedAt})
-	})
-	if err != nil {
-		return Ticket{}, fmt.Errorf("create ticket: %w", err)
-	}
-	e.wake(dests)
-	return out, nil
-}
-
-// CreateLead stores l with the next number and sends it to the sinks.
-func (e *Engine) CreateLead(ctx context.Context, l Lead) (Lead, error) {
-	if l.CreatedAt.IsZero() {
-		l.CreatedAt = e.cfg.Now()
-	}
-	if l.Source == "" {
-		l.Source = "Live Chat"
-	}
-	dests := e.destinations(KindLead)
-	var out Lead
-	err := e.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if out, err = tx.CreateLead(l); err != nil {
-			return err
-		}
-		return enqueue(tx, dests, OutboxEntry{Kind: KindLead, ConversationID: l.ConversationID, Number: out.Number, CreatedAt: l.CreatedAt})
-	})
-	if err != nil {
-		return Lead{}, fmt.Errorf("create lead: %w", err)
-	}
-	e.wake(dests)
-	return out, nil
-}
-
-// Typing tells the other side that someone is typing in a conversation: a
-// visitor (to the operators) or an operator (to the visitor, shown with
-// author). It is a live event only; nothing is stored.
-func (e *Engine) Typing(ctx context.Context, conversationID string, from From, author string) error {
-	c, err := e.Conversation(ctx, conversationID)
-	if err != nil {
-		return fmt.Errorf("typing: %w", err)
-	}
-	if c.Status != StatusOpen {
-		return nil
-	}
-	e.hub.Publish(Event{Kind: EventTyping, VisitorID: c.VisitorID, ConversationID: c.ID, From: from, Author: author})
-	return nil
 }

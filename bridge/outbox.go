@@ -140,7 +140,7 @@ func (w *worker) pass(ctx context.Context) (time.Time, error) {
 	)
 	for {
 		var entries []OutboxEntry
-		err := w.e.store.View(ctx, func(tx Tx) error {
+		err := w.e.view(ctx, func(tx Tx) error {
 			var err error
 			entries, err = tx.Outbox(w.name, after, outboxBatch)
 			return err
@@ -217,9 +217,18 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 		if err == nil {
 			w.e.m().MessageOut(w.name)
 			w.e.m().DeliveryLatency(w.name, w.e.cfg.Now().Sub(en.CreatedAt).Seconds())
-			w.e.afterDelivery(ctx, w.name, d, rc)
+			if rc.Link != "" {
+				w.e.recordLink(ctx, w.name, d, rc.Link)
+			}
 		}
 		return true, time.Time{}
+	}
+	var pe *PostponeError
+	if errors.As(err, &pe) {
+		en.NextAttempt = pe.Until
+		log.Debug("delivery postponed", "until", pe.Until)
+		w.save(ctx, en, log)
+		return false, en.NextAttempt
 	}
 	w.e.m().DeliveryError(w.name)
 	en.Attempts++
@@ -231,13 +240,19 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 	}
 	en.NextAttempt = w.e.cfg.Now().Add(wait)
 	log.Warn("delivery failed, will retry", "attempt", en.Attempts, "retry_at", en.NextAttempt, "err", err)
-	if uerr := w.e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error { return tx.PutOutbox(en) }); uerr != nil {
-		log.Error("outbox update failed", "err", uerr)
-	}
+	w.save(ctx, en, log)
 	if en.Attempts == 1 {
 		w.e.reportFailure(ctx, w.name, d, err)
 	}
 	return false, en.NextAttempt
+}
+
+// save stores an entry's new attempt time and error.
+func (w *worker) save(ctx context.Context, en OutboxEntry, log *slog.Logger) {
+	err := w.e.update(context.WithoutCancel(ctx), func(t *txn) error { return t.tx.PutOutbox(en) })
+	if err != nil {
+		log.Error("outbox update failed", "err", err)
+	}
 }
 
 func (w *worker) isDeleting(id uint64) bool {
@@ -257,7 +272,7 @@ func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
 	w.deletes.Add(1)
 	go func() {
 		defer w.deletes.Done()
-		err := w.e.store.Update(ctx, func(tx Tx) error { return tx.DeleteOutbox(w.name, id) })
+		err := w.e.update(ctx, func(t *txn) error { return t.tx.DeleteOutbox(w.name, id) })
 		if err != nil {
 			log.Error("outbox delete failed", "err", err)
 		}
@@ -289,7 +304,7 @@ func (e *Engine) backoff(attempt int) time.Duration {
 // loadDelivery loads the records an entry refers to.
 func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, error) {
 	d := Delivery{Entry: en}
-	err := e.store.View(ctx, func(tx Tx) error {
+	err := e.view(ctx, func(tx Tx) error {
 		if en.ConversationID != "" {
 			c, err := tx.Conversation(en.ConversationID)
 			if err != nil {
@@ -325,71 +340,4 @@ func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, er
 		return nil
 	})
 	return d, err
-}
-
-// afterDelivery records links of created records and tells the operator.
-func (e *Engine) afterDelivery(ctx context.Context, dest string, d Delivery, rc Receipt) {
-	if rc.Link == "" {
-		return
-	}
-	var op Operator
-	var what string
-	err := e.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-		switch {
-		case d.Ticket != nil:
-			t, err := tx.Ticket(d.Ticket.Number)
-			if err != nil {
-				return err
-			}
-			if t.Links == nil {
-				t.Links = map[string]string{}
-			}
-			t.Links[dest] = rc.Link
-			op, what = t.Operator, fmt.Sprintf("Ticket #%d is in %s: %s", t.Number, dest, rc.Link)
-			return tx.PutTicket(t)
-		case d.Lead != nil:
-			l, err := tx.Lead(d.Lead.Number)
-			if err != nil {
-				return err
-			}
-			if l.Links == nil {
-				l.Links = map[string]string{}
-			}
-			l.Links[dest] = rc.Link
-			op, what = l.ReferredBy, fmt.Sprintf("Lead #%d is in %s: %s", l.Number, dest, rc.Link)
-			return tx.PutLead(l)
-		}
-		return nil
-	})
-	if err != nil {
-		e.log.Warn("record sink link", "destination", dest, "err", err)
-		return
-	}
-	if what != "" && d.Entry.ConversationID != "" && op.ID != "" {
-		if err := e.Whisper(context.WithoutCancel(ctx), d.Entry.ConversationID, op, what, ""); err != nil {
-			e.log.Warn("whisper sink link", "err", err)
-		}
-	}
-}
-
-// reportFailure tells the operator who created a ticket or lead that a sink
-// refused it (once, at the first failure); the record stays in the store.
-func (e *Engine) reportFailure(ctx context.Context, dest string, d Delivery, cause error) {
-	var op Operator
-	var what string
-	switch {
-	case d.Ticket != nil:
-		op, what = d.Ticket.Operator, fmt.Sprintf("ticket #%d", d.Ticket.Number)
-	case d.Lead != nil:
-		op, what = d.Lead.ReferredBy, fmt.Sprintf("lead #%d", d.Lead.Number)
-	default:
-		return
-	}
-	if d.Entry.ConversationID == "" || op.ID == "" {
-		return
-	}
-	text := fmt.Sprintf("Could not send %s to %s: %v. It is saved in chatbridge and will be retried.", what, dest, cause)
-	if err := e.Whisper(context.WithoutCancel(ctx), d.Entry.ConversationID, op, text, ""); err != nil {
-		e.log.Warn("whisper sink failure", "err", err)
-	}
 }

@@ -105,6 +105,10 @@ type Conversation struct {
 	// operator last replied publicly. Waiting time is derived from them.
 	LastVisitorAt  time.Time `json:"last_visitor_at,omitzero"`
 	LastOperatorAt time.Time `json:"last_operator_at,omitzero"`
+	// WaitingSince is when the first visitor message that no operator has
+	// answered yet was written (zero when the last public word was an
+	// operator's). Operators triage by it.
+	WaitingSince time.Time `json:"waiting_since,omitzero"`
 	// Operators follow the conversation (they replied and did not leave).
 	Operators []Operator `json:"operators,omitempty"`
 	// Preview is the start of the newest public message.
@@ -114,6 +118,19 @@ type Conversation struct {
 // Waiting reports whether the visitor wrote after the last operator reply.
 func (c Conversation) Waiting() bool {
 	return c.Status == StatusOpen && !c.LastVisitorAt.IsZero() && c.LastVisitorAt.After(c.LastOperatorAt)
+}
+
+// WaitingFor is when the visitor started waiting for an answer: the first
+// unanswered visitor message (LastVisitorAt for conversations stored before
+// WaitingSince existed). Zero when not Waiting.
+func (c Conversation) WaitingFor() time.Time {
+	if !c.Waiting() {
+		return time.Time{}
+	}
+	if !c.WaitingSince.IsZero() && !c.WaitingSince.After(c.LastVisitorAt) {
+		return c.WaitingSince
+	}
+	return c.LastVisitorAt
 }
 
 // HasOperator reports whether op follows the conversation.
@@ -151,6 +168,9 @@ type Message struct {
 	// PlatformID is the operator platform's id of the event that produced
 	// the message, when any.
 	PlatformID string `json:"platform_id,omitempty"`
+	// System is what a system line says, for rendering it in another
+	// language (Text is its English rendering); nil for other messages.
+	System *SystemEvent `json:"system,omitempty"`
 }
 
 // VisibleTo reports whether an operator may see the message.

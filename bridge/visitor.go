@@ -25,7 +25,8 @@ func (e *Engine) StartSession(ctx context.Context, in SessionInput) (string, Vis
 	now := e.cfg.Now()
 	newID := NewID("v_")
 	var v Visitor
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(t *txn) error {
+		tx := t.tx
 		v = Visitor{}
 		if in.ExternalID != "" {
 			id, err := tx.VisitorByExternalID(in.ExternalID)
@@ -75,7 +76,7 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Visitor, error
 		return Visitor{}, ErrUnauthorized
 	}
 	var v Visitor
-	err := e.store.View(ctx, func(tx Tx) error {
+	err := e.view(ctx, func(tx Tx) error {
 		id, err := tx.VisitorByToken(HashToken(token))
 		if err != nil {
 			return err
@@ -99,9 +100,9 @@ const lastSeenGranularity = time.Hour
 // UpdateVisitor changes a visitor's name and e-mail (empty keeps the old).
 func (e *Engine) UpdateVisitor(ctx context.Context, visitorID, name, email string) (Visitor, error) {
 	var v Visitor
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(t *txn) error {
 		var err error
-		if v, err = tx.Visitor(visitorID); err != nil {
+		if v, err = t.tx.Visitor(visitorID); err != nil {
 			return err
 		}
 		if name != "" {
@@ -110,12 +111,12 @@ func (e *Engine) UpdateVisitor(ctx context.Context, visitorID, name, email strin
 		if email != "" {
 			v.Email = email
 		}
-		return tx.PutVisitor(v)
+		t.publish(Event{Kind: EventUpdated, VisitorID: visitorID})
+		return t.tx.PutVisitor(v)
 	})
 	if err != nil {
 		return Visitor{}, fmt.Errorf("update visitor: %w", err)
 	}
-	e.hub.Publish(Event{Kind: EventUpdated, VisitorID: visitorID})
 	return v, nil
 }
 
@@ -125,40 +126,43 @@ func (e *Engine) RecordPageView(ctx context.Context, visitorID string, pv PageVi
 	if pv.At.IsZero() {
 		pv.At = e.cfg.Now()
 	}
-	err := e.store.Update(ctx, func(tx Tx) error {
-		v, err := tx.Visitor(visitorID)
+	err := e.update(ctx, func(t *txn) error {
+		v, err := t.tx.Visitor(visitorID)
 		if err != nil {
 			return err
 		}
 		v.CurrentURL, v.Referrer, v.LastSeenAt = pv.URL, pv.Referrer, pv.At
-		if err := tx.PutVisitor(v); err != nil {
+		if err := t.tx.PutVisitor(v); err != nil {
 			return err
 		}
-		return tx.AddPageView(pv)
+		t.publish(Event{Kind: EventUpdated, VisitorID: visitorID})
+		return t.tx.AddPageView(pv)
 	})
 	if err != nil {
 		return fmt.Errorf("record page view: %w", err)
 	}
-	e.hub.Publish(Event{Kind: EventUpdated, VisitorID: visitorID})
 	return nil
 }
 
-// openConversation returns the visitor's open conversation, creating one
-// (and its announcements) when none is open.
-func (e *Engine) openConversation(tx Tx, v Visitor, newID string) (Conversation, bool, error) {
-	convs, err := tx.Conversations(ConversationFilter{VisitorID: v.ID, Status: StatusOpen, Limit: 1})
+// openConversation returns the visitor's open conversation for writing,
+// starting one (and its announcements) when none is open.
+func (t *txn) openConversation(v Visitor, newID string) (*Conversation, error) {
+	convs, err := t.tx.Conversations(ConversationFilter{VisitorID: v.ID, Status: StatusOpen, Limit: 1})
 	if err != nil {
-		return Conversation{}, false, err
+		return nil, err
 	}
 	if len(convs) > 0 {
-		return convs[0], false, nil
+		c := convs[0]
+		t.track(&c)
+		return &c, nil
 	}
-	now := e.cfg.Now()
-	c := Conversation{ID: newID, VisitorID: v.ID, Status: StatusOpen, CreatedAt: now, UpdatedAt: now}
-	if err := enqueue(tx, e.destinations(KindOpened), OutboxEntry{Kind: KindOpened, ConversationID: c.ID, CreatedAt: now}); err != nil {
-		return Conversation{}, false, err
+	c := &Conversation{ID: newID, VisitorID: v.ID, Status: StatusOpen, CreatedAt: t.now, UpdatedAt: t.now}
+	t.track(c)
+	if err := t.enqueueKind(KindOpened, OutboxEntry{ConversationID: c.ID}); err != nil {
+		return nil, err
 	}
-	return c, true, nil
+	t.publish(Event{Kind: EventOpened, VisitorID: v.ID, ConversationID: c.ID})
+	return c, nil
 }
 
 // VisitorMessage stores a visitor's message durably together with its outbox
@@ -174,18 +178,12 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		return Message{}, fmt.Errorf("%w: client_id must be 1 to 128 characters", ErrInvalid)
 	}
 	newConvID := NewID("c_")
-	var (
-		msg     Message
-		dup     bool
-		created bool
-		dests   []string
-	)
-	err = e.store.Update(ctx, func(tx Tx) error {
-		dup, created, dests = false, false, nil
+	var msg Message
+	err = e.update(ctx, func(t *txn) error {
+		tx := t.tx
 		if convID, seq, err := tx.ClientID(visitorID, clientID); err == nil {
 			msg, err = tx.Message(convID, seq)
-			dup = true
-			return err
+			return err // a retry: the first answer, nothing written
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -193,59 +191,29 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		if err != nil {
 			return err
 		}
-		conv, isNew, err := e.openConversation(tx, v, newConvID)
+		c, err := t.openConversation(v, newConvID)
 		if err != nil {
 			return err
 		}
-		created = isNew
-		now := e.cfg.Now()
-		if now.Sub(v.LastSeenAt) > lastSeenGranularity {
-			v.LastSeenAt = now
+		if t.now.Sub(v.LastSeenAt) > lastSeenGranularity {
+			v.LastSeenAt = t.now
 			if err := tx.PutVisitor(v); err != nil {
 				return err
 			}
 		}
-		conv.LastSeq++
-		conv.LastPublicSeq++
-		conv.UpdatedAt, conv.LastVisitorAt, conv.Preview = now, now, preview(text)
-		msg = Message{
-			ConversationID: conv.ID, Seq: conv.LastSeq, PublicSeq: conv.LastPublicSeq, ClientID: clientID,
-			From: FromVisitor, Visibility: VisibilityPublic, Author: v.DisplayName(),
-			Text: text, At: now,
-		}
-		if err := tx.PutMessage(msg); err != nil {
+		msg, err = t.append(c, Message{
+			ClientID: clientID, From: FromVisitor, Visibility: VisibilityPublic,
+			Author: v.DisplayName(), Text: text,
+		}, KindMessage)
+		if err != nil {
 			return err
 		}
-		if err := tx.PutClientID(visitorID, clientID, conv.ID, msg.Seq); err != nil {
-			return err
-		}
-		if err := tx.PutConversation(conv); err != nil {
-			return err
-		}
-		dests = e.messageDestinations(msg)
-		return enqueue(tx, dests, OutboxEntry{Kind: KindMessage, ConversationID: conv.ID, Seq: msg.Seq, CreatedAt: now})
+		return tx.PutClientID(visitorID, clientID, c.ID, msg.Seq)
 	})
 	if err != nil {
 		return Message{}, fmt.Errorf("visitor message: %w", err)
 	}
-	if dup {
-		return msg, nil
-	}
-	e.m().MessageIn(FromVisitor)
-	if created {
-		e.wake(e.destinations(KindOpened))
-		e.hub.Publish(Event{Kind: EventOpened, VisitorID: visitorID, ConversationID: msg.ConversationID})
-	}
-	e.wake(dests)
-	e.publishMessage(visitorID, msg)
 	return msg, nil
-}
-
-func (e *Engine) publishMessage(visitorID string, m Message) {
-	e.hub.Publish(Event{
-		Kind: EventMessage, VisitorID: visitorID, ConversationID: m.ConversationID, Seq: m.Seq,
-		Visibility: m.Visibility, Recipient: m.Recipient, From: m.From, Author: m.Author,
-	})
 }
 
 // VisitorView is what the visitor may see of their current conversation.
@@ -262,7 +230,7 @@ type VisitorView struct {
 // up. A visitor without conversations gets an empty view.
 func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (VisitorView, error) {
 	var view VisitorView
-	err := e.store.View(ctx, func(tx Tx) error {
+	err := e.view(ctx, func(tx Tx) error {
 		view = VisitorView{}
 		cur, ok, err := currentConversation(tx, visitorID)
 		if err != nil || !ok {
@@ -327,16 +295,83 @@ func firstOf(cs []Conversation) Conversation {
 
 // CloseByVisitor ends the visitor's open conversation, if any.
 func (e *Engine) CloseByVisitor(ctx context.Context, visitorID string) error {
-	var convID string
-	err := e.store.View(ctx, func(tx Tx) error {
+	err := e.update(ctx, func(t *txn) error {
+		convs, err := t.tx.Conversations(ConversationFilter{VisitorID: visitorID, Status: StatusOpen, Limit: 1})
+		if err != nil || len(convs) == 0 {
+			return err
+		}
+		c := convs[0]
+		t.track(&c)
+		_, err = t.close(&c, SystemEvent{Kind: SystemClosedByVisitor})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+// OpenConversation returns the visitor's open conversation; ok is false
+// when none is open.
+func (e *Engine) OpenConversation(ctx context.Context, visitorID string) (c Conversation, ok bool, err error) {
+	err = e.view(ctx, func(tx Tx) error {
 		convs, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Status: StatusOpen, Limit: 1})
 		if err == nil && len(convs) > 0 {
-			convID = convs[0].ID
+			c, ok = convs[0], true
 		}
 		return err
 	})
-	if err != nil || convID == "" {
+	return c, ok, err
+}
+
+// MessageCheck is what the visitor API reads before accepting a message: a
+// message the same idempotency key produced (Duplicate), else the
+// visitor's open conversation ("" when a new one would start).
+type MessageCheck struct {
+	Duplicate *Message
+	OpenID    string
+}
+
+// CheckMessage reads, without writing, what VisitorMessage would find for
+// (visitorID, clientID), so that the caller can answer a retry or apply
+// its rate limits first.
+func (e *Engine) CheckMessage(ctx context.Context, visitorID, clientID string) (MessageCheck, error) {
+	var mc MessageCheck
+	err := e.view(ctx, func(tx Tx) error {
+		mc = MessageCheck{}
+		if convID, seq, err := tx.ClientID(visitorID, clientID); err == nil {
+			m, err := tx.Message(convID, seq)
+			mc.Duplicate = &m
+			return err
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		convs, err := tx.Conversations(ConversationFilter{VisitorID: visitorID, Status: StatusOpen, Limit: 1})
+		if err == nil && len(convs) > 0 {
+			mc.OpenID = convs[0].ID
+		}
 		return err
+	})
+	if err != nil {
+		return MessageCheck{}, fmt.Errorf("check message: %w", err)
 	}
-	return e.close(ctx, convID, "The visitor ended the chat.")
+	return mc, nil
+}
+
+// IssueToken adds a new bearer token to an existing visitor and returns it.
+// It is used when the visitor proved who they are some other way (a signed
+// resume link from an offline e-mail); the visitor's other tokens stay valid.
+// It returns an error wrapping ErrNotFound for an unknown visitor.
+func (e *Engine) IssueToken(ctx context.Context, visitorID string) (string, error) {
+	token, hash := NewToken()
+	err := e.update(ctx, func(t *txn) error {
+		if _, err := t.tx.Visitor(visitorID); err != nil {
+			return err
+		}
+		return t.tx.PutToken(hash, visitorID)
+	})
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	return token, nil
 }

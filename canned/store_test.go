@@ -3,63 +3,77 @@ package canned
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
-func openStore(t *testing.T) bridge.Store {
+// The engine stores canned responses with this package's validation (as
+// serve wires it); these tests check the two together.
+
+func newEngine(t *testing.T, now func() time.Time) *bridge.Engine {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "test.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	return st
+	return fixture.Engine(t, fixture.Options{NoRun: true, Config: bridge.Config{CheckCanned: Validate, Now: now}})
 }
 
-func all(t *testing.T, st bridge.Store) []bridge.CannedResponse {
+func all(t *testing.T, e *bridge.Engine) []bridge.CannedResponse {
 	t.Helper()
-	var out []bridge.CannedResponse
-	if err := st.View(context.Background(), func(tx bridge.Tx) error {
-		var err error
-		out, err = tx.AllCanned()
-		return err
-	}); err != nil {
+	out, err := e.CannedResponses(context.Background())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
 }
 
+// interceptFunc adapts a function to bridge.Interceptor.
+type interceptFunc func(ctx context.Context, in bridge.OperatorInput, c bridge.Conversation) (bridge.Outcome, error)
+
+func (f interceptFunc) Intercept(ctx context.Context, in bridge.OperatorInput, c bridge.Conversation) (bridge.Outcome, error) {
+	return f(ctx, in, c)
+}
+
 func TestUse(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	var shortcuts []string
+	e := fixture.Engine(t, fixture.Options{NoRun: true, Config: bridge.Config{CheckCanned: Validate, Now: func() time.Time { return now }},
+		Components: []any{interceptFunc(func(_ context.Context, in bridge.OperatorInput, _ bridge.Conversation) (bridge.Outcome, error) {
+			return bridge.Outcome{Relay: in.Text, Actions: []bridge.Action{bridge.UseCannedAction(shortcuts, in.Operator.Key())}}, nil
+		})}})
 	seed := []bridge.CannedResponse{
 		{Shortcut: "sorry", Text: "shared"},
 		{Shortcut: "sorry", Text: "mine", Owner: "inbox:alice"},
 		{Shortcut: "bye", Text: "shared bye", Uses: 4},
 	}
-	if err := st.Update(ctx, func(tx bridge.Tx) error { _, _, err := Import(tx, seed); return err }); err != nil {
+	if _, _, err := e.ImportCanned(ctx, seed); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	_, v, err := e.StartSession(ctx, bridge.SessionInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.VisitorMessage(ctx, v.ID, "1", "hi")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []struct {
 		owner     string
 		shortcuts []string
 	}{
-		{"inbox:alice", []string{"sorry", "bye", "gone"}},
-		{"inbox:bob", []string{"sorry"}},
-		{"inbox:bob", []string{"bye"}},
+		{"alice", []string{"sorry", "bye", "gone"}},
+		{"bob", []string{"sorry"}},
+		{"bob", []string{"bye", "bye"}},
 	} {
-		if err := st.Update(ctx, func(tx bridge.Tx) error { return Use(tx, u.shortcuts, u.owner, now) }); err != nil {
-			t.Fatalf("Use(%v): %v", u, err)
+		shortcuts = u.shortcuts
+		in := bridge.OperatorInput{ConversationID: m.ConversationID, Operator: bridge.Operator{Adapter: "inbox", ID: u.owner, Name: u.owner}, Text: "reply"}
+		if err := e.HandleOperator(ctx, in); err != nil {
+			t.Fatalf("use %v: %v", u, err)
 		}
 	}
 	want := map[string]uint64{"bye/": 6, "sorry/": 1, "sorry/inbox:alice": 1}
-	for _, c := range all(t, st) {
+	for _, c := range all(t, e) {
 		k := c.Shortcut + "/" + c.Owner
 		if c.Uses != want[k] || !c.LastUsed.Equal(now) {
 			t.Errorf("%s: uses %d last %v, want %d at %v", k, c.Uses, c.LastUsed, want[k], now)
@@ -69,15 +83,11 @@ func TestUse(t *testing.T) {
 
 func TestPutKeepsUses(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	e := newEngine(t, nil)
 	last := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	put := func(c bridge.CannedResponse) bool {
-		var replaced bool
-		if err := st.Update(ctx, func(tx bridge.Tx) error {
-			var err error
-			replaced, err = Put(tx, c)
-			return err
-		}); err != nil {
+		replaced, err := e.PutCanned(ctx, c)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return replaced
@@ -88,14 +98,11 @@ func TestPutKeepsUses(t *testing.T) {
 	if !put(bridge.CannedResponse{Shortcut: "hi", Text: "two"}) {
 		t.Error("second put did not report a replacement")
 	}
-	got := all(t, st)
+	got := all(t, e)
 	if len(got) != 1 || got[0].Text != "two" || got[0].Uses != 3 || !got[0].LastUsed.Equal(last) {
 		t.Errorf("after replace: %+v", got)
 	}
-	err := st.Update(ctx, func(tx bridge.Tx) error {
-		_, err := Put(tx, bridge.CannedResponse{Shortcut: "Bad", Text: "x"})
-		return err
-	})
+	_, err := e.PutCanned(ctx, bridge.CannedResponse{Shortcut: "Bad", Text: "x"})
 	if !errors.Is(err, bridge.ErrInvalid) {
 		t.Errorf("invalid put: %v", err)
 	}
@@ -103,30 +110,23 @@ func TestPutKeepsUses(t *testing.T) {
 
 func TestImportAllOrNothing(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
+	e := newEngine(t, nil)
 	list := []bridge.CannedResponse{{Shortcut: "a", Text: "x"}, {Shortcut: "b", Text: ""}, {Shortcut: "c", Text: "y"}}
-	err := st.Update(ctx, func(tx bridge.Tx) error { _, _, err := Import(tx, list); return err })
 	var ie *ImportError
-	if !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Entry != 2 {
+	if err := ValidateAll(list); !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Entry != 2 {
+		t.Fatalf("validate with a bad entry: %v", err)
+	}
+	if _, _, err := e.ImportCanned(ctx, list); !errors.Is(err, bridge.ErrInvalid) {
 		t.Fatalf("import with a bad entry: %v", err)
 	}
-	if got := all(t, st); len(got) != 0 {
+	if got := all(t, e); len(got) != 0 {
 		t.Errorf("stored half-way: %+v", got)
 	}
-	var added, replaced int
 	list[1].Text = "fixed"
-	if err := st.Update(ctx, func(tx bridge.Tx) error {
-		var err error
-		added, replaced, err = Import(tx, list)
-		return err
-	}); err != nil || added != 3 || replaced != 0 {
+	if added, replaced, err := e.ImportCanned(ctx, list); err != nil || added != 3 || replaced != 0 {
 		t.Fatalf("import: %d added, %d replaced, %v", added, replaced, err)
 	}
-	if err := st.Update(ctx, func(tx bridge.Tx) error {
-		var err error
-		added, replaced, err = Import(tx, list[:1])
-		return err
-	}); err != nil || added != 0 || replaced != 1 {
+	if added, replaced, err := e.ImportCanned(ctx, list[:1]); err != nil || added != 0 || replaced != 1 {
 		t.Fatalf("re-import: %d added, %d replaced, %v", added, replaced, err)
 	}
 }

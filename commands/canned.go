@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -88,23 +87,16 @@ func cannedAdd(ctx context.Context, r *Router, c call, args string) (bridge.Outc
 	if err := canned.Validate(resp); err != nil {
 		return bridge.Outcome{Whisper: "Nothing was saved: " + strings.TrimPrefix(err.Error(), bridge.ErrInvalid.Error()+": ") + "."}, nil
 	}
-	var replaced bool
-	err := r.e.Store().Update(ctx, func(tx bridge.Tx) error {
-		var err error
-		replaced, err = canned.Put(tx, resp)
-		return err
-	})
-	if err != nil {
-		return bridge.Outcome{}, fmt.Errorf("add: %w", err)
-	}
-	verb := "Added"
-	if replaced {
-		verb = "Replaced"
-	}
-	if personal {
-		return bridge.Outcome{Whisper: fmt.Sprintf("%s your personal canned response :%s (only you can use it).", verb, shortcut)}, nil
-	}
-	return bridge.Outcome{Whisper: fmt.Sprintf("%s the shared canned response :%s.", verb, shortcut)}, nil
+	return bridge.Outcome{Actions: []bridge.Action{bridge.SaveCannedAction(resp, func(replaced bool) string {
+		verb := "Added"
+		if replaced {
+			verb = "Replaced"
+		}
+		if personal {
+			return fmt.Sprintf("%s your personal canned response :%s (only you can use it).", verb, shortcut)
+		}
+		return fmt.Sprintf("%s the shared canned response :%s.", verb, shortcut)
+	})}}, nil
 }
 
 // cannedRemove deletes the operator's personal response with that shortcut,
@@ -125,34 +117,17 @@ func cannedRemove(ctx context.Context, r *Router, c call, args string) (bridge.O
 	if shortcut == "" {
 		return bridge.Outcome{Whisper: "Usage: !canned remove [--shared] <shortcut>"}, nil
 	}
-	var removed bridge.CannedResponse
-	err := r.e.Store().Update(ctx, func(tx bridge.Tx) error {
-		removed = bridge.CannedResponse{}
-		owners := []string{c.in.Operator.Key(), ""}
-		if sharedOnly {
-			owners = owners[1:]
-		}
-		for _, owner := range owners {
-			got, err := tx.Canned(owner, shortcut)
-			if errors.Is(err, bridge.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			removed = got
-			return tx.DeleteCanned(owner, shortcut)
-		}
-		return nil
-	})
-	if err != nil {
-		return bridge.Outcome{}, fmt.Errorf("remove: %w", err)
+	owners := []string{c.in.Operator.Key(), ""}
+	if sharedOnly {
+		owners = owners[1:]
 	}
-	switch {
-	case removed.Shortcut == "":
-		return bridge.Outcome{Whisper: fmt.Sprintf("There is no canned response :%s. Nothing was removed.", clip(shortcut, 40))}, nil
-	case removed.Owner != "":
-		return bridge.Outcome{Whisper: fmt.Sprintf("Removed your personal canned response :%s.", shortcut)}, nil
-	}
-	return bridge.Outcome{Whisper: fmt.Sprintf("Removed the shared canned response :%s.", shortcut)}, nil
+	return bridge.Outcome{Actions: []bridge.Action{bridge.RemoveCannedAction(shortcut, owners, func(removed bridge.CannedResponse, found bool) string {
+		switch {
+		case !found:
+			return fmt.Sprintf("There is no canned response :%s. Nothing was removed.", clip(shortcut, 40))
+		case removed.Owner != "":
+			return fmt.Sprintf("Removed your personal canned response :%s.", shortcut)
+		}
+		return fmt.Sprintf("Removed the shared canned response :%s.", shortcut)
+	})}}, nil
 }

@@ -16,8 +16,5 @@ func runClose(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
 	if c.conv.Status == bridge.StatusClosed {
 		return bridge.Outcome{Whisper: "This conversation is already closed."}, nil
 	}
-	if err := r.e.Close(ctx, c.conv.ID, c.in.Operator); err != nil {
-		return bridge.Outcome{}, err
-	}
-	return bridge.Outcome{Whisper: "Conversation closed."}, nil
+	return bridge.Outcome{Actions: []bridge.Action{bridge.CloseAction("Conversation closed.")}}, nil
 }

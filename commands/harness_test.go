@@ -3,14 +3,13 @@ package commands
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/canned"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // clock is the fixed time of every test: output is stable.
@@ -33,24 +32,15 @@ type harness struct {
 
 func newHarness(t testing.TB) *harness {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	e, err := bridge.New(bridge.Config{Now: func() time.Time { return clock }}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A destination that is never run: its outbox shows what the engine
-	// announced (waiting, closed, tickets).
-	e.AddDeliverer(idleDest{})
+	st := fixture.Store(t)
+	// The engine is not run: the outbox of the idle destination shows what
+	// the engine announced (waiting, closed, tickets).
+	e := fixture.Engine(t, fixture.Options{Store: st, NoRun: true, Components: []any{idleDest{}},
+		Config: bridge.Config{Now: func() time.Time { return clock }, CheckCanned: canned.Validate}})
 	r := New(e, Options{BotName: "chatbridge"})
-	e.SetInterceptor(r)
+	if err := e.Register(r); err != nil {
+		t.Fatal(err)
+	}
 	return &harness{t: t, ctx: context.Background(), store: st, engine: e, router: r}
 }
 
@@ -148,22 +138,22 @@ func (h *harness) update(fn func(tx bridge.Tx) error) {
 // seedCanned stores the canned responses the tests use.
 func (h *harness) seedCanned() {
 	h.t.Helper()
-	h.update(func(tx bridge.Tx) error {
-		_, _, err := canned.Import(tx, []bridge.CannedResponse{
-			{Shortcut: "sorry", Text: "I am sorry to hear that.", Uses: 7},
-			{Shortcut: "soon", Text: "We will get back to you soon.", Uses: 2},
-			{Shortcut: "reason", Text: "Could you tell me the reason for your request?"},
-			{Shortcut: "bye", Text: "Thank you for contacting us, goodbye!", Uses: 12},
-			{Shortcut: "hi", Text: "Hello {{visitor.name|there}}, I am {{operator.name}}. How can I help?"},
-			{Shortcut: "mail", Text: "We will write to {{visitor.email|the address you gave us}}."},
-			{Shortcut: "ref", Text: "Your reference is {{conversation.id}}."},
-			{Shortcut: "empty", Text: "{{visitor.email}}"},
-			{Shortcut: "sig", Text: "Alice's own signature", Owner: alice.Key()},
-			{Shortcut: "bye", Text: "Bye from Alice!", Owner: alice.Key()},
-			{Shortcut: "long", Text: "This canned response is deliberately much longer than sixty characters so that the listing cuts it."},
-		})
-		return err
+	_, _, err := h.engine.ImportCanned(h.ctx, []bridge.CannedResponse{
+		{Shortcut: "sorry", Text: "I am sorry to hear that.", Uses: 7},
+		{Shortcut: "soon", Text: "We will get back to you soon.", Uses: 2},
+		{Shortcut: "reason", Text: "Could you tell me the reason for your request?"},
+		{Shortcut: "bye", Text: "Thank you for contacting us, goodbye!", Uses: 12},
+		{Shortcut: "hi", Text: "Hello {{visitor.name|there}}, I am {{operator.name}}. How can I help?"},
+		{Shortcut: "mail", Text: "We will write to {{visitor.email|the address you gave us}}."},
+		{Shortcut: "ref", Text: "Your reference is {{conversation.id}}."},
+		{Shortcut: "empty", Text: "{{visitor.email}}"},
+		{Shortcut: "sig", Text: "Alice's own signature", Owner: alice.Key()},
+		{Shortcut: "bye", Text: "Bye from Alice!", Owner: alice.Key()},
+		{Shortcut: "long", Text: "This canned response is deliberately much longer than sixty characters so that the listing cuts it."},
 	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // describe renders messages as the golden files show them (the inbox view of

@@ -26,12 +26,7 @@ var platformTips = map[string]string{
 }
 
 func runHelp(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
-	var v bridge.Visitor
-	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		v, err = visitorOf(tx, c.conv)
-		return err
-	})
+	v, err := r.e.VisitorOf(ctx, c.conv)
 	if err != nil {
 		return bridge.Outcome{}, err
 	}

@@ -25,7 +25,7 @@ func runHelpdesk(ctx context.Context, r *Router, c call) (bridge.Outcome, error)
 	if err != nil {
 		return bridge.Outcome{}, err
 	}
-	tk, err := r.e.CreateTicket(ctx, bridge.Ticket{
+	tk := bridge.Ticket{
 		Title:          t,
 		Description:    transcript,
 		CustomerName:   v.Name,
@@ -33,9 +33,8 @@ func runHelpdesk(ctx context.Context, r *Router, c call) (bridge.Outcome, error)
 		ConversationID: c.conv.ID,
 		VisitorID:      c.conv.VisitorID,
 		Operator:       c.in.Operator,
-	})
-	if err != nil {
-		return bridge.Outcome{}, err
 	}
-	return bridge.Outcome{Whisper: fmt.Sprintf("Created ticket #%d: %s%s", tk.Number, tk.Title, links(tk.Links))}, nil
+	return bridge.Outcome{Actions: []bridge.Action{bridge.CreateTicketAction(tk, func(tk bridge.Ticket) string {
+		return fmt.Sprintf("Created ticket #%d: %s%s", tk.Number, tk.Title, links(tk.Links))
+	})}}, nil
 }

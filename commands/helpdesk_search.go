@@ -26,12 +26,7 @@ func runHelpdeskSearch(ctx context.Context, r *Router, c call) (bridge.Outcome, 
 	if q == "" {
 		return usageOf(c), nil
 	}
-	var res bridge.TicketQuery
-	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		res, err = bridge.FindTickets(tx, q, searchShown)
-		return err
-	})
+	res, err := r.e.SearchTickets(ctx, q, searchShown)
 	if err != nil {
 		return bridge.Outcome{}, fmt.Errorf("search tickets: %w", err)
 	}

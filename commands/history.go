@@ -25,18 +25,11 @@ const (
 // runHistory lists the visitor's last distinct pages, newest first, from the
 // store, so it works after the visitor left.
 func runHistory(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
-	var (
-		views []bridge.PageView
-		v     bridge.Visitor
-	)
-	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		if v, err = visitorOf(tx, c.conv); err != nil {
-			return err
-		}
-		views, err = tx.PageViews(c.conv.VisitorID, historyScan)
-		return err
-	})
+	v, err := r.e.VisitorOf(ctx, c.conv)
+	if err != nil {
+		return bridge.Outcome{}, fmt.Errorf("visitor: %w", err)
+	}
+	views, err := r.e.PageViews(ctx, c.conv.VisitorID, historyScan)
 	if err != nil {
 		return bridge.Outcome{}, fmt.Errorf("page views: %w", err)
 	}

@@ -26,7 +26,7 @@ func runLead(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
 	if err != nil {
 		return bridge.Outcome{}, err
 	}
-	l, err := r.e.CreateLead(ctx, bridge.Lead{
+	l := bridge.Lead{
 		Title:          t,
 		Notes:          transcript,
 		ContactName:    v.Name,
@@ -36,11 +36,10 @@ func runLead(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
 		ConversationID: c.conv.ID,
 		VisitorID:      c.conv.VisitorID,
 		ReferredBy:     c.in.Operator,
-	})
-	if err != nil {
-		return bridge.Outcome{}, err
 	}
-	return bridge.Outcome{Whisper: fmt.Sprintf("Created lead #%d: %s%s", l.Number, l.Title, links(l.Links))}, nil
+	return bridge.Outcome{Actions: []bridge.Action{bridge.CreateLeadAction(l, func(l bridge.Lead) string {
+		return fmt.Sprintf("Created lead #%d: %s%s", l.Number, l.Title, links(l.Links))
+	})}}, nil
 }
 
 // language returns the primary language subtag of a locale ("fr-CA" → "fr").

@@ -2,9 +2,9 @@ package commands
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -28,19 +28,36 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Engine is what the commands read from the bridge (bridge.Engine
+// implements it). Commands change nothing themselves: every change is a
+// bridge.Action in their Outcome, which the engine commits with the
+// operator's message.
+type Engine interface {
+	Now() time.Time
+	// VisitorOf is the visitor of a conversation (the id only when the
+	// record is missing).
+	VisitorOf(ctx context.Context, conv bridge.Conversation) (bridge.Visitor, error)
+	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
+	PageViews(ctx context.Context, visitorID string, limit int) ([]bridge.PageView, error)
+	CannedResponses(ctx context.Context) ([]bridge.CannedResponse, error)
+	SearchTickets(ctx context.Context, q string, limit int) (bridge.TicketQuery, error)
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
 // Router classifies operator messages and runs commands. It implements
 // bridge.Interceptor and is safe for concurrent use.
 type Router struct {
-	e    *bridge.Engine
+	e    Engine
 	opts Options
 	log  *slog.Logger
 }
 
 var _ bridge.Interceptor = (*Router)(nil)
 
-// New returns a Router working on engine. Install it with
-// engine.SetInterceptor.
-func New(engine *bridge.Engine, opts Options) *Router {
+// New returns a Router reading from engine. Register it with the engine
+// (bridge.Engine.Register) to have it classify operator messages.
+func New(engine Engine, opts Options) *Router {
 	if opts.BotName == "" {
 		opts.BotName = "chatbridge"
 	}
@@ -71,10 +88,6 @@ func (r *Router) Intercept(ctx context.Context, in bridge.OperatorInput, conv br
 		if err != nil {
 			return bridge.Outcome{}, fmt.Errorf("%s: %w", cmd.name, err)
 		}
-		// Commands may have created tickets or leads, closed or left the
-		// conversation: a platform's retry of the same event must not run
-		// them again, even if showing the result fails.
-		out.Acted = true
 		return out, nil
 	case KindUnknown:
 		return bridge.Outcome{Whisper: unknownText(p)}, nil
@@ -156,16 +169,6 @@ func (r *Router) relay(in bridge.OperatorInput, text, whisper string) bridge.Out
 		return bridge.Outcome{Whisper: fmt.Sprintf("Nothing was sent: the message is %d bytes long, the limit is %d.", len(text), r.opts.MaxMessageBytes)}
 	}
 	return bridge.Outcome{Relay: text, Whisper: whisper}
-}
-
-// visitorOf loads the conversation's visitor; a missing visitor is not an
-// error (a conversation imported without one).
-func visitorOf(tx bridge.Tx, conv bridge.Conversation) (bridge.Visitor, error) {
-	v, err := tx.Visitor(conv.VisitorID)
-	if errors.Is(err, bridge.ErrNotFound) {
-		return bridge.Visitor{ID: conv.VisitorID}, nil
-	}
-	return v, err
 }
 
 // clip shortens s to at most n characters, adding "…" when it cut.

@@ -22,20 +22,16 @@ type cannedState struct {
 }
 
 func (r *Router) loadCanned(ctx context.Context, in bridge.OperatorInput, conv bridge.Conversation) (cannedState, error) {
-	var st cannedState
-	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		if st.all, err = tx.AllCanned(); err != nil {
-			return err
-		}
-		v, err := visitorOf(tx, conv)
-		st.vars = canned.Vars{VisitorName: v.Name, VisitorEmail: v.Email, OperatorName: in.Operator.Name, ConversationID: conv.ID}
-		return err
-	})
+	all, err := r.e.CannedResponses(ctx)
 	if err != nil {
 		return cannedState{}, fmt.Errorf("load canned responses: %w", err)
 	}
-	return st, nil
+	v, err := r.e.VisitorOf(ctx, conv)
+	if err != nil {
+		return cannedState{}, fmt.Errorf("load visitor: %w", err)
+	}
+	vars := canned.Vars{VisitorName: v.Name, VisitorEmail: v.Email, OperatorName: in.Operator.Name, ConversationID: conv.ID}
+	return cannedState{all: all, vars: vars}, nil
 }
 
 // reply relays text with its :shortcuts expanded.
@@ -65,11 +61,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 	if expanded == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: " + shortcutList(used) + " rendered to an empty text for this visitor."}, nil
 	}
-	out := r.relay(in, expanded, sentNotice(used))
-	if out.Relay != "" {
-		r.recordUse(ctx, used, key)
-	}
-	return out, nil
+	return r.relayCanned(in, expanded, used), nil
 }
 
 // sendCanned relays one shortcut's rendered text (":sorry" alone, or
@@ -83,21 +75,17 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: :" + shortcut + " rendered to an empty text for this visitor."}, true
 	}
-	out = r.relay(in, text, sentNotice([]string{shortcut}))
-	if out.Relay != "" {
-		r.recordUse(ctx, []string{shortcut}, in.Operator.Key())
-	}
-	return out, true
+	return r.relayCanned(in, text, []string{shortcut}), true
 }
 
-// recordUse counts uses. A failure is logged, not returned: the reply still
-// goes out.
-func (r *Router) recordUse(ctx context.Context, used []string, owner string) {
-	now := r.e.Now()
-	err := r.e.Store().Update(ctx, func(tx bridge.Tx) error { return canned.Use(tx, used, owner, now) })
-	if err != nil {
-		r.log.Warn("canned use not recorded", "operator", owner, "err", err)
+// relayCanned relays text made of the canned responses used: their use
+// counts go up in the same commit as the reply.
+func (r *Router) relayCanned(in bridge.OperatorInput, text string, used []string) bridge.Outcome {
+	out := r.relay(in, text, sentNotice(used))
+	if out.Relay != "" {
+		out.Actions = append(out.Actions, bridge.UseCannedAction(used, in.Operator.Key()))
 	}
+	return out
 }
 
 func sentNotice(used []string) string {

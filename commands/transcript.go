@@ -30,18 +30,11 @@ func title(c call) (t string, problem *bridge.Outcome) {
 // visitorAndTranscript loads the conversation's visitor and its public
 // transcript ("Author: text" lines).
 func (r *Router) visitorAndTranscript(ctx context.Context, conv bridge.Conversation) (bridge.Visitor, string, error) {
-	var (
-		v    bridge.Visitor
-		msgs []bridge.Message
-	)
-	err := r.e.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		if v, err = visitorOf(tx, conv); err != nil {
-			return err
-		}
-		msgs, err = tx.Messages(conv.ID, 0, 0)
-		return err
-	})
+	v, err := r.e.VisitorOf(ctx, conv)
+	if err != nil {
+		return bridge.Visitor{}, "", fmt.Errorf("load visitor: %w", err)
+	}
+	msgs, err := r.e.Messages(ctx, conv.ID, 0, 0)
 	if err != nil {
 		return bridge.Visitor{}, "", fmt.Errorf("load conversation: %w", err)
 	}

@@ -155,7 +155,9 @@ func durableAccept(b *testing.B, delay time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e.AddDeliverer(fakeDeliverer{})
+	if err := e.Register(fakeDeliverer{}); err != nil {
+		b.Fatal(err)
+	}
 	visitors := make([]string, benchWriters)
 	for i := range visitors {
 		_, v, err := e.StartSession(ctx, bridge.SessionInput{Name: fmt.Sprint("Visitor ", i), Locale: "en"})

@@ -99,6 +99,20 @@ func (t *tx) GetState(namespace, k string) ([]byte, error) {
 	return nil, errNotFound("state", namespace+"/"+k)
 }
 
+// DeleteState removes (namespace, key); a missing key is not an error.
+func (t *tx) DeleteState(namespace, k string) error {
+	if err := t.writable("delete state"); err != nil {
+		return err
+	}
+	if !validParts(namespace) || k == "" {
+		return nil
+	}
+	if err := t.b(bState).Delete(key([]string{namespace, k})); err != nil {
+		return fmt.Errorf("delete state: %w", err)
+	}
+	return nil
+}
+
 // PutState stores value under (namespace, key).
 func (t *tx) PutState(namespace, k string, value []byte) error {
 	if err := t.writable("put state"); err != nil {

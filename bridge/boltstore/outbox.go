@@ -155,6 +155,12 @@ func (t *tx) MarkSeen(k string, now, expires time.Time) (bool, error) {
 	return false, nil
 }
 
+// Seen reports whether a record of k is live at now.
+func (t *tx) Seen(k string, now time.Time) (bool, error) {
+	v := t.b(bSeen).Get([]byte(k))
+	return len(v) == 8 && binary.BigEndian.Uint64(v) > timeKey(now), nil
+}
+
 // ForgetSeen deletes the record of k and its expiry index entry.
 func (t *tx) ForgetSeen(k string) error {
 	if err := t.writable("forget seen"); err != nil {

@@ -160,8 +160,27 @@ func testSeen(t *testing.T, s bridge.Store) {
 		})
 		return n
 	}
+	seenAt := func(key string, now time.Time) bool {
+		t.Helper()
+		var seen bool
+		view(t, s, func(tx bridge.Tx) error {
+			var err error
+			seen, err = tx.Seen(key, now)
+			return err
+		})
+		return seen
+	}
+	if seenAt("slack:Ev1", at(0)) {
+		t.Error("Seen of a new key = true")
+	}
 	if mark("slack:Ev1", at(0), at(60)) {
 		t.Error("MarkSeen of a new key reported it seen")
+	}
+	if !seenAt("slack:Ev1", at(59)) {
+		t.Error("Seen of a live key = false")
+	}
+	if seenAt("slack:Ev1", at(60)) {
+		t.Error("Seen of a key at its expiry = true")
 	}
 	if !mark("slack:Ev1", at(30), at(90)) {
 		t.Error("MarkSeen of a live key reported it new")

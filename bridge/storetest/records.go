@@ -351,6 +351,22 @@ func testState(t *testing.T, s bridge.Store) {
 		wantNotFound(t, "GetState(missing key)", err)
 		return nil
 	})
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.DeleteState("matrix", "since"); err != nil {
+			return err
+		}
+		return tx.DeleteState("matrix", "never-set")
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		_, err := tx.GetState("matrix", "since")
+		wantNotFound(t, "GetState after DeleteState", err)
+		got, err := tx.GetState("slack", "since")
+		wantNoErr(t, "GetState of another namespace after DeleteState", err)
+		if string(got) != "other" {
+			t.Errorf("DeleteState(matrix, since) changed (slack, since) to %q", got)
+		}
+		return nil
+	})
 }
 
 func testCanned(t *testing.T, s bridge.Store) {

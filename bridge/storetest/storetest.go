@@ -4,47 +4,100 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
 
+// test is one test of the suite and the methods it covers ("Role.Method";
+// every test also uses Update and View).
+type test struct {
+	name   string
+	fn     func(t *testing.T, s bridge.Store)
+	covers []string
+}
+
+// suite lists the tests by role. TestCoverage (run by Run) checks that every
+// method of every role interface is covered by at least one test.
+var suite = []test{
+	{"Visitors", testVisitors, []string{"VisitorStore.Visitor", "VisitorStore.PutVisitor"}},
+	{"Tokens", testTokens, []string{"VisitorStore.VisitorByToken", "VisitorStore.PutToken"}},
+	{"ExternalIDs", testExternalIDs, []string{"VisitorStore.VisitorByExternalID", "VisitorStore.PutExternalID"}},
+	{"PageViews", testPageViews, []string{"VisitorStore.AddPageView", "VisitorStore.PageViews"}},
+	{"PageViewsKeepNewest", testPageViewsKeepNewest, []string{"VisitorStore.AddPageView", "VisitorStore.PageViews"}},
+
+	{"Conversations", testConversations, []string{"ConversationStore.Conversation", "ConversationStore.PutConversation"}},
+	{"ConversationFilters", testConversationFilters, []string{"ConversationStore.Conversations"}},
+	{"ConversationReindex", testConversationReindex, []string{"ConversationStore.PutConversation", "ConversationStore.Conversations"}},
+	{"CountConversations", testCountConversations, []string{"ConversationStore.CountConversations"}},
+	{"Messages", testMessages, []string{"ConversationStore.PutMessage", "ConversationStore.Message", "ConversationStore.Messages"}},
+	{"ClientIDs", testClientIDs, []string{"ConversationStore.PutClientID", "ConversationStore.ClientID"}},
+
+	{"Outbox", testOutbox, []string{"OutboxStore.Enqueue", "OutboxStore.Outbox", "OutboxStore.PutOutbox", "OutboxStore.DeleteOutbox", "OutboxStore.OutboxDepth"}},
+
+	{"Seen", testSeen, []string{"DedupStore.MarkSeen", "DedupStore.Seen", "DedupStore.ForgetSeen", "DedupStore.PurgeSeen"}},
+
+	{"Tickets", testTickets, []string{"RecordStore.CreateTicket", "RecordStore.Ticket", "RecordStore.PutTicket", "RecordStore.Tickets"}},
+	{"SearchTickets", testSearchTickets, []string{"RecordStore.SearchTickets"}},
+	{"SearchTicketsReindex", testSearchTicketsReindex, []string{"RecordStore.PutTicket", "RecordStore.SearchTickets"}},
+	{"Leads", testLeads, []string{"RecordStore.CreateLead", "RecordStore.Lead", "RecordStore.PutLead", "RecordStore.Leads"}},
+
+	{"Canned", testCanned, []string{"CannedStore.PutCanned", "CannedStore.Canned", "CannedStore.DeleteCanned", "CannedStore.AllCanned"}},
+
+	{"Refs", testRefs, []string{"AdapterStore.PutRef", "AdapterStore.Ref", "AdapterStore.ConversationByRef"}},
+	{"State", testState, []string{"AdapterStore.GetState", "AdapterStore.PutState", "AdapterStore.DeleteState"}},
+
+	// Across roles: the rules of transactions and values.
+	{"Copies", testCopies, nil},
+	{"InvalidInput", testInvalidInput, nil},
+	{"UpdateRollback", testUpdateRollback, []string{"Store.Update"}},
+	{"UpdateCancelled", testUpdateCancelled, []string{"Store.Update"}},
+	{"ConcurrentUpdates", testConcurrentUpdates, []string{"Store.Update"}},
+	{"ViewCannotWrite", testViewCannotWrite, []string{"Store.View"}},
+}
+
+// roles are the interfaces whose every method the suite must cover.
+var roles = []reflect.Type{
+	reflect.TypeFor[bridge.Store](),
+	reflect.TypeFor[bridge.VisitorStore](),
+	reflect.TypeFor[bridge.ConversationStore](),
+	reflect.TypeFor[bridge.OutboxStore](),
+	reflect.TypeFor[bridge.DedupStore](),
+	reflect.TypeFor[bridge.RecordStore](),
+	reflect.TypeFor[bridge.CannedStore](),
+	reflect.TypeFor[bridge.AdapterStore](),
+}
+
+// uncovered lists the role methods no test of the suite claims to cover.
+func uncovered() []string {
+	covered := map[string]bool{"Store.Close": true} // every test closes its store
+	for _, tc := range suite {
+		for _, m := range tc.covers {
+			covered[m] = true
+		}
+	}
+	var out []string
+	for _, r := range roles {
+		for i := range r.NumMethod() {
+			if m := r.Name() + "." + r.Method(i).Name; !covered[m] {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // Run runs the contract suite. open must return a fresh, empty store for
 // each call; Run closes it when the subtest ends.
 func Run(t *testing.T, open func(t *testing.T) bridge.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s bridge.Store)
-	}{
-		{"Visitors", testVisitors},
-		{"Tokens", testTokens},
-		{"ExternalIDs", testExternalIDs},
-		{"PageViews", testPageViews},
-		{"PageViewsKeepNewest", testPageViewsKeepNewest},
-		{"Conversations", testConversations},
-		{"ConversationFilters", testConversationFilters},
-		{"ConversationReindex", testConversationReindex},
-		{"CountConversations", testCountConversations},
-		{"Messages", testMessages},
-		{"ClientIDs", testClientIDs},
-		{"Outbox", testOutbox},
-		{"Seen", testSeen},
-		{"Refs", testRefs},
-		{"Tickets", testTickets},
-		{"SearchTickets", testSearchTickets},
-		{"SearchTicketsReindex", testSearchTicketsReindex},
-		{"Leads", testLeads},
-		{"Canned", testCanned},
-		{"State", testState},
-		{"Copies", testCopies},
-		{"InvalidInput", testInvalidInput},
-		{"UpdateRollback", testUpdateRollback},
-		{"UpdateCancelled", testUpdateCancelled},
-		{"ConcurrentUpdates", testConcurrentUpdates},
-		{"ViewCannotWrite", testViewCannotWrite},
-	}
-	for _, tc := range tests {
+	t.Run("Coverage", func(t *testing.T) {
+		if missing := uncovered(); len(missing) > 0 {
+			t.Errorf("the contract suite covers no test of %v: add one to storetest", missing)
+		}
+	})
+	for _, tc := range suite {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
 			t.Cleanup(func() {

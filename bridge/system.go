@@ -1,0 +1,67 @@
+package bridge
+
+import "strings"
+
+// SystemKind says what a system line reports.
+type SystemKind string
+
+// System line kinds.
+const (
+	// SystemClosedByOperator: an operator (SystemEvent.Name) ended the chat.
+	SystemClosedByOperator SystemKind = "closed_by_operator"
+	// SystemClosedByVisitor: the visitor ended the chat.
+	SystemClosedByVisitor SystemKind = "closed_by_visitor"
+)
+
+// SystemEvent is what a system line says, as a kind with parameters, so that
+// each side renders it in its own language: the widget in the visitor's,
+// the operator platforms in the operators'. Message.Text holds the English
+// rendering for clients that do not know the kind.
+type SystemEvent struct {
+	Kind SystemKind `json:"kind"`
+	// Name is who did it, when a person did (an operator's display name).
+	Name string `json:"name,omitempty"`
+}
+
+// systemTexts are the renderings by language, then kind; "%s" is Name.
+var systemTexts = map[string]map[SystemKind][2]string{
+	// [0] with a name, [1] without.
+	"en": {
+		SystemClosedByOperator: {"%s ended the chat.", "The operator ended the chat."},
+		SystemClosedByVisitor:  {"The visitor ended the chat.", "The visitor ended the chat."},
+	},
+	"fr": {
+		SystemClosedByOperator: {"%s a mis fin à la conversation.", "L’opérateur a mis fin à la conversation."},
+		SystemClosedByVisitor:  {"Le visiteur a mis fin à la conversation.", "Le visiteur a mis fin à la conversation."},
+	},
+}
+
+// SystemLanguages are the languages Text renders.
+var SystemLanguages = []string{"en", "fr"}
+
+// Text renders ev in lang (a language tag such as "fr" or "fr-CA"; English
+// for any other).
+func (ev SystemEvent) Text(lang string) string {
+	lang, _, _ = strings.Cut(strings.ToLower(lang), "-")
+	texts, ok := systemTexts[lang]
+	if !ok {
+		texts = systemTexts["en"]
+	}
+	t, ok := texts[ev.Kind]
+	if !ok {
+		return string(ev.Kind)
+	}
+	if ev.Name == "" {
+		return t[1]
+	}
+	return strings.Replace(t[0], "%s", ev.Name, 1)
+}
+
+// Rendered is m's text in lang: a system line rendered from its kind, any
+// other message as it was written.
+func (m Message) Rendered(lang string) string {
+	if m.System != nil {
+		return m.System.Text(lang)
+	}
+	return m.Text
+}
