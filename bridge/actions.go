@@ -3,6 +3,7 @@ package bridge
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Action is a change of state an Interceptor asks for in its Outcome. The
@@ -124,13 +125,13 @@ func UseCannedAction(shortcuts []string, owner string) Action {
 	})
 }
 
-// invalidReason is err's text without the ErrInvalid prefix.
+// invalidReason is err's text after its sentinels ("invalid input: too
+// large: text is …" says "text is …").
 func invalidReason(err error) string {
 	s := err.Error()
-	prefix := ErrInvalid.Error() + ": "
-	for i := 0; i+len(prefix) <= len(s); i++ {
-		if s[i:i+len(prefix)] == prefix {
-			return s[i+len(prefix):]
+	for _, sentinel := range []error{ErrInvalid, ErrTooLarge} {
+		if _, after, ok := strings.Cut(s, sentinel.Error()+": "); ok {
+			s = after
 		}
 	}
 	return s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Ref returns a conversation's thread or room on an adapter (ErrNotFound
@@ -106,12 +107,15 @@ func (e *Engine) UpdateAdapterState(ctx context.Context, namespace, key string, 
 	return nil
 }
 
-// Once runs fn unless key was handled within the de-duplication lifetime,
-// and remembers key when fn succeeds. It suits platform events that change
-// nothing in the store themselves (a Matrix transaction, whose operator
-// messages go through HandleOperator with their own keys): a crash between
-// fn and the record runs fn again, so fn must tolerate that.
-func (e *Engine) Once(ctx context.Context, key string, fn func(context.Context) error) error {
+// Once runs fn unless key was handled within ttl (0: Config.DedupTTL), and
+// remembers key for ttl when fn succeeds. It suits platform events that
+// change nothing in the store themselves (a Matrix transaction, whose
+// operator messages go through HandleOperator with their own keys): a crash
+// between fn and the record runs fn again, so fn must tolerate that.
+func (e *Engine) Once(ctx context.Context, key string, ttl time.Duration, fn func(context.Context) error) error {
+	if ttl <= 0 {
+		ttl = e.cfg.DedupTTL
+	}
 	seen, err := e.seen(ctx, key)
 	if err != nil {
 		return fmt.Errorf("once %s: %w", key, err)
@@ -123,7 +127,7 @@ func (e *Engine) Once(ctx context.Context, key string, fn func(context.Context) 
 		return err
 	}
 	err = e.update(ctx, func(t *txn) error {
-		_, err := t.tx.MarkSeen(key, t.now, t.now.Add(e.cfg.DedupTTL))
+		_, err := t.tx.MarkSeen(key, t.now, t.now.Add(ttl))
 		return err
 	})
 	if err != nil {

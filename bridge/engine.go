@@ -13,7 +13,9 @@ type Config struct {
 	// MaxMessageBytes caps a message's text in bytes of UTF-8 (default
 	// DefaultMaxMessageBytes).
 	MaxMessageBytes int
-	// DedupTTL is how long operator event ids are remembered (default 1 h).
+	// DedupTTL is how long platform event ids are remembered (default
+	// 24 h: a homeserver retries an appservice transaction until the
+	// bridge answers, however long it was down).
 	DedupTTL time.Duration
 	// RetryMin and RetryMax bound the delivery backoff (1 s, 5 min).
 	RetryMin, RetryMax time.Duration
@@ -36,7 +38,7 @@ func (c *Config) defaults() {
 		c.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if c.DedupTTL <= 0 {
-		c.DedupTTL = time.Hour
+		c.DedupTTL = 24 * time.Hour
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = time.Second

@@ -77,7 +77,7 @@ func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out
 	if relay != "" {
 		var err error
 		if relay, err = CheckText(relay, max); err != nil {
-			relay, whisper = "", joinLines(whisper, "Nothing was sent: "+invalidReason(err)+".")
+			relay, whisper = "", joinLines(whisper, "Not sent to the visitor: "+invalidReason(err)+".")
 		}
 	}
 	err := e.update(ctx, func(t *txn) error {
@@ -138,9 +138,15 @@ func joinLines(a, b string) string {
 
 // Notice shows text to the operator who caused the platform event in (an
 // edit that is not relayed, an unsupported event), once: a repeated event
-// shows nothing again. in.Text is ignored.
+// shows nothing again. The de-duplication key is its own, so that the same
+// event may also go through HandleOperator (a file shared with a text).
+// in.Text is ignored.
 func (e *Engine) Notice(ctx context.Context, in OperatorInput, text string) error {
-	if err := e.carryOut(ctx, in, operatorKey(in), Outcome{Whisper: text}); err != nil {
+	key := operatorKey(in)
+	if key != "" {
+		key = "notice:" + key
+	}
+	if err := e.carryOut(ctx, in, key, Outcome{Whisper: text}); err != nil {
 		return fmt.Errorf("notice: %w", err)
 	}
 	return nil

@@ -112,8 +112,8 @@ type ConversationDetail struct {
 }
 
 // ConversationDetail reads a conversation, its visitor, its messages with
-// Seq > after (at most limit of them, the newest; 0: all) and the visitor's
-// newest pages page views, in one consistent read.
+// Seq > after (when after is 0, only the newest limit of them; limit 0: all)
+// and the visitor's newest pages page views, in one consistent read.
 func (e *Engine) ConversationDetail(ctx context.Context, id string, after uint64, limit, pages int) (ConversationDetail, error) {
 	var d ConversationDetail
 	err := e.view(ctx, func(tx Tx) error {
@@ -122,8 +122,8 @@ func (e *Engine) ConversationDetail(ctx context.Context, id string, after uint64
 		if d.Conversation, err = tx.Conversation(id); err != nil {
 			return err
 		}
-		if limit > 0 && d.Conversation.LastSeq > uint64(limit) {
-			after = max(after, d.Conversation.LastSeq-uint64(limit))
+		if after == 0 && limit > 0 && d.Conversation.LastSeq > uint64(limit) {
+			after = d.Conversation.LastSeq - uint64(limit)
 		}
 		if d.Messages, err = tx.Messages(id, after, 0); err != nil {
 			return err

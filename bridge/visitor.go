@@ -375,3 +375,14 @@ func (e *Engine) IssueToken(ctx context.Context, visitorID string) (string, erro
 	}
 	return token, nil
 }
+
+// VisitorTyping tells the operators that the visitor is typing in their
+// open conversation (nothing when none is open). It is a live event only.
+func (e *Engine) VisitorTyping(ctx context.Context, visitorID, author string) error {
+	c, ok, err := e.OpenConversation(ctx, visitorID)
+	if err != nil || !ok {
+		return err
+	}
+	e.hub.Publish(Event{Kind: EventTyping, VisitorID: visitorID, ConversationID: c.ID, From: FromVisitor, Author: author})
+	return nil
+}

@@ -2,7 +2,6 @@ package visitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -176,32 +175,15 @@ func (s *Server) postMessage(ctx context.Context, v bridge.Visitor, ip string, r
 	if err := validateMessage(req, s.cfg.MaxMessageBytes); err != nil {
 		return bridge.Message{}, err
 	}
-	var (
-		dup    *bridge.Message
-		openID string
-	)
-	err := s.engine.Store().View(ctx, func(tx bridge.Tx) error {
-		dup, openID = nil, ""
-		if convID, seq, err := tx.ClientID(v.ID, req.ClientID); err == nil {
-			// A retry: answer as the first time, without a write.
-			m, err := tx.Message(convID, seq)
-			dup = &m
-			return err
-		} else if !errors.Is(err, bridge.ErrNotFound) {
-			return err
-		}
-		convs, err := tx.Conversations(bridge.ConversationFilter{VisitorID: v.ID, Status: bridge.StatusOpen, Limit: 1})
-		if err == nil && len(convs) > 0 {
-			openID = convs[0].ID
-		}
-		return err
-	})
+	check, err := s.engine.CheckMessage(ctx, v.ID, req.ClientID)
 	if err != nil {
 		return bridge.Message{}, fmt.Errorf("post message: %w", err)
 	}
-	if dup != nil {
-		return *dup, nil
+	if check.Duplicate != nil {
+		// A retry: answer as the first time, without a write.
+		return *check.Duplicate, nil
 	}
+	openID := check.OpenID
 	if openID == "" {
 		err = s.limited(s.conversations, ip, "new conversations from your address")
 	} else {
@@ -316,22 +298,8 @@ func (s *Server) visitorTyping(ctx context.Context, v bridge.Visitor) error {
 	if ok, _ := s.typing.allow(v.ID, s.engine.Now()); !ok {
 		return nil
 	}
-	var convID string
-	err := s.engine.Store().View(ctx, func(tx bridge.Tx) error {
-		convs, err := tx.Conversations(bridge.ConversationFilter{VisitorID: v.ID, Status: bridge.StatusOpen, Limit: 1})
-		if err == nil && len(convs) > 0 {
-			convID = convs[0].ID
-		}
-		return err
-	})
-	if err != nil {
+	if err := s.engine.VisitorTyping(ctx, v.ID, v.DisplayName()); err != nil {
 		return fmt.Errorf("typing: %w", err)
-	}
-	if convID != "" {
-		s.engine.Hub().Publish(bridge.Event{
-			Kind: bridge.EventTyping, VisitorID: v.ID, ConversationID: convID,
-			From: bridge.FromVisitor, Author: v.DisplayName(),
-		})
 	}
 	return nil
 }

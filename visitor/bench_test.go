@@ -21,7 +21,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // The idle-connection measurement runs the server in this process and the
@@ -149,16 +149,7 @@ func measureIdleWebSockets(tb testing.TB, n int) idleResult {
 	if os.Getenv("CHATBRIDGE_WS_BENCH_PROFILE") != "" {
 		runtime.MemProfileRate = 1
 	}
-	dir := tb.TempDir()
-	st, err := boltstore.Open(filepath.Join(dir, "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer st.Close()
-	engine, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	engine := fixture.Engine(tb, fixture.Options{NoRun: true})
 	// All the connections come from 127.0.0.1: the per-address cap is
 	// raised to let them in (each has its own visitor, so the per-visitor
 	// cap holds as it is).
@@ -198,7 +189,7 @@ func measureIdleWebSockets(tb testing.TB, n int) idleResult {
 		tb.Fatal(err)
 	default:
 	}
-	tokenFile := filepath.Join(dir, "tokens")
+	tokenFile := filepath.Join(tb.TempDir(), "tokens")
 	if err := os.WriteFile(tokenFile, []byte(strings.Join(tokens, "\n")), 0o600); err != nil {
 		tb.Fatal(err)
 	}

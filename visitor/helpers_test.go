@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // countingStore counts committed Update calls, so a test can assert that a
@@ -68,35 +67,22 @@ func withConfig(f func(*Config)) envOption { return func(c *Config, _ *bridge.Co
 
 func newEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
 	cfg := Config{AllowedOrigins: []string{"https://shop.example.com"}}
 	var bcfg bridge.Config
 	for _, o := range opts {
 		o(&cfg, &bcfg)
 	}
-	e := &testEnv{t: t, store: &countingStore{Store: st}}
-	if e.engine, err = bridge.New(bcfg, e.store, nil); err != nil {
-		t.Fatalf("new engine: %v", err)
-	}
+	e := &testEnv{t: t, store: &countingStore{Store: fixture.Store(t)}}
+	t.Cleanup(e.checkStore) // runs after the engine stopped
+	e.engine = fixture.Engine(t, fixture.Options{Store: e.store, Config: bcfg})
+	var err error
 	if e.srv, err = New(cfg, e.engine, nil); err != nil {
 		t.Fatalf("new server: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.engine.Run(ctx) }()
 	e.ts = httptest.NewServer(e.srv.Handler())
 	t.Cleanup(func() {
 		e.srv.Close()
 		e.ts.Close()
-		cancel()
-		<-done
-		e.checkStore()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
 	})
 	return e
 }
@@ -277,13 +263,7 @@ func (e *testEnv) messages(token, query string) messagesResponse {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	fixture.WaitFor(t, what, cond)
 }
 
 func texts(msgs []apiMessage) []string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // BenchmarkReplyToFrame measures what a visitor waits for an operator's
@@ -29,15 +30,8 @@ func BenchmarkReplyToFrame(b *testing.B) {
 		rate     = 500
 		visitors = 1000
 	)
-	st, err := boltstore.Open(filepath.Join(b.TempDir(), "lat.db"), boltstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	eng, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := fixture.StoreAt(b, filepath.Join(b.TempDir(), "lat.db"), boltstore.Options{})
+	eng := fixture.Engine(b, fixture.Options{Store: st, NoRun: true})
 	srv, err := New(Config{MaxConnsPerIP: visitors * 2}, eng, nil)
 	if err != nil {
 		b.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // Server serves the visitor API and the live stream for one engine.
 type Server struct {
 	cfg     Config
-	engine  *bridge.Engine
+	engine  Engine
 	log     *slog.Logger
 	origins originPolicy
 
@@ -43,9 +43,28 @@ type Server struct {
 	streams   sync.WaitGroup
 }
 
+// Engine is what the visitor API and the widget use of the bridge
+// (bridge.Engine implements it).
+type Engine interface {
+	Now() time.Time
+	Hub() *bridge.Hub
+	StartSession(ctx context.Context, in bridge.SessionInput) (token string, v bridge.Visitor, err error)
+	Authenticate(ctx context.Context, token string) (bridge.Visitor, error)
+	UpdateVisitor(ctx context.Context, visitorID, name, email string) (bridge.Visitor, error)
+	RecordPageView(ctx context.Context, visitorID string, pv bridge.PageView) error
+	CheckMessage(ctx context.Context, visitorID, clientID string) (bridge.MessageCheck, error)
+	VisitorMessage(ctx context.Context, visitorID, clientID, text string) (bridge.Message, error)
+	VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (bridge.VisitorView, error)
+	VisitorTyping(ctx context.Context, visitorID, author string) error
+	CloseByVisitor(ctx context.Context, visitorID string) error
+	IssueToken(ctx context.Context, visitorID string) (string, error)
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
 // New returns a server for engine. cfg is validated; zero fields take the
 // defaults.
-func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Server, error) {
+func New(cfg Config, engine Engine, log *slog.Logger) (*Server, error) {
 	if engine == nil {
 		return nil, errors.New("new visitor server: nil engine")
 	}

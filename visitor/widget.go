@@ -137,7 +137,7 @@ type clientConfig struct {
 // the demo page.
 type Widget struct {
 	cfg     WidgetConfig
-	engine  *bridge.Engine
+	engine  Engine
 	log     *slog.Logger
 	origins originPolicy
 	resumes *limiter
@@ -150,7 +150,7 @@ type Widget struct {
 
 // NewWidget validates cfg and prepares the widget: the script is built once,
 // with its settings and CSS inlined, and kept gzipped.
-func NewWidget(cfg WidgetConfig, engine *bridge.Engine, log *slog.Logger) (*Widget, error) {
+func NewWidget(cfg WidgetConfig, engine Engine, log *slog.Logger) (*Widget, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("new widget: %w", errors.Join(errs...))
 	}

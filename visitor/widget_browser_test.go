@@ -17,7 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chatbridge/chatbridge/internal/testpeer"
 	"github.com/chatbridge/chatbridge/visitor"
 )
@@ -58,19 +58,10 @@ func newSite(t *testing.T, wcfg visitor.WidgetConfig) *site {
 
 func newSiteWithAPI(t *testing.T, wcfg visitor.WidgetConfig, api visitor.Config) *site {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := &site{t: t, widget: wcfg, api: api, addr: "127.0.0.1:0"}
-	if s.engine, err = bridge.New(bridge.Config{}, st, nil); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = s.engine.Run(ctx) }()
+	s.engine = fixture.Engine(t, fixture.Options{Config: bridge.Config{RetryMin: time.Second, RetryMax: 5 * time.Minute}})
 	s.start()
-	t.Cleanup(func() { s.stop(); cancel(); <-done; _ = st.Close() })
+	t.Cleanup(s.stop)
 	return s
 }
 
@@ -332,12 +323,7 @@ func TestWidgetInBrowser(t *testing.T) {
 		tb.t = t
 		tb.js(`document.querySelector('a[href="/demo/product/1"]').click()`)
 		testpeer.WaitFor(t, waitLong, func() bool {
-			var pvs []bridge.PageView
-			_ = s.engine.Store().View(ctx, func(tx bridge.Tx) error {
-				var err error
-				pvs, err = tx.PageViews(v.ID, 10)
-				return err
-			})
+			pvs, _ := s.engine.PageViews(ctx, v.ID, 10)
 			return len(pvs) >= 2 && pvs[0].URL == s.url("/demo/product/1") && pvs[0].Title == "Blue Enamel Mug — Demo Shop" &&
 				pvs[0].Referrer == s.url("/") && pvs[1].URL == s.url("/")
 		}, "the first page and the pushState navigation are recorded, newest first")

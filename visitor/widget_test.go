@@ -10,13 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chatbridge/chatbridge/visitor"
 )
 
@@ -75,14 +74,7 @@ type widgetEnv struct {
 
 func newWidgetEnv(t *testing.T, cfg visitor.WidgetConfig) *widgetEnv {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &widgetEnv{}
-	if e.engine, err = bridge.New(bridge.Config{}, st, nil); err != nil {
-		t.Fatal(err)
-	}
+	e := &widgetEnv{engine: fixture.Engine(t, fixture.Options{NoRun: true})}
 	vs, err := visitor.New(visitor.Config{PublicURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins}, e.engine, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -95,7 +87,7 @@ func newWidgetEnv(t *testing.T, cfg visitor.WidgetConfig) *widgetEnv {
 	mux.Handle("/", vs.Handler())
 	w.Mount(mux)
 	e.ts = httptest.NewServer(mux)
-	t.Cleanup(func() { vs.Close(); e.ts.Close(); _ = st.Close() })
+	t.Cleanup(func() { vs.Close(); e.ts.Close() })
 	return e
 }
 
@@ -287,15 +279,7 @@ func TestDemoPage(t *testing.T) {
 // Server.Handler alone serves a default widget; a Widget mounted on an
 // outer mux takes precedence.
 func TestServerHandlerServesDefaultWidget(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	engine, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := fixture.Engine(t, fixture.Options{NoRun: true})
 	vs, err := visitor.New(visitor.Config{}, engine, nil)
 	if err != nil {
 		t.Fatal(err)

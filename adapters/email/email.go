@@ -151,26 +151,43 @@ func (c *Config) defaults() {
 	}
 }
 
-// Adapter is the "email" destination. Deliver records replies; Run sends
-// them.
+// Engine is what the adapter uses of the bridge (bridge.Engine implements
+// it).
+type Engine interface {
+	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
+	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	UpdateAdapterState(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, bool)) error
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
+// Adapter is the "email" destination: the outbox delivers it the public
+// operator replies (after Delay), and it e-mails them to visitors who left
+// an address and are away, several replies in one e-mail at most every
+// Coalesce. It keeps no queue of its own: waiting is the outbox entry's
+// not-before time (Delay) or a postponement (bridge.PostponeError), retries
+// are the outbox's.
 type Adapter struct {
 	cfg       Config
-	store     bridge.Store
+	engine    Engine
 	log       *slog.Logger
 	resumeURL *url.URL
-	wake      chan struct{}
 
 	mu  sync.Mutex
 	key []byte // resume secret, loaded on first use
 }
 
-var _ bridge.Deliverer = (*Adapter)(nil)
+var (
+	_ bridge.Deliverer     = (*Adapter)(nil)
+	_ bridge.MessageFilter = (*Adapter)(nil)
+	_ bridge.Delayer       = (*Adapter)(nil)
+)
 
-// New validates cfg and returns the adapter. Register it with
-// Engine.AddDeliverer and run Run next to the engine.
-func New(cfg Config, store bridge.Store, log *slog.Logger) (*Adapter, error) {
-	if store == nil {
-		return nil, errors.New("new email adapter: nil store")
+// New validates cfg and returns the adapter. Register it with the engine
+// (bridge.Engine.Register).
+func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
+	if engine == nil {
+		return nil, errors.New("new email adapter: nil engine")
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("new email adapter: %w", errors.Join(errs...))
@@ -186,7 +203,7 @@ func New(cfg Config, store bridge.Store, log *slog.Logger) (*Adapter, error) {
 	if cfg.SiteName == "" {
 		cfg.SiteName = u.Hostname()
 	}
-	a := &Adapter{cfg: cfg, store: store, log: log.With("adapter", "email"), resumeURL: u, wake: make(chan struct{}, 1)}
+	a := &Adapter{cfg: cfg, engine: engine, log: log.With("adapter", "email"), resumeURL: u}
 	if len(cfg.Secret) > 0 {
 		a.key = cfg.Secret
 	}
@@ -207,116 +224,80 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 	return m.From == bridge.FromOperator && m.Visibility == bridge.VisibilityPublic
 }
 
-var _ bridge.MessageFilter = (*Adapter)(nil)
+// Delay makes a reply to a visitor who is still connected wait AwayAfter
+// before its delivery, which e-mails it only if the visitor is away then
+// (gone since before the reply). A reply to an away visitor goes at once.
+func (a *Adapter) Delay(conv bridge.Conversation, _ bridge.Message) time.Duration {
+	if a.cfg.Away(conv.VisitorID) {
+		return 0
+	}
+	return a.cfg.AwayAfter
+}
 
-// Deliver records a public operator reply to a visitor with an e-mail
-// address; every other message is ignored. The e-mail itself is sent by
-// Run, so an SMTP outage never blocks the outbox.
+// Deliver e-mails the public operator replies of the conversation from this
+// entry's on, when the visitor left an address and is away; every other
+// message is done without an e-mail. At most one e-mail per conversation
+// goes out per Coalesce: an entry that comes sooner is postponed, and the
+// e-mail then carries every reply since the last one.
 func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
 	m := d.Message
 	if d.Entry.Kind != bridge.KindMessage || m == nil || m.From != bridge.FromOperator ||
 		m.Visibility != bridge.VisibilityPublic || d.Visitor.Email == "" {
 		return bridge.Receipt{}, nil
 	}
-	now := a.now()
-	due := now
+	log := a.log.With("conversation", m.ConversationID)
+	st, err := a.state(ctx, m.ConversationID)
+	if err != nil {
+		return bridge.Receipt{}, err
+	}
+	if m.Seq <= st.SentSeq {
+		return bridge.Receipt{}, nil // it went out in an earlier e-mail
+	}
 	if !a.cfg.Away(d.Visitor.ID) {
-		due = now.Add(a.cfg.AwayAfter)
+		log.Debug("e-mail not needed: the visitor is back")
+		return bridge.Receipt{}, nil
 	}
-	err := a.store.Update(ctx, func(tx bridge.Tx) error {
-		st, err := loadConv(tx, m.ConversationID)
-		if err != nil {
-			return err
-		}
-		if m.Seq <= st.SentSeq || st.has(m.Seq) {
-			return nil // a repeated delivery
-		}
-		st.Seqs = append(st.Seqs, m.Seq)
-		d := due
-		if !st.SentAt.IsZero() {
-			if c := st.SentAt.Add(a.cfg.Coalesce); c.After(d) {
-				d = c
-			}
-		}
-		if d.After(st.Due) {
-			st.Due = d
-		}
-		return saveConv(tx, m.ConversationID, st)
-	})
-	if err != nil {
-		return bridge.Receipt{}, fmt.Errorf("record reply for e-mail: %w", err)
-	}
-	a.poke()
-	return bridge.Receipt{}, nil
-}
-
-func (a *Adapter) poke() {
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Run sends the due e-mails until ctx ends.
-func (a *Adapter) Run(ctx context.Context) error {
-	for {
-		next, err := a.sendDue(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			a.log.Error("e-mail pass failed", "err", err)
-			next = a.now().Add(time.Minute)
-		}
-		var (
-			timer <-chan time.Time
-			t     *time.Timer
-		)
-		if !next.IsZero() {
-			t = time.NewTimer(max(next.Sub(a.now()), 0))
-			timer = t.C
-		}
-		select {
-		case <-ctx.Done():
-		case <-a.wake:
-		case <-timer:
-		}
-		if t != nil {
-			t.Stop()
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-	}
-}
-
-// sendDue handles every conversation whose e-mail is due and returns when
-// the next one is (zero: none pending).
-func (a *Adapter) sendDue(ctx context.Context) (time.Time, error) {
-	var pending map[string]convState
-	err := a.store.View(ctx, func(tx bridge.Tx) error {
-		var err error
-		pending, err = loadPending(tx)
-		return err
-	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read pending e-mails: %w", err)
-	}
-	var next time.Time
 	now := a.now()
-	for convID, st := range pending {
-		if ctx.Err() != nil {
-			return time.Time{}, nil
-		}
-		if st.Due.After(now) {
-			if next.IsZero() || st.Due.Before(next) {
-				next = st.Due
-			}
-			continue
-		}
-		if due := a.flush(ctx, convID); !due.IsZero() && (next.IsZero() || due.Before(next)) {
-			next = due
+	if next := st.SentAt.Add(a.cfg.Coalesce); !st.SentAt.IsZero() && next.After(now) {
+		return bridge.Receipt{}, &bridge.PostponeError{Until: next}
+	}
+	msgs, err := a.engine.Messages(ctx, m.ConversationID, m.Seq-1, 0)
+	if err != nil {
+		return bridge.Receipt{}, fmt.Errorf("read replies: %w", err)
+	}
+	var replies []bridge.Message
+	for _, x := range msgs {
+		// The gate again: only public operator text leaves by e-mail.
+		if x.From == bridge.FromOperator && x.Visibility == bridge.VisibilityPublic {
+			replies = append(replies, x)
 		}
 	}
-	return next, nil
+	if len(replies) == 0 {
+		return bridge.Receipt{}, nil
+	}
+	code, err := a.ResumeCode(ctx, d.Visitor.ID)
+	var body []byte
+	if err == nil {
+		body, err = a.compose(d.Visitor, replies, a.resumeLink(code))
+	}
+	if err == nil {
+		err = a.send(ctx, d.Visitor.Email, body)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return bridge.Receipt{}, err
+		}
+		if permanent(err) || d.Entry.Attempts+1 >= a.cfg.MaxAttempts {
+			log.Error("offline reply e-mail dropped", "visitor", d.Visitor.ID, "attempts", d.Entry.Attempts+1, "err", err)
+			return bridge.Receipt{}, fmt.Errorf("%w: %w", bridge.ErrPermanent, err)
+		}
+		return bridge.Receipt{}, fmt.Errorf("send e-mail: %w", err)
+	}
+	log.Info("offline reply e-mailed", "visitor", d.Visitor.ID, "replies", len(replies))
+	last := replies[len(replies)-1].Seq
+	if err := a.saveSent(ctx, m.ConversationID, now, last); err != nil {
+		// The e-mail went out; a repeat after a restart is the lesser harm.
+		log.Error("e-mail state not saved", "err", err)
+	}
+	return bridge.Receipt{}, nil
 }

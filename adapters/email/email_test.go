@@ -10,23 +10,20 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chatbridge/chatbridge/visitor"
 )
 
 // env is an engine with the e-mail adapter and a loopback SMTP server.
 type env struct {
 	ctx    context.Context
-	store  bridge.Store
 	engine *bridge.Engine
 	a      *Adapter
 	smtp   *smtpd
@@ -37,11 +34,7 @@ var op = bridge.Operator{Adapter: "inbox", ID: "bob", Name: "Bob Smith"}
 
 func newEnv(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "t.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{store: st, smtp: startSMTPD(t)}
+	e := &env{ctx: context.Background(), smtp: startSMTPD(t)}
 	e.away.Store(true)
 	cfg := Config{
 		Host: "127.0.0.1", Port: e.smtp.port(), From: "Support <support@shop.example>",
@@ -53,20 +46,16 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	if mod != nil {
 		mod(&cfg)
 	}
-	if e.a, err = New(cfg, st, nil); err != nil {
+	eng := fixture.Engine(t, fixture.Options{NoRun: true, Config: bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}})
+	var err error
+	if e.a, err = New(cfg, eng, nil); err != nil {
 		t.Fatal(err)
 	}
-	if e.engine, err = bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, st, nil); err != nil {
+	if err := eng.Register(e.a); err != nil {
 		t.Fatal(err)
 	}
-	e.engine.AddDeliverer(e.a)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.ctx = ctx
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = e.engine.Run(ctx) }()
-	go func() { defer wg.Done(); _ = e.a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); _ = st.Close() })
+	e.engine = eng
+	fixture.Run(t, eng.Run)
 	return e
 }
 
@@ -150,28 +139,20 @@ func decodeMail(t *testing.T, r received) mailOf {
 	return out
 }
 
-// pendingEmpty polls until no reply waits for an e-mail.
+// pending returns the e-mail destination's waiting outbox entries.
+func (e *env) pending(t *testing.T) []bridge.OutboxEntry {
+	t.Helper()
+	entries, err := e.engine.PendingDeliveries(e.ctx, "email", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}
+
+// waitPendingEmpty polls until no reply waits for an e-mail.
 func (e *env) waitPendingEmpty(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var ids []string
-		err := e.store.View(e.ctx, func(tx bridge.Tx) error {
-			var err error
-			ids, err = pendingIDs(tx)
-			return err
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ids) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replies still pending: %v", ids)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+	fixture.WaitFor(t, "no reply waiting for an e-mail", func() bool { return len(e.pending(t)) == 0 })
 }
 
 func (e *env) noMail(t *testing.T) {
@@ -321,9 +302,6 @@ func TestOnlyPublicOperatorRepliesAreEmailed(t *testing.T) {
 	if err := e.engine.Whisper(e.ctx, convID, op, "whispered command output", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.engine.SystemMessage(e.ctx, convID, "system line"); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := e.engine.VisitorMessage(e.ctx, v.ID, "c2", "visitor again"); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +310,7 @@ func TestOnlyPublicOperatorRepliesAreEmailed(t *testing.T) {
 	if !strings.Contains(m.plain, "the real answer") {
 		t.Errorf("e-mail lacks the reply:\n%s", m.plain)
 	}
-	for _, leak := range []string{"secret note", "whispered", "system line", "visitor again"} {
+	for _, leak := range []string{"secret note", "whispered", "visitor again"} {
 		if strings.Contains(m.plain, leak) || strings.Contains(m.html, leak) {
 			t.Errorf("e-mail contains %q:\n%s", leak, m.plain)
 		}
@@ -356,7 +334,9 @@ func TestReplyWhileConnectedIsRechecked(t *testing.T) {
 			e.away.Store(false)
 			_, convID := e.chat(t, "Ann", "ann@example.com", "")
 			e.reply(t, convID, "answer while connected")
-			e.waitPending(t, convID)
+			if p := e.pending(t); len(p) != 1 || time.Until(p[0].NextAttempt) < 100*time.Millisecond {
+				t.Fatalf("the reply waits as %+v, want one entry due in about 300 ms", p)
+			}
 			if tc.leaveThen {
 				e.away.Store(true)
 				m := e.next(t, 10*time.Second)
@@ -370,29 +350,6 @@ func TestReplyWhileConnectedIsRechecked(t *testing.T) {
 	}
 }
 
-// waitPending polls until the conversation has a reply waiting.
-func (e *env) waitPending(t *testing.T, convID string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var st convState
-		if err := e.store.View(e.ctx, func(tx bridge.Tx) error {
-			var err error
-			st, err = loadConv(tx, convID)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if len(st.Seqs) > 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the reply was not recorded for e-mail")
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
-}
-
 func TestSMTPFailures(t *testing.T) {
 	t.Run("permanent drops", func(t *testing.T) {
 		e := newEnv(t, nil)
@@ -402,42 +359,34 @@ func TestSMTPFailures(t *testing.T) {
 		e.waitPendingEmpty(t)
 		e.noMail(t)
 	})
-	t.Run("temporary is retried later", func(t *testing.T) {
+	t.Run("temporary is retried", func(t *testing.T) {
 		e := newEnv(t, nil)
 		e.smtp.setRcptReply("451 4.3.0 try again later")
 		_, convID := e.chat(t, "Ann", "ann@example.com", "")
 		e.reply(t, convID, "hello")
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			var st convState
-			if err := e.store.View(e.ctx, func(tx bridge.Tx) error {
-				var err error
-				st, err = loadConv(tx, convID)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if st.Attempts == 1 {
-				if len(st.Seqs) != 1 || time.Until(st.Due) < 30*time.Second {
-					t.Fatalf("after a temporary failure: %+v, want the reply kept with a retry in about a minute", st)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no failed attempt recorded: %+v", st)
-			}
-			time.Sleep(10 * time.Millisecond) // polling interval
+		fixture.WaitFor(t, "a failed attempt kept in the outbox", func() bool {
+			p := e.pending(t)
+			return len(p) == 1 && p[0].Attempts >= 1 && strings.Contains(p[0].LastError, "451")
+		})
+		e.noMail(t)
+		e.smtp.setRcptReply("")
+		if m := e.next(t, 10*time.Second); !strings.Contains(m.plain, "hello") {
+			t.Fatalf("the retried e-mail:\n%s", m.plain)
 		}
+		e.waitPendingEmpty(t)
+	})
+	t.Run("temporary gives up after MaxAttempts", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.MaxAttempts = 3 })
+		e.smtp.setRcptReply("451 4.3.0 try again later")
+		_, convID := e.chat(t, "Ann", "ann@example.com", "")
+		e.reply(t, convID, "hello")
+		e.waitPendingEmpty(t)
 		e.noMail(t)
 	})
 }
 
 func TestResumeCodes(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "t.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := fixture.Engine(t, fixture.Options{NoRun: true})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
 	cfg := Config{Host: "127.0.0.1", From: "a@b.example", PublicURL: "https://chat.example.com", Away: func(string) bool { return true }, Now: clock, ResumeTTL: time.Hour}
@@ -498,11 +447,7 @@ func TestResumeCodes(t *testing.T) {
 }
 
 func TestComposeEscapesAndTranslates(t *testing.T) {
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "t.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
+	st := fixture.Engine(t, fixture.Options{NoRun: true})
 	a, err := New(Config{Host: "127.0.0.1", From: "Support <s@shop.example>", PublicURL: "https://chat.example.com", SiteName: "Boutique", Away: func(string) bool { return true }}, st, nil)
 	if err != nil {
 		t.Fatal(err)

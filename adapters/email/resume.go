@@ -44,17 +44,13 @@ func (a *Adapter) secret(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("resume secret: %w", err)
 	}
 	var key []byte
-	err := a.store.Update(ctx, func(tx bridge.Tx) error {
-		v, err := tx.GetState(stateNS, keySecret)
-		switch {
-		case err == nil && len(v) >= 16:
-			key = v
-			return nil
-		case err != nil && !errors.Is(err, bridge.ErrNotFound):
-			return err
+	err := a.engine.UpdateAdapterState(ctx, stateNS, keySecret, func(old []byte, found bool) ([]byte, bool) {
+		if found && len(old) >= 16 {
+			key = old
+			return nil, false
 		}
 		key = fresh
-		return tx.PutState(stateNS, keySecret, fresh)
+		return fresh, true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resume secret: %w", err)

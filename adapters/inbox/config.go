@@ -30,6 +30,9 @@ type Config struct {
 	// for the visitor API. Set it only behind a proxy that appends that
 	// header: otherwise clients can pick their own address.
 	TrustProxyHeaders bool
+	// Language renders system lines ("… ended the chat.") for operators
+	// (bridge.SystemLanguages; default English).
+	Language string
 }
 
 // OperatorAccount is one operator allowed to log into the inbox.

@@ -8,7 +8,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,7 +15,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	fx "github.com/chatbridge/chatbridge/internal/fixture"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -43,6 +42,7 @@ type fixture struct {
 	t      *testing.T
 	ctx    context.Context
 	clock  *clock
+	store  bridge.Store // what the engine uses (maybe wrapped)
 	engine *bridge.Engine
 	inbox  *Inbox
 	srv    *httptest.Server
@@ -76,24 +76,12 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 // nil) before the engine and the inbox use it.
 func newFixtureWith(t *testing.T, cfg Config, wrap func(bridge.Store) bridge.Store) *fixture {
 	t.Helper()
-	bs, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := bs.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	var st bridge.Store = bs
+	var st bridge.Store = fx.Store(t)
 	if wrap != nil {
-		st = wrap(bs)
+		st = wrap(st)
 	}
 	clk := &clock{t: time.Now()}
-	eng, err := bridge.New(bridge.Config{Now: clk.Now}, st, nil)
-	if err != nil {
-		t.Fatalf("new engine: %v", err)
-	}
+	eng := fx.Engine(t, fx.Options{Store: st, Config: bridge.Config{Now: clk.Now}, NoRun: true})
 	if cfg.Operators == nil {
 		cfg.Operators = []OperatorAccount{alice.OperatorAccount, bob.OperatorAccount}
 	}
@@ -101,18 +89,14 @@ func newFixtureWith(t *testing.T, cfg Config, wrap func(bridge.Store) bridge.Sto
 	if err != nil {
 		t.Fatalf("new inbox: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = eng.Run(ctx) }()
-	go func() { defer wg.Done(); _ = in.Run(ctx) }()
+	if err := eng.Register(in); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(in.Handler())
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait() // Run closed the live streams, so srv.Close does not wait on them
-		srv.Close()
-	})
-	return &fixture{t: t, ctx: ctx, clock: clk, engine: eng, inbox: in, srv: srv}
+	t.Cleanup(srv.Close) // after Run closed the live streams, so it does not wait on them
+	fx.Run(t, eng.Run)
+	fx.Run(t, in.Run)
+	return &fixture{t: t, ctx: context.Background(), clock: clk, store: st, engine: eng, inbox: in, srv: srv}
 }
 
 // visitorSays starts a visitor session (when name is not "") and sends text;

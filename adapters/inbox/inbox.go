@@ -31,8 +31,7 @@ var staticFS embed.FS
 // /inbox/ and run Run for the lifetime of the server.
 type Inbox struct {
 	cfg       Config
-	engine    *bridge.Engine
-	store     bridge.Store
+	engine    Engine
 	log       *slog.Logger
 	generated string
 
@@ -58,11 +57,31 @@ var (
 	_ bridge.HealthChecker = (*Inbox)(nil)
 )
 
-// New validates cfg and returns an inbox on engine, registered with the
-// engine as the whisperer of the "inbox" adapter. With no operators
-// configured it creates the operator "admin" with a random password, which
-// GeneratedPassword returns.
-func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
+// Engine is what the inbox uses of the bridge (bridge.Engine implements it).
+type Engine interface {
+	Now() time.Time
+	MaxMessageBytes() int
+	Hub() *bridge.Hub
+	Conversation(ctx context.Context, id string) (bridge.Conversation, error)
+	Conversations(ctx context.Context, f bridge.ConversationFilter) ([]bridge.ConversationSummary, error)
+	ConversationDetail(ctx context.Context, id string, after uint64, limit, pages int) (bridge.ConversationDetail, error)
+	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
+	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	UpdateAdapterState(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, bool)) error
+	HandleOperator(ctx context.Context, in bridge.OperatorInput) error
+	Close(ctx context.Context, conversationID string, by bridge.Operator) error
+	Leave(ctx context.Context, conversationID string, op bridge.Operator) (bool, error)
+	Whisper(ctx context.Context, conversationID string, op bridge.Operator, text, inReplyTo string) error
+	Typing(ctx context.Context, conversationID string, from bridge.From, author string) error
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
+// New validates cfg and returns an inbox on engine. Register it with the
+// engine (bridge.Engine.Register): it is the whisperer of the "inbox"
+// adapter. With no operators configured it creates the operator "admin"
+// with a random password, which GeneratedPassword returns.
+func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 	if engine == nil {
 		return nil, fmt.Errorf("new inbox: %w: nil engine", bridge.ErrInvalid)
 	}
@@ -73,7 +92,7 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
 		return nil, fmt.Errorf("new inbox: %w", err)
 	}
 	in := &Inbox{
-		cfg: cfg, engine: engine, store: engine.Store(), log: log.With("adapter", AdapterName),
+		cfg: cfg, engine: engine, log: log.With("adapter", AdapterName),
 		sessions:   &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
 		seen:       newSeenTracker(maxSeenCached),
 		typingGate: newTypingGate(),
@@ -106,7 +125,6 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Inbox, error) {
 	}
 	in.tmpl = tmpl
 	in.handler = in.routes()
-	engine.AddWhisperer(AdapterName, in)
 	return in, nil
 }
 

@@ -500,7 +500,9 @@ func (interceptor) Intercept(ctx context.Context, in bridge.OperatorInput, conv 
 
 func TestRepliesGoThroughTheInterceptor(t *testing.T) {
 	f := newFixture(t, Config{})
-	f.engine.SetInterceptor(interceptor{})
+	if err := f.engine.Register(interceptor{}); err != nil {
+		t.Fatal(err)
+	}
 	vid, m := f.visitorSays("", "Vera", "hello")
 	a, b := f.login(alice), f.login(bob)
 	for _, text := range []string{"!help", ";;vip customer", "plain answer"} {

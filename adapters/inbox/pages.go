@@ -264,6 +264,10 @@ func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
 		fail(http.StatusBadRequest, "Type a message first.", "")
 		return
 	}
+	if max := in.engine.MaxMessageBytes(); len(text) > max {
+		fail(http.StatusRequestEntityTooLarge, fmt.Sprintf("The message is too long: %d bytes, the limit is %d.", len(text), max), text)
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), replyTimeout)
 	defer cancel()
 	err := in.engine.HandleOperator(ctx, bridge.OperatorInput{

@@ -93,7 +93,7 @@ func TestUnreadCountIsBoundedRead(t *testing.T) {
 	counting := &readCountingStore{}
 	f := newFixtureWith(t, Config{}, func(st bridge.Store) bridge.Store { counting.Store = st; return counting })
 	_, first := f.visitorSays("", "Vera", "message 1")
-	err := f.engine.Store().Update(f.ctx, func(tx bridge.Tx) error {
+	err := f.store.Update(f.ctx, func(tx bridge.Tx) error { // a long conversation, written directly
 		c, err := tx.Conversation(first.ConversationID)
 		if err != nil {
 			return err

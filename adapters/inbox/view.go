@@ -152,16 +152,16 @@ func (s *seenTracker) raise(k seenKey, seq uint64) (uint64, bool) {
 	return seq, true
 }
 
-// get returns the last viewed Seq, reading it from tx when memory does not
-// hold it. (Should tx predate a mark that memory dropped meanwhile, memory
-// then holds the older mark: counts are too high until the next view, never
-// too low.)
-func (s *seenTracker) get(tx bridge.Tx, k seenKey) (uint64, error) {
+// get returns the last viewed Seq, reading it from the store when memory
+// does not hold it. (Should the read predate a mark that memory dropped
+// meanwhile, memory then holds the older mark: counts are too high until the
+// next view, never too low.)
+func (s *seenTracker) get(ctx context.Context, e Engine, k seenKey) (uint64, error) {
 	if v, ok := s.cached(k); ok {
 		return v, nil
 	}
 	var v uint64
-	b, err := tx.GetState(stateNamespace, stateKey(k))
+	b, err := e.AdapterState(ctx, stateNamespace, stateKey(k))
 	switch {
 	case errors.Is(err, bridge.ErrNotFound):
 	case err != nil:
@@ -184,14 +184,14 @@ func (in *Inbox) markSeen(ctx context.Context, login, conversationID string, seq
 		stored uint64 // a higher mark the store already held
 	)
 	binary.BigEndian.PutUint64(b[:], seq)
-	err := in.store.Update(ctx, func(tx bridge.Tx) error {
+	err := in.engine.UpdateAdapterState(ctx, stateNamespace, stateKey(k), func(old []byte, found bool) ([]byte, bool) {
 		stored = 0
 		// Never move backwards in the store, whatever the memory held.
-		if old, err := tx.GetState(stateNamespace, stateKey(k)); err == nil && len(old) == 8 && binary.BigEndian.Uint64(old) >= seq {
+		if found && len(old) == 8 && binary.BigEndian.Uint64(old) >= seq {
 			stored = binary.BigEndian.Uint64(old)
-			return nil
+			return nil, false
 		}
-		return tx.PutState(stateNamespace, stateKey(k), b[:])
+		return b[:], true
 	})
 	if err != nil {
 		in.log.Warn("save last viewed message", "conversation", conversationID, "operator", login, "err", err)
@@ -202,27 +202,18 @@ func (in *Inbox) markSeen(ctx context.Context, login, conversationID string, seq
 	}
 }
 
-// item builds the list entry of c for op inside tx.
-func (in *Inbox) item(tx bridge.Tx, c bridge.Conversation, op bridge.Operator) (listItem, error) {
+// item builds the list entry of conversation c of visitor v for op.
+func (in *Inbox) item(ctx context.Context, c bridge.Conversation, v bridge.Visitor, op bridge.Operator) (listItem, error) {
 	it := listItem{
 		ID: c.ID, Preview: c.Preview, Status: c.Status, Waiting: c.Waiting(),
-		UpdatedAt: c.UpdatedAt, LastSeq: c.LastSeq, VisitorName: "Visitor",
-	}
-	if it.Waiting {
-		it.WaitingSince = c.LastVisitorAt
+		UpdatedAt: c.UpdatedAt, LastSeq: c.LastSeq, VisitorName: v.DisplayName(),
+		WaitingSince: c.WaitingFor(),
 	}
 	for _, o := range c.Operators {
 		it.Operators = append(it.Operators, o.Name)
 	}
 	it.Following = c.HasOperator(op)
-	v, err := tx.Visitor(c.VisitorID)
-	switch {
-	case err == nil:
-		it.VisitorName = v.DisplayName()
-	case !errors.Is(err, bridge.ErrNotFound):
-		return listItem{}, err
-	}
-	seen, err := in.seen.get(tx, seenKey{op.ID, c.ID})
+	seen, err := in.seen.get(ctx, in.engine, seenKey{op.ID, c.ID})
 	if err != nil {
 		return listItem{}, err
 	}
@@ -231,7 +222,7 @@ func (in *Inbox) item(tx bridge.Tx, c bridge.Conversation, op bridge.Operator) (
 	}
 	// A bounded read: the count stops at unreadCap anyway, and most
 	// messages count, so unreadScan messages nearly always reach it.
-	msgs, err := tx.Messages(c.ID, seen, unreadScan)
+	msgs, err := in.engine.Messages(ctx, c.ID, seen, unreadScan)
 	if err != nil {
 		return listItem{}, err
 	}
@@ -260,24 +251,17 @@ func countsAsUnread(m bridge.Message, op bridge.Operator) bool {
 // list returns op's view of the conversations with status, newest activity
 // first.
 func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Status) ([]listItem, error) {
-	var items []listItem
-	err := in.store.View(ctx, func(tx bridge.Tx) error {
-		items = items[:0]
-		convs, err := tx.Conversations(bridge.ConversationFilter{Status: status, Limit: listLimit})
-		if err != nil {
-			return err
-		}
-		for _, c := range convs {
-			it, err := in.item(tx, c, op)
-			if err != nil {
-				return err
-			}
-			items = append(items, it)
-		}
-		return nil
-	})
+	convs, err := in.engine.Conversations(ctx, bridge.ConversationFilter{Status: status, Limit: listLimit})
 	if err != nil {
 		return nil, fmt.Errorf("list conversations: %w", err)
+	}
+	items := make([]listItem, 0, len(convs))
+	for _, c := range convs {
+		it, err := in.item(ctx, c.Conversation, c.Visitor, op)
+		if err != nil {
+			return nil, fmt.Errorf("list conversations: %w", err)
+		}
+		items = append(items, it)
 	}
 	return items, nil
 }
@@ -286,50 +270,24 @@ func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Sta
 // seq `after` (after 0: the newest transcriptLimit messages), and marks them
 // viewed. It returns bridge.ErrNotFound for an unknown conversation.
 func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string, after uint64) (convView, error) {
-	var cv convView
-	err := in.store.View(ctx, func(tx bridge.Tx) error {
-		c, err := tx.Conversation(id)
-		if err != nil {
-			return err
-		}
-		if after == 0 && c.LastSeq > transcriptLimit {
-			after = c.LastSeq - transcriptLimit
-		}
-		msgs, err := tx.Messages(id, after, 0)
-		if err != nil {
-			return err
-		}
-		cv = convView{Messages: []messageView{}}
-		for _, m := range msgs {
-			if !m.VisibleTo(op.Key()) {
-				continue
-			}
-			cv.Messages = append(cv.Messages, messageView{
-				Seq: m.Seq, From: m.From, Visibility: m.Visibility, Author: author(m), Text: m.Text, At: m.At,
-				Own: m.Recipient == op.Key() || (m.Operator != nil && m.Operator.Key() == op.Key()),
-			})
-		}
-		if cv.Item, err = in.item(tx, c, op); err != nil {
-			return err
-		}
-		v, err := tx.Visitor(c.VisitorID)
-		if errors.Is(err, bridge.ErrNotFound) {
-			cv.Visitor = visitorContext{ID: c.VisitorID, Name: "Visitor"}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		pvs, err := tx.PageViews(v.ID, recentPages)
-		if err != nil {
-			return err
-		}
-		cv.Visitor = newVisitorContext(v, pvs)
-		return nil
-	})
+	d, err := in.engine.ConversationDetail(ctx, id, after, transcriptLimit, recentPages)
 	if err != nil {
 		return convView{}, fmt.Errorf("load conversation: %w", err)
 	}
+	cv := convView{Messages: []messageView{}}
+	for _, m := range d.Messages {
+		if !m.VisibleTo(op.Key()) {
+			continue
+		}
+		cv.Messages = append(cv.Messages, messageView{
+			Seq: m.Seq, From: m.From, Visibility: m.Visibility, Author: author(m), Text: m.Rendered(in.cfg.Language), At: m.At,
+			Own: m.Recipient == op.Key() || (m.Operator != nil && m.Operator.Key() == op.Key()),
+		})
+	}
+	if cv.Item, err = in.item(ctx, d.Conversation, d.Visitor, op); err != nil {
+		return convView{}, fmt.Errorf("load conversation: %w", err)
+	}
+	cv.Visitor = newVisitorContext(d.Visitor, d.PageViews)
 	in.markSeen(ctx, op.ID, id, cv.Item.LastSeq)
 	cv.Item.Unread = 0
 	return cv, nil

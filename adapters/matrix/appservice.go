@@ -5,13 +5,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/chatbridge/chatbridge/bridge"
 	"maunium.net/go/mautrix/event"
 )
 
@@ -24,12 +22,11 @@ const (
 	// maxTransactionBytes bounds a transaction's body (homeservers send at
 	// most 100 events of at most 64 KiB, and a few ephemeral ones).
 	maxTransactionBytes = 32 << 20
-	// handledMemory is how long handled transactions and events are
-	// remembered in the store: homeservers retry a transaction until it
-	// is acknowledged, so a day is ample.
-	handledMemory = 24 * time.Hour
 	// transactionTimeout bounds the handling of one transaction.
 	transactionTimeout = 2 * time.Minute
+	// handledMemory is how long handled transactions are remembered: a
+	// homeserver retries a transaction until the bridge answers it.
+	handledMemory = 24 * time.Hour
 )
 
 // Handler serves the appservice API under AppservicePrefix: the
@@ -118,102 +115,48 @@ func (a *Adapter) putTransaction(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleTransaction handles the events of a transaction in order, unless
-// the transaction was handled before. Operator messages already handled
-// (in an earlier, failed attempt at the same transaction) are skipped.
+// the transaction was handled before. Operator messages carry their own
+// de-duplication (bridge.Engine.HandleOperator): those an earlier, failed
+// attempt at the same transaction handled are not handled again.
 func (a *Adapter) handleTransaction(ctx context.Context, txnID string, txn *transaction) error {
 	a.txnMu.Lock()
 	defer a.txnMu.Unlock()
-	txnKey := "matrix:txn:" + txnID
-	done, err := a.handled(ctx, txnKey)
-	if err != nil {
-		return err
-	}
-	if done {
-		a.log.Debug("matrix transaction repeated", "txn", txnID)
+	return a.engine.Once(ctx, "matrix:txn:"+txnID, handledMemory, func(ctx context.Context) error {
+		handlers := map[string]func(context.Context, *event.Event) error{}
+		for _, h := range a.eventHandlers() {
+			handlers[h.typ.Type] = h.fn
+		}
+		ephemeral := txn.EphemeralEvents
+		if ephemeral == nil {
+			ephemeral = txn.MSC2409EphemeralEvents
+		}
+		for _, list := range []struct {
+			events []*event.Event
+			class  event.TypeClass
+		}{{txn.Events, event.MessageEventType}, {ephemeral, event.EphemeralEventType}} {
+			for _, evt := range list.events {
+				if evt == nil {
+					continue
+				}
+				evt.Type.Class = list.class
+				if list.class == event.MessageEventType && evt.StateKey != nil {
+					evt.Type.Class = event.StateEventType
+				}
+				fn := handlers[evt.Type.Type]
+				if fn == nil {
+					continue
+				}
+				if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+					a.log.Debug("matrix event not parsed", "event", evt.ID, "type", evt.Type.Type, "err", err)
+					continue
+				}
+				if err := fn(ctx, evt); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
-	}
-	handlers := map[string]func(context.Context, *event.Event) error{}
-	for _, h := range a.eventHandlers() {
-		handlers[h.typ.Type] = h.fn
-	}
-	ephemeral := txn.EphemeralEvents
-	if ephemeral == nil {
-		ephemeral = txn.MSC2409EphemeralEvents
-	}
-	for _, list := range []struct {
-		events []*event.Event
-		class  event.TypeClass
-	}{{txn.Events, event.MessageEventType}, {ephemeral, event.EphemeralEventType}} {
-		for _, evt := range list.events {
-			if evt == nil {
-				continue
-			}
-			evt.Type.Class = list.class
-			if list.class == event.MessageEventType && evt.StateKey != nil {
-				evt.Type.Class = event.StateEventType
-			}
-			fn := handlers[evt.Type.Type]
-			if fn == nil {
-				continue
-			}
-			if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
-				a.log.Debug("matrix event not parsed", "event", evt.ID, "type", evt.Type.Type, "err", err)
-				continue
-			}
-			if err := a.handleOnce(ctx, evt, fn); err != nil {
-				return err
-			}
-		}
-	}
-	return a.markHandled(ctx, txnKey)
-}
-
-// handleOnce handles an event; messages are remembered in the store by
-// event id, so that a retried transaction does not hand them to the
-// engine twice.
-func (a *Adapter) handleOnce(ctx context.Context, evt *event.Event, fn func(context.Context, *event.Event) error) error {
-	if evt.Type.Type != event.EventMessage.Type || evt.ID == "" {
-		return fn(ctx, evt)
-	}
-	key := "matrix:event:" + string(evt.ID)
-	done, err := a.handled(ctx, key)
-	if err != nil || done {
-		return err
-	}
-	if err := fn(ctx, evt); err != nil {
-		return err
-	}
-	return a.markHandled(ctx, key)
-}
-
-// handled reports whether key was marked handled, without marking it.
-func (a *Adapter) handled(ctx context.Context, key string) (bool, error) {
-	var seen bool
-	now := time.Now()
-	err := a.store.Update(ctx, func(tx bridge.Tx) error {
-		var err error
-		if seen, err = tx.MarkSeen(key, now, now.Add(handledMemory)); err != nil || seen {
-			return err
-		}
-		return tx.ForgetSeen(key)
 	})
-	if err != nil {
-		return false, fmt.Errorf("look up %s: %w", key, err)
-	}
-	return seen, nil
-}
-
-// markHandled remembers key for handledMemory.
-func (a *Adapter) markHandled(ctx context.Context, key string) error {
-	now := time.Now()
-	err := a.store.Update(ctx, func(tx bridge.Tx) error {
-		_, err := tx.MarkSeen(key, now, now.Add(handledMemory))
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("remember %s: %w", key, err)
-	}
-	return nil
 }
 
 // transaction is the body of a homeserver's transaction: the part of

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,8 +13,8 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/commands"
+	fx "github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chatbridge/chatbridge/internal/testpeer"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -31,6 +30,8 @@ type world struct {
 	hs       *testpeer.Homeserver
 	cfg      Config
 	botToken string
+	// dedupTTL is the engine's memory of event ids (0: the default).
+	dedupTTL time.Duration
 	op       *mautrix.Client
 	store    *flakyStore
 	// appservice is the running bridge's appservice handler, behind the
@@ -40,7 +41,7 @@ type world struct {
 
 // flakyStore is the bolt store whose next writes can be made to fail.
 type flakyStore struct {
-	*boltstore.Store
+	bridge.Store
 	fail atomic.Int32 // how many of the next Updates fail
 }
 
@@ -66,15 +67,12 @@ func newWorld(t *testing.T) *world {
 	if err := op.SetDisplayName(context.Background(), "Alice Operator"); err != nil {
 		t.Fatal(err)
 	}
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "bridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	return &world{
 		hs:       hs,
 		cfg:      Config{HomeserverURL: hs.URL, UserID: botID, AccessToken: botToken, Operators: []string{opID}},
-		botToken: botToken, op: op, store: &flakyStore{Store: st},
+		botToken: botToken, op: op, store: &flakyStore{Store: fx.Store(t)},
+		// The client bot: only its sync token keeps replays out.
+		dedupTTL: time.Nanosecond,
 	}
 }
 
@@ -86,23 +84,24 @@ type running struct {
 	stop   func()
 }
 
-// start runs a bridge on the world's store. Operator event ids are
-// remembered for only a nanosecond, so that a replayed Matrix event would
-// be handled again: only the adapter's sync token keeps replays out.
+// start runs a bridge on the world's store. In the client bot's world,
+// operator event ids are remembered for only a nanosecond, so that a
+// replayed Matrix event would be handled again: only the adapter's sync
+// token keeps replays out.
 func (w *world) start(t *testing.T) *running {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
-	engine, err := bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond, DedupTTL: time.Nanosecond}, w.store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	engine.SetInterceptor(commands.New(engine, commands.Options{}))
+	engine := fx.Engine(t, fx.Options{Store: w.store, NoRun: true, Log: log,
+		Config: bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond, DedupTTL: w.dedupTTL}})
 	a, err := New(w.cfg, engine, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine.AddDeliverer(a)
-	engine.AddWhisperer("matrix", a)
+	for _, c := range []any{commands.New(engine, commands.Options{}), a} {
+		if err := engine.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(2)

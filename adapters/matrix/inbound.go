@@ -18,12 +18,7 @@ const maxThreads = 4096
 // conversation returns the conversation of a room, "" for rooms that are
 // not conversations.
 func (a *Adapter) conversation(ctx context.Context, room id.RoomID) (string, error) {
-	var conv string
-	err := a.store.View(ctx, func(tx bridge.Tx) error {
-		var err error
-		conv, err = tx.ConversationByRef(adapterName, string(room))
-		return err
-	})
+	conv, err := a.engine.ConversationByRef(ctx, adapterName, string(room))
 	if errors.Is(err, bridge.ErrNotFound) {
 		return "", nil
 	}

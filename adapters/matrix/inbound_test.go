@@ -16,7 +16,9 @@ import (
 func TestRefusedReplyWhispered(t *testing.T) {
 	u := newUnit(t, bridge.Config{MaxMessageBytes: 20}, nil)
 	rec := &recordingWhisperer{}
-	u.engine.AddWhisperer(adapterName, rec)
+	if err := u.engine.Register(rec); err != nil {
+		t.Fatal(err)
+	}
 	c, v := u.conversation(t)
 	room := id.RoomID("!room:x")
 	u.withRoom(t, c.ID, room)

@@ -33,8 +33,7 @@ type Adapter struct {
 	as     bool // appservice mode
 	bot    id.UserID
 	ops    []id.UserID
-	engine *bridge.Engine
-	store  bridge.Store
+	engine Engine
 	client *mautrix.Client
 	log    *slog.Logger
 
@@ -67,10 +66,27 @@ var (
 	_ bridge.HealthChecker = (*Adapter)(nil)
 )
 
-// New checks cfg and returns an adapter for engine. Register it with
-// engine.AddDeliverer(a) and engine.AddWhisperer("matrix", a) before the
-// engine runs, and run a.Run.
-func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) {
+// Engine is what the adapter uses of the bridge (bridge.Engine implements
+// it).
+type Engine interface {
+	Hub() *bridge.Hub
+	Conversation(ctx context.Context, id string) (bridge.Conversation, error)
+	HandleOperator(ctx context.Context, in bridge.OperatorInput) error
+	Whisper(ctx context.Context, conversationID string, op bridge.Operator, text, inReplyTo string) error
+	Typing(ctx context.Context, conversationID string, from bridge.From, author string) error
+	Ref(ctx context.Context, adapter, conversationID string) (string, error)
+	ConversationByRef(ctx context.Context, adapter, ref string) (string, error)
+	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	SaveAdapter(ctx context.Context, adapter string, ch bridge.AdapterChange) error
+	Once(ctx context.Context, key string, ttl time.Duration, fn func(context.Context) error) error
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
+// New checks cfg and returns an adapter for engine. Register it with the
+// engine (bridge.Engine.Register: a destination and the "matrix"
+// whisperer) before the engine runs, and run a.Run.
+func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("new matrix adapter: %w: %w", bridge.ErrInvalid, errors.Join(errs...))
 	}
@@ -97,7 +113,7 @@ func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) 
 	client.SetAppServiceUserID = cfg.appservice()
 	a := &Adapter{
 		cfg: cfg, as: cfg.appservice(), bot: cfg.botID(), ops: cfg.operators(),
-		engine: engine, store: engine.Store(), client: client,
+		engine: engine, client: client,
 		log:       log.With("adapter", adapterName),
 		names:     map[id.RoomID]map[id.UserID]string{},
 		encrypted: map[id.RoomID]bool{},
@@ -290,12 +306,7 @@ func (a *Adapter) forwardTyping(ctx context.Context) {
 
 // room returns the conversation's room, "" when it has none yet.
 func (a *Adapter) room(ctx context.Context, conversationID string) (id.RoomID, error) {
-	var ref string
-	err := a.store.View(ctx, func(tx bridge.Tx) error {
-		var err error
-		ref, err = tx.Ref(adapterName, conversationID)
-		return err
-	})
+	ref, err := a.engine.Ref(ctx, adapterName, conversationID)
 	if errors.Is(err, bridge.ErrNotFound) {
 		return "", nil
 	}

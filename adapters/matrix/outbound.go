@@ -93,30 +93,25 @@ func welcomeKey(conv string) string { return "welcome/" + conv }
 // roomAndWelcome returns the conversation's room ("" when it has none
 // yet) and the step of its welcome ("" when none is recorded).
 func (a *Adapter) roomAndWelcome(ctx context.Context, conv string) (id.RoomID, string, error) {
-	var ref, step string
-	err := a.store.View(ctx, func(tx bridge.Tx) error {
-		var err error
-		if ref, err = tx.Ref(adapterName, conv); err != nil {
-			return err
-		}
-		b, err := tx.GetState(adapterName, welcomeKey(conv))
-		step = string(b)
-		return err
-	})
+	ref, err := a.engine.Ref(ctx, adapterName, conv)
+	var b []byte
+	if err == nil {
+		b, err = a.engine.AdapterState(ctx, adapterName, welcomeKey(conv))
+	}
 	if errors.Is(err, bridge.ErrNotFound) {
 		err = nil
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("find room of %s: %w", conv, err)
 	}
-	return id.RoomID(ref), step, nil
+	return id.RoomID(ref), string(b), nil
 }
 
 // putWelcome records the step a room's welcome has reached. It is written
 // even when ctx ends: what was done must not be done twice.
 func (a *Adapter) putWelcome(ctx context.Context, conv, step string) error {
-	err := a.store.Update(context.WithoutCancel(ctx), func(tx bridge.Tx) error {
-		return tx.PutState(adapterName, welcomeKey(conv), []byte(step))
+	err := a.engine.SaveAdapter(context.WithoutCancel(ctx), adapterName, bridge.AdapterChange{
+		State: map[string][]byte{welcomeKey(conv): []byte(step)},
 	})
 	if err != nil {
 		return fmt.Errorf("record welcome of %s: %w", conv, err)
@@ -144,11 +139,9 @@ func (a *Adapter) openRoom(ctx context.Context, d bridge.Delivery) (id.RoomID, e
 		return "", fmt.Errorf("create room: %w", a.wrap(err))
 	}
 	room := resp.RoomID
-	err = a.store.Update(context.WithoutCancel(ctx), func(tx bridge.Tx) error {
-		if err := tx.PutRef(adapterName, conv, string(room)); err != nil {
-			return err
-		}
-		return tx.PutState(adapterName, welcomeKey(conv), []byte(welcomeInvite))
+	err = a.engine.SaveAdapter(context.WithoutCancel(ctx), adapterName, bridge.AdapterChange{
+		Refs:  map[string]string{conv: string(room)},
+		State: map[string][]byte{welcomeKey(conv): []byte(welcomeInvite)},
 	})
 	if err != nil {
 		return "", fmt.Errorf("record room %s: %w", room, err)
@@ -280,13 +273,13 @@ func (a *Adapter) encryptedOpen(ctx context.Context) ([]string, error) {
 	}
 	var open []string
 	var ended []id.RoomID
-	err := a.store.View(ctx, func(tx bridge.Tx) error {
+	err := func() error {
 		open, ended = nil, nil
 		for _, room := range rooms {
-			conv, err := tx.ConversationByRef(adapterName, string(room))
+			conv, err := a.engine.ConversationByRef(ctx, adapterName, string(room))
 			var c bridge.Conversation
 			if err == nil {
-				c, err = tx.Conversation(conv)
+				c, err = a.engine.Conversation(ctx, conv)
 			}
 			switch {
 			case errors.Is(err, bridge.ErrNotFound):
@@ -300,7 +293,7 @@ func (a *Adapter) encryptedOpen(ctx context.Context) ([]string, error) {
 			}
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, fmt.Errorf("find conversations of encrypted rooms: %w", err)
 	}

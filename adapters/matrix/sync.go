@@ -47,15 +47,11 @@ func (s *syncStore) SaveNextBatch(context.Context, id.UserID, string) error { re
 
 // LoadNextBatch reads the token saved after the last handled response.
 func (s *syncStore) LoadNextBatch(ctx context.Context, u id.UserID) (string, error) {
-	var token string
-	err := s.a.store.View(ctx, func(tx bridge.Tx) error {
-		b, err := tx.GetState(stateNamespace, nextBatchKey(u))
-		if errors.Is(err, bridge.ErrNotFound) {
-			return nil
-		}
-		token = string(b)
-		return err
-	})
+	b, err := s.a.engine.AdapterState(ctx, stateNamespace, nextBatchKey(u))
+	if errors.Is(err, bridge.ErrNotFound) {
+		return "", nil
+	}
+	token := string(b)
 	if err != nil {
 		return "", fmt.Errorf("load matrix sync token: %w", err)
 	}
@@ -135,8 +131,8 @@ func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, si
 	if s.failed != nil {
 		return fmt.Errorf("handle matrix events: %w", s.failed)
 	}
-	err := s.a.store.Update(ctx, func(tx bridge.Tx) error {
-		return tx.PutState(stateNamespace, nextBatchKey(s.a.bot), []byte(resp.NextBatch))
+	err := s.a.engine.SaveAdapter(ctx, stateNamespace, bridge.AdapterChange{
+		State: map[string][]byte{nextBatchKey(s.a.bot): []byte(resp.NextBatch)},
 	})
 	if err != nil {
 		return fmt.Errorf("save matrix sync token: %w", err)

@@ -6,13 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	fx "github.com/chatbridge/chatbridge/internal/fixture"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -130,20 +129,12 @@ type unit struct {
 func newUnit(t *testing.T, bcfg bridge.Config, store func(bridge.Store) bridge.Store) *unit {
 	t.Helper()
 	hs := newFakeHS(t)
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "bridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	var s bridge.Store = st
+	var s bridge.Store = fx.Store(t)
 	if store != nil {
-		s = store(st)
+		s = store(s)
 	}
 	log := slog.New(slog.DiscardHandler)
-	engine, err := bridge.New(bcfg, s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine := fx.Engine(t, fx.Options{Store: s, Config: bcfg, NoRun: true, Log: log})
 	a, err := New(Config{HomeserverURL: hs.srv.URL, UserID: "@bot:x", AccessToken: "token", Operators: []string{"@alice:x", "@bob:x"}}, engine, log)
 	if err != nil {
 		t.Fatal(err)
@@ -184,6 +175,8 @@ type recordingWhisperer struct {
 	mu sync.Mutex
 	ws []bridge.Whisper
 }
+
+func (r *recordingWhisperer) Name() string { return adapterName }
 
 func (r *recordingWhisperer) Whisper(_ context.Context, w bridge.Whisper) error {
 	r.mu.Lock()

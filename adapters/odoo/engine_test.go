@@ -2,27 +2,13 @@ package odoo
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
 
 // Through a real engine: a refused API key keeps the ticket in the store and
 // the outbox and tells the operator; once Odoo accepts the key, the retry
@@ -30,27 +16,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestEngineRefusedKeyThenFixed(t *testing.T) {
 	f := newFakeOdoo(t)
 	f.set(func(f *fakeOdoo) { f.refuse = true })
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	log := slog.New(slog.DiscardHandler)
-	eng, err := bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink := newTestSink(t, f.config())
-	eng.AddDeliverer(sink)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	}()
+	eng := fixture.Engine(t, fixture.Options{Components: []any{sink}, Config: bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}})
+	ctx := context.Background()
 
 	_, v, err := eng.StartSession(ctx, bridge.SessionInput{Name: "Vera", Email: "vera@example.com"})
 	if err != nil {
@@ -71,37 +39,32 @@ func TestEngineRefusedKeyThenFixed(t *testing.T) {
 
 	whispers := func() []string {
 		var out []string
-		if err := store.View(ctx, func(tx bridge.Tx) error {
-			msgs, err := tx.Messages(m.ConversationID, 0, 0)
-			for _, msg := range msgs {
-				if msg.Visibility == bridge.VisibilityWhisper && msg.Recipient == op.Key() {
-					out = append(out, msg.Text)
-				}
-			}
-			return err
-		}); err != nil {
+		msgs, err := eng.Messages(ctx, m.ConversationID, 0, 0)
+		if err != nil {
 			t.Fatal(err)
+		}
+		for _, msg := range msgs {
+			if msg.Visibility == bridge.VisibilityWhisper && msg.Recipient == op.Key() {
+				out = append(out, msg.Text)
+			}
 		}
 		return out
 	}
-	waitFor(t, "the operator to be told about the refused key", func() bool { return len(whispers()) > 0 })
+	fixture.WaitFor(t, "the operator to be told about the refused key", func() bool { return len(whispers()) > 0 })
 	w := whispers()[0]
 	for _, want := range []string{"odoo", "ticket #1", `odoo refused the login or API key for database "shopdb"`, "saved in chatbridge"} {
 		if !strings.Contains(w, want) {
 			t.Errorf("whisper %q lacks %q", w, want)
 		}
 	}
-	var depth int
-	if err := store.View(ctx, func(tx bridge.Tx) error {
-		if _, err := tx.Ticket(tk.Number); err != nil {
-			return err
-		}
-		d, err := tx.OutboxDepth()
-		depth = d[sink.Name()]
-		return err
-	}); err != nil {
+	if _, err := eng.Ticket(ctx, tk.Number); err != nil {
 		t.Fatalf("ticket not in the store: %v", err)
 	}
+	st, err := eng.OutboxStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	depth := st.Depth[sink.Name()]
 	if depth != 1 {
 		t.Errorf("outbox depth %d, want the ticket waiting", depth)
 	}
@@ -112,20 +75,18 @@ func TestEngineRefusedKeyThenFixed(t *testing.T) {
 	// The key is accepted again (fixed in Odoo): the outbox delivers it.
 	f.set(func(f *fakeOdoo) { f.refuse = false })
 	var link string
-	waitFor(t, "the ticket link", func() bool {
-		if err := store.View(ctx, func(tx bridge.Tx) error {
-			t, err := tx.Ticket(tk.Number)
-			link = t.Links[sink.Name()]
-			return err
-		}); err != nil {
+	fixture.WaitFor(t, "the ticket link", func() bool {
+		got, err := eng.Ticket(ctx, tk.Number)
+		if err != nil {
 			t.Fatal(err)
 		}
+		link = got.Links[sink.Name()]
 		return link != ""
 	})
 	if want := f.URL + "/web#id=1&model=helpdesk.ticket&view_type=form"; link != want {
 		t.Errorf("link = %q, want %q", link, want)
 	}
-	waitFor(t, "the link whisper", func() bool {
+	fixture.WaitFor(t, "the link whisper", func() bool {
 		ws := whispers()
 		return strings.Contains(ws[len(ws)-1], link)
 	})

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/commands"
+	fx "github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 const testChannel = "CSUPPORT"
@@ -44,23 +43,18 @@ func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fix
 	if setup != nil {
 		setup(fake, &cfg)
 	}
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.DiscardHandler)
-	eng, err := bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng.SetInterceptor(commands.New(eng, commands.Options{}))
+	eng := fx.Engine(t, fx.Options{NoRun: true, Log: log, Config: bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 100 * time.Millisecond}})
 	a, err := New(cfg, eng, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.probeEvery = 50 * time.Millisecond
-	eng.AddDeliverer(a)
-	eng.AddWhisperer(AdapterName, a)
+	for _, c := range []any{commands.New(eng, commands.Options{}), a} {
+		if err := eng.Register(c); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	adCtx, adCancel := context.WithCancel(ctx)
@@ -89,9 +83,6 @@ func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fix
 		case <-time.After(10 * time.Second):
 			t.Errorf("engine did not stop")
 		}
-		if err := store.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
 	})
 	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
 	if mode != ModeHTTP {
@@ -107,13 +98,7 @@ func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fix
 // waitFor polls cond until it holds or the deadline passes.
 func (f *fixture) waitFor(what string, cond func() bool) {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	fx.WaitFor(f.t, what, cond)
 }
 
 // visitor starts a session with a page view.
@@ -221,12 +206,7 @@ func (f *fixture) waitPublic(v bridge.Visitor, what string, match func(bridge.Me
 // all returns every stored message of a conversation.
 func (f *fixture) all(conv string) []bridge.Message {
 	f.t.Helper()
-	var msgs []bridge.Message
-	err := f.engine.Store().View(f.ctx, func(tx bridge.Tx) error {
-		var err error
-		msgs, err = tx.Messages(conv, 0, 0)
-		return err
-	})
+	msgs, err := f.engine.Messages(f.ctx, conv, 0, 0)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -235,11 +215,6 @@ func (f *fixture) all(conv string) []bridge.Message {
 
 // outboxEmpty reports whether slack's outbox is drained.
 func (f *fixture) outboxEmpty() bool {
-	var depth map[string]int
-	err := f.engine.Store().View(f.ctx, func(tx bridge.Tx) error {
-		var err error
-		depth, err = tx.OutboxDepth()
-		return err
-	})
-	return err == nil && depth[AdapterName] == 0
+	st, err := f.engine.OutboxStats(f.ctx)
+	return err == nil && st.Depth[AdapterName] == 0
 }

@@ -210,19 +210,10 @@ func (a *Adapter) handleEdit(ctx context.Context, ev inboundEvent, m messageEven
 // remind whispers a notice about an event to its operator once, even when
 // Slack delivers the event again.
 func (a *Adapter) remind(ctx context.Context, eventID, conv string, op bridge.Operator, text, ts string) error {
-	if eventID != "" {
-		now := a.engine.Now()
-		var seen bool
-		err := a.engine.Store().Update(ctx, func(tx bridge.Tx) error {
-			var err error
-			seen, err = tx.MarkSeen("slack:remind:"+eventID, now, now.Add(time.Hour))
-			return err
-		})
-		if err != nil || seen {
-			return err
-		}
+	if eventID == "" {
+		return a.engine.Whisper(ctx, conv, op, text, ts)
 	}
-	return a.engine.Whisper(ctx, conv, op, text, ts)
+	return a.engine.Notice(ctx, bridge.OperatorInput{EventID: eventID, ConversationID: conv, Operator: op}, text)
 }
 
 // fromBot reports messages of any bot or app, the bridge's own included:
@@ -242,12 +233,7 @@ func fromBot(m messageEvent, self identity) bool {
 
 // conversationOf maps a thread to its conversation.
 func (a *Adapter) conversationOf(ctx context.Context, channel, threadTS string) (string, bool, error) {
-	var conv string
-	err := a.engine.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		conv, err = tx.ConversationByRef(AdapterName, channel+":"+threadTS)
-		return err
-	})
+	conv, err := a.engine.ConversationByRef(ctx, AdapterName, channel+":"+threadTS)
 	if errors.Is(err, bridge.ErrNotFound) {
 		return "", false, nil
 	}

@@ -151,12 +151,7 @@ func (a *Adapter) afterPost(en bridge.OutboxEntry, err error) {
 // threadOf returns the channel and root ts of a conversation's thread, or an
 // error wrapping bridge.ErrNotFound.
 func (a *Adapter) threadOf(ctx context.Context, conversationID string) (channel, ts string, err error) {
-	var ref string
-	err = a.engine.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		ref, err = tx.Ref(AdapterName, conversationID)
-		return err
-	})
+	ref, err := a.engine.Ref(ctx, AdapterName, conversationID)
 	if err != nil {
 		return "", "", err
 	}
@@ -211,8 +206,8 @@ func (a *Adapter) ensureRoot(ctx context.Context, d bridge.Delivery) (channel, t
 }
 
 func (a *Adapter) putRef(ctx context.Context, conv, channel, ts string) error {
-	err := a.engine.Store().Update(context.WithoutCancel(ctx), func(tx bridge.Tx) error {
-		return tx.PutRef(AdapterName, conv, channel+":"+ts)
+	err := a.engine.SaveAdapter(context.WithoutCancel(ctx), AdapterName, bridge.AdapterChange{
+		Refs: map[string]string{conv: channel + ":" + ts},
 	})
 	if err != nil {
 		return fmt.Errorf("store thread ref: %w", err)

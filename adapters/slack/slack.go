@@ -24,7 +24,7 @@ const AdapterName = "slack"
 // bridge.Whisperer and bridge.HealthChecker.
 type Adapter struct {
 	cfg     Config
-	engine  *bridge.Engine
+	engine  Engine
 	api     *slack.Client
 	log     *slog.Logger
 	started time.Time
@@ -77,11 +77,25 @@ var (
 // inboundQueue bounds the events accepted but not yet handled.
 const inboundQueue = 256
 
-// New validates cfg and returns the adapter. Register it with
-// engine.AddDeliverer(a) and engine.AddWhisperer("slack", a), run Run next to
-// the engine (in both modes), and in HTTP mode mount Handler at EventsPath.
-// New does no I/O: Run checks the token with auth.test.
-func New(cfg Config, engine *bridge.Engine, log *slog.Logger) (*Adapter, error) {
+// Engine is what the adapter uses of the bridge (bridge.Engine implements
+// it).
+type Engine interface {
+	Now() time.Time
+	HandleOperator(ctx context.Context, in bridge.OperatorInput) error
+	Notice(ctx context.Context, in bridge.OperatorInput, text string) error
+	Whisper(ctx context.Context, conversationID string, op bridge.Operator, text, inReplyTo string) error
+	Ref(ctx context.Context, adapter, conversationID string) (string, error)
+	ConversationByRef(ctx context.Context, adapter, ref string) (string, error)
+	SaveAdapter(ctx context.Context, adapter string, ch bridge.AdapterChange) error
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
+// New validates cfg and returns the adapter. Register it with the engine
+// (bridge.Engine.Register: a destination and the "slack" whisperer), run Run
+// next to the engine (in both modes), and in HTTP mode mount Handler at
+// EventsPath. New does no I/O: Run checks the token with auth.test.
+func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 	if engine == nil {
 		return nil, errors.New("new slack adapter: nil engine")
 	}

@@ -8,14 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatbridge/chatbridge/adapters/webhook"
 	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // flaky answers 500 to the first failures requests, then records and
@@ -62,18 +61,6 @@ func (f *flaky) snapshot() (attempts int, accepted []webhook.Event) {
 	return f.attempts, append([]webhook.Event(nil), f.accepted...)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // A receiver that fails for a while gets every ticket exactly once, in
 // order, once it recovers; the outbox is then empty.
 func TestEngineRetriesUntilDelivered(t *testing.T) {
@@ -86,30 +73,13 @@ func TestEngineRetriesUntilDelivered(t *testing.T) {
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 
-	store, err := boltstore.Open(filepath.Join(t.TempDir(), "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	log := slog.New(slog.DiscardHandler)
-	eng, err := bridge.New(bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}, store, log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sink, err := webhook.New(webhook.Config{URL: srv.URL, Secret: secret, Timeout: 2 * time.Second}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng.AddDeliverer(sink)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("engine: %v", err)
-		}
-	}()
+	eng := fixture.Engine(t, fixture.Options{Components: []any{sink}, Config: bridge.Config{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond}})
+	ctx := context.Background()
 
 	_, v, err := eng.StartSession(ctx, bridge.SessionInput{Name: "Vera", Email: "vera@example.com"})
 	if err != nil {
@@ -129,20 +99,16 @@ func TestEngineRetriesUntilDelivered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "every ticket delivered and the outbox empty", func() bool {
+	fixture.WaitFor(t, "every ticket delivered and the outbox empty", func() bool {
 		_, acc := rcv.snapshot()
 		if len(acc) < tickets {
 			return false
 		}
-		var depth int
-		if err := store.View(ctx, func(tx bridge.Tx) error {
-			d, err := tx.OutboxDepth()
-			depth = d[sink.Name()]
-			return err
-		}); err != nil {
+		st, err := eng.OutboxStats(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return depth == 0
+		return st.Depth[sink.Name()] == 0
 	})
 	attempts, acc := rcv.snapshot()
 	if len(acc) != tickets {
@@ -169,16 +135,14 @@ func TestEngineRetriesUntilDelivered(t *testing.T) {
 	}
 	// The operator was told once, at the first failure; the ticket stayed.
 	var whispers int
-	if err := store.View(ctx, func(tx bridge.Tx) error {
-		msgs, err := tx.Messages(m.ConversationID, 0, 0)
-		for _, msg := range msgs {
-			if msg.Visibility == bridge.VisibilityWhisper && msg.Recipient == op.Key() {
-				whispers++
-			}
-		}
-		return err
-	}); err != nil {
+	msgs, err := eng.Messages(ctx, m.ConversationID, 0, 0)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, msg := range msgs {
+		if msg.Visibility == bridge.VisibilityWhisper && msg.Recipient == op.Key() {
+			whispers++
+		}
 	}
 	if whispers != 1 {
 		t.Errorf("operator got %d failure whispers, want 1", whispers)
