@@ -62,14 +62,12 @@ func HashPassword(pw string) (string, error) {
 	return string(h), nil
 }
 
-// validate checks cfg and fills in defaults. It reports every problem at once.
-func (cfg *Config) validate() error {
+// Validate reports every problem of cfg at once, each naming its
+// bridge.toml key.
+func (cfg Config) Validate() []error {
 	var errs []error
 	if cfg.SessionTTL < 0 {
 		errs = append(errs, fmt.Errorf("inbox.session_ttl: must not be negative"))
-	}
-	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = DefaultSessionTTL
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -78,7 +76,6 @@ func (cfg *Config) validate() error {
 		}
 	}
 	seen := map[string]bool{}
-	ops := make([]OperatorAccount, len(cfg.Operators))
 	for i, op := range cfg.Operators {
 		key := fmt.Sprintf("inbox.operators[%d]", i)
 		lower := strings.ToLower(op.Login)
@@ -91,6 +88,18 @@ func (cfg *Config) validate() error {
 		if _, err := bcrypt.Cost([]byte(op.PasswordHash)); err != nil {
 			errs = append(errs, fmt.Errorf("%s.password_hash: not a bcrypt hash (make one with `chatbridge inbox hash-password`)", key))
 		}
+	}
+	return errs
+}
+
+// defaults fills in zero fields: the session lifetime and operators'
+// display names.
+func (cfg *Config) defaults() {
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
+	ops := make([]OperatorAccount, len(cfg.Operators))
+	for i, op := range cfg.Operators {
 		op.Name = strings.TrimSpace(op.Name)
 		if op.Name == "" {
 			op.Name = op.Login
@@ -98,7 +107,6 @@ func (cfg *Config) validate() error {
 		ops[i] = op
 	}
 	cfg.Operators = ops
-	return errors.Join(errs...)
 }
 
 func validLogin(s string) bool {

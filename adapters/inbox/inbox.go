@@ -3,6 +3,7 @@ package inbox
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -88,9 +89,10 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("new inbox: %w", err)
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("new inbox: %w", errors.Join(errs...))
 	}
+	cfg.defaults()
 	in := &Inbox{
 		cfg: cfg, engine: engine, log: log.With("adapter", AdapterName),
 		sessions:   &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},

@@ -3,6 +3,7 @@ package odoo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,30 +71,38 @@ var (
 	_ bridge.HealthChecker = (*Sink)(nil)
 )
 
-// New checks cfg and returns a Sink. It does not contact Odoo: the first
-// delivery (or Health) logs in.
+// Validate reports every problem of c at once, each naming its bridge.toml
+// key ("sinks.odoo.url: …").
+func (c Config) Validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("sinks.odoo.%s: %w: %s", key, bridge.ErrInvalid, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url", "%q is not an absolute http(s) URL", c.URL)
+	}
+	for _, f := range []struct{ name, v string }{{"database", c.Database}, {"login", c.Login}, {"api_key", c.APIKey}} {
+		if f.v == "" {
+			bad(f.name, "is required")
+		}
+	}
+	if !c.Tickets && !c.Leads {
+		bad("tickets", "neither tickets nor leads are enabled")
+	}
+	if c.HelpdeskTeamID < 0 {
+		bad("helpdesk_team_id", "must not be negative")
+	}
+	return errs
+}
+
+// New checks cfg (Validate) and returns a Sink. It does not contact Odoo:
+// the first delivery (or Health) logs in.
 func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	if cfg.Name == "" {
 		cfg.Name = "odoo"
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("new odoo sink: %w: url %q is not an absolute http(s) URL", bridge.ErrInvalid, cfg.URL)
-	}
-	var missing []string
-	for _, f := range []struct{ name, v string }{{"database", cfg.Database}, {"login", cfg.Login}, {"api_key", cfg.APIKey}} {
-		if f.v == "" {
-			missing = append(missing, f.name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("new odoo sink: %w: %s required", bridge.ErrInvalid, strings.Join(missing, ", "))
-	}
-	if !cfg.Tickets && !cfg.Leads {
-		return nil, fmt.Errorf("new odoo sink: %w: neither tickets nor leads are enabled", bridge.ErrInvalid)
-	}
-	if cfg.HelpdeskTeamID < 0 {
-		return nil, fmt.Errorf("new odoo sink: %w: negative helpdesk team id", bridge.ErrInvalid)
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("new odoo sink: %w", errors.Join(errs...))
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Second

@@ -75,7 +75,7 @@ func TestNew(t *testing.T) {
 		{"leads only", func(c *Config) { c.Tickets, c.Leads = false, true }, ""},
 		{"no url", func(c *Config) { c.URL = "" }, "not an absolute"},
 		{"relative url", func(c *Config) { c.URL = "odoo.example.com" }, "not an absolute"},
-		{"missing credentials", func(c *Config) { c.Database, c.APIKey = "", "" }, "database, api_key required"},
+		{"missing credentials", func(c *Config) { c.Database, c.APIKey = "", "" }, "sinks.odoo.api_key: invalid input: is required"},
 		{"nothing enabled", func(c *Config) { c.Tickets = false }, "neither tickets nor leads"},
 		{"negative team", func(c *Config) { c.HelpdeskTeamID = -2 }, "team"},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,26 +66,40 @@ var (
 // park the outbox for days.
 const maxRetryAfter = time.Hour
 
-// New checks cfg and returns a Sink.
+// Validate reports every problem of c at once, each naming its bridge.toml
+// key ("sinks.webhook.url: …").
+func (c Config) Validate() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("sinks.webhook.%s: %w: %s", key, bridge.ErrInvalid, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url", "%q is not an absolute http(s) URL", c.URL)
+	}
+	if c.Secret == "" {
+		bad("secret", "is required to sign requests")
+	}
+	for _, e := range c.Events {
+		if !slices.Contains(Types, e) {
+			bad("events", "unknown event %q (known: %s)", e, strings.Join(Types, ", "))
+		}
+	}
+	return errs
+}
+
+// New checks cfg (Validate) and returns a Sink.
 func New(cfg Config, log *slog.Logger) (*Sink, error) {
 	if cfg.Name == "" {
 		cfg.Name = "webhook"
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("new webhook: %w: url %q is not an absolute http(s) URL", bridge.ErrInvalid, cfg.URL)
-	}
-	if cfg.Secret == "" {
-		return nil, fmt.Errorf("new webhook: %w: a secret is required to sign requests", bridge.ErrInvalid)
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("new webhook: %w", errors.Join(errs...))
 	}
 	if cfg.Events == nil {
 		cfg.Events = []string{TypeTicket, TypeLead}
 	}
 	events := map[bridge.OutboxKind]bool{}
 	for _, e := range cfg.Events {
-		if !slices.Contains(Types, e) {
-			return nil, fmt.Errorf("new webhook: %w: unknown event %q (known: %s)", bridge.ErrInvalid, e, strings.Join(Types, ", "))
-		}
 		events[bridge.OutboxKind(e)] = true
 	}
 	if cfg.Timeout <= 0 {

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -25,26 +21,6 @@ func newConversationsCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newConvListCmd(g), newConvShowCmd(g), newConvExportCmd(g))
 	return cmd
-}
-
-// withAdmin runs fn with an admin client for the configured data directory.
-func withAdmin(ctx context.Context, g *globals, fn func(*admin.Client) error) error {
-	dir, err := g.resolveDataDir()
-	if err != nil {
-		return err
-	}
-	c, err := admin.Dial(ctx, dir)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return fn(c)
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func newConvListCmd(g *globals) *cobra.Command {
@@ -94,14 +70,6 @@ func newConvListCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only open or closed conversations")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many (0: all)")
 	return cmd
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
 }
 
 func fetchConversation(cmd *cobra.Command, g *globals, id string) (admin.ConversationDetail, error) {

@@ -11,10 +11,6 @@ import (
 	"github.com/chatbridge/chatbridge/adapters/inbox"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newInboxCmd)
-}
-
 func newInboxCmd(*globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "inbox", Short: "Built-in operator inbox helpers"}
 	cmd.AddCommand(&cobra.Command{

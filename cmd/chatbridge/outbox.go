@@ -12,10 +12,6 @@ import (
 	"github.com/chatbridge/chatbridge/internal/admin"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newOutboxCmd)
-}
-
 func newOutboxCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "outbox", Short: "Deliveries waiting for Slack, Matrix, e-mail and the sinks"}
 	var (

@@ -38,20 +38,23 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: ./bridge.toml if it exists, else $CHATBRIDGE_CONFIG, else built-in defaults)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (overrides server.data_dir)")
+	// Every command, in the order `chatbridge help` lists them; each group
+	// lives in its own file.
 	root.AddCommand(
-		newServeCmd(g),
-		newConfigCmd(g),
-		newConversationsCmd(g),
-		newVersionCmd(),
+		newServeCmd(g),         // serve.go
+		newConfigCmd(g),        // config.go
+		newConversationsCmd(g), // conversations.go
+		newCannedCmd(g),        // canned.go
+		newTicketsCmd(g),       // records.go
+		newLeadsCmd(g),         // records.go
+		newOutboxCmd(g),        // outbox.go
+		newInboxCmd(g),         // inbox.go
+		newSlackCmd(g),         // slack.go
+		newMatrixCmd(g),        // matrix.go
+		newVersionCmd(),        // root.go
 	)
-	for _, f := range extraCommands {
-		root.AddCommand(f(g))
-	}
 	return root
 }
-
-// extraCommands lets other files add top-level commands (canned, tickets…).
-var extraCommands []func(*globals) *cobra.Command
 
 // execute runs the CLI and returns the process exit code.
 func execute(args []string, stdout, stderr io.Writer) int {

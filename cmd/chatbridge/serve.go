@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,9 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/internal/admin"
+	"github.com/chatbridge/chatbridge/internal/app"
 	"github.com/chatbridge/chatbridge/internal/config"
 )
 
@@ -69,59 +67,22 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// app is a running server's parts.
-type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	store   *boltstore.Store
-	engine  *bridge.Engine
-	metrics *metrics
-	health  []bridge.HealthChecker
-	mux     *http.ServeMux
-	// banner lines printed once the server listens.
-	banner []string
-	// runners run beside the HTTP server until shutdown; onShutdown are
-	// called when the HTTP server starts shutting down (close live streams).
-	runners    []func(context.Context) error
-	onShutdown []func()
-}
-
 // serve runs the server until ctx ends, then shuts down gracefully: stop
 // accepting, drain HTTP, stop the delivery workers, close the store.
 func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stderr io.Writer) error {
 	log := newLogger(cfg.Log, stderr)
 	start := time.Now()
-	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	dbPath := filepath.Join(cfg.Server.DataDir, admin.DBName)
-	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: time.Second})
-	if errors.Is(err, boltstore.ErrLocked) {
-		return fmt.Errorf("%s is in use: is another chatbridge serving this data directory?", dbPath)
-	}
+	a, err := app.Open(cfg, log, app.Options{})
 	if err != nil {
-		return err
+		return configError(cfgPath, err)
 	}
-	a := &app{cfg: cfg, log: log, store: st, mux: http.NewServeMux()}
 	defer func() {
-		if err := st.Close(); err != nil {
+		if err := a.Close(); err != nil {
 			log.Error("close store", "err", err)
 		}
 	}()
-	a.engine, err = bridge.New(bridge.Config{
-		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
-		VisitorIdleTTL:  cfg.Visitor.TokenIdleTTL.Duration(),
-	}, st, log)
-	if err != nil {
-		return err
-	}
-	a.metrics = newMetrics(a.engine)
-	a.engine.SetMetrics(a.metrics)
-	if err := a.wire(); err != nil {
-		return err
-	}
-	a.mux.HandleFunc("GET /healthz", a.healthz)
-	a.mux.Handle("GET /metrics", a.metricsHandler())
+	a.Mux.HandleFunc("GET /healthz", healthz(a))
+	a.Mux.Handle("GET /metrics", a.Metrics())
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -133,54 +94,46 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 		base = cfg.Server.BaseURL()
 	}
 	srv := &http.Server{
-		Handler:           a.mux,
+		Handler:           a.Mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-
-	for _, f := range a.onShutdown {
-		srv.RegisterOnShutdown(f)
+	for _, c := range a.Closers() {
+		srv.RegisterOnShutdown(c.Close)
 	}
+
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	errc := make(chan error, 3+len(a.runners))
-	wg.Add(3)
-	go func() { defer wg.Done(); errc <- a.engine.Run(runCtx) }()
-	for _, run := range a.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := run(runCtx); err != nil && runCtx.Err() == nil {
+	runners := a.Runners()
+	errc := make(chan error, len(runners)+1)
+	for _, r := range runners {
+		wg.Go(func() {
+			if err := r.Run(runCtx); err != nil && runCtx.Err() == nil {
 				errc <- err
 			}
-		}()
+		})
 	}
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http: %w", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
+	})
+	wg.Go(func() {
 		// Without the admin socket the server still serves chats; only the
 		// CLI cannot reach it while it runs, so this is not fatal.
-		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.engine, log), log); err != nil {
+		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.Engine, log), log); err != nil {
 			log.Error("admin socket unavailable: management commands cannot reach this server while it runs", "err", err)
 		}
-	}()
+	})
 
 	from := cfgPath
 	if from == "" {
 		from = "built-in defaults (no bridge.toml)"
 	}
+	dbPath := filepath.Join(cfg.Server.DataDir, app.DBName)
 	fmt.Fprintf(stdout, "chatbridge %s ready in %s (config: %s, data: %s)\n", version, time.Since(start).Round(time.Millisecond), from, dbPath)
-	if cfg.Server.DemoPage {
-		fmt.Fprintf(stdout, "  demo page:      %s/\n", base)
-	}
-	fmt.Fprintf(stdout, "  visitor API:    %s/api/v1/\n", base)
-	for _, l := range a.banner {
+	for _, l := range a.Banner {
 		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", base)
@@ -204,45 +157,40 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	return runErr
 }
 
-// healthz reports the store and each adapter: 200 when all are healthy,
+// healthz reports the store and each component: 200 when all are healthy,
 // else 503. The reasons (which may name internal URLs) are shown only to
 // local requests that did not come through a proxy; others see which check
 // failed, not why.
-func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
-	details := isLocal(r)
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	type check struct {
-		Name  string `json:"name"`
-		OK    bool   `json:"ok"`
-		Error string `json:"error,omitempty"`
-	}
-	checks := []check{}
-	ok := true
-	add := func(name string, err error) {
-		c := check{Name: name, OK: err == nil}
-		if err != nil {
-			ok = false
-			if details {
-				c.Error = err.Error()
-			} else {
-				a.log.Warn("health check failed", "check", name, "err", err)
-			}
+func healthz(a *app.App) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		details := isLocal(r)
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		type check struct {
+			Name  string `json:"name"`
+			OK    bool   `json:"ok"`
+			Error string `json:"error,omitempty"`
 		}
-		checks = append(checks, c)
+		checks := []check{}
+		ok := true
+		for _, h := range a.Engine.Health(ctx) {
+			c := check{Name: h.Name, OK: h.Err == nil}
+			if h.Err != nil {
+				ok = false
+				if details {
+					c.Error = h.Err.Error()
+				} else {
+					a.Log.Warn("health check failed", "check", h.Name, "err", h.Err)
+				}
+			}
+			checks = append(checks, c)
+		}
+		status := http.StatusOK
+		if !ok {
+			status = http.StatusServiceUnavailable
+		}
+		admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
 	}
-	add("store", a.store.View(ctx, func(tx bridge.Tx) error {
-		_, err := tx.CountConversations(bridge.StatusOpen)
-		return err
-	}))
-	for _, h := range a.health {
-		add(h.Name(), h.Health(ctx))
-	}
-	status := http.StatusOK
-	if !ok {
-		status = http.StatusServiceUnavailable
-	}
-	admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
 }
 
 // isLocal reports whether r comes from this machine directly (not through

@@ -6,25 +6,47 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
 
+// Engine is what the admin API uses of the bridge (bridge.Engine
+// implements it).
+type Engine interface {
+	Now() time.Time
+	Conversations(ctx context.Context, f bridge.ConversationFilter) ([]bridge.ConversationSummary, error)
+	ConversationDetail(ctx context.Context, id string, after uint64, limit, pages int) (bridge.ConversationDetail, error)
+	CannedResponses(ctx context.Context) ([]bridge.CannedResponse, error)
+	PutCanned(ctx context.Context, c bridge.CannedResponse) (replaced bool, err error)
+	ImportCanned(ctx context.Context, list []bridge.CannedResponse) (added, replaced int, err error)
+	DeleteCanned(ctx context.Context, owner, shortcut string) error
+	Tickets(ctx context.Context, limit int) ([]bridge.Ticket, error)
+	Ticket(ctx context.Context, number uint64) (bridge.Ticket, error)
+	SearchTickets(ctx context.Context, q string, limit int) (bridge.TicketQuery, error)
+	Leads(ctx context.Context, limit int) ([]bridge.Lead, error)
+	Lead(ctx context.Context, number uint64) (bridge.Lead, error)
+	PendingDeliveries(ctx context.Context, destination string, limit int) ([]bridge.OutboxEntry, error)
+}
+
+var _ Engine = (*bridge.Engine)(nil)
+
 // Handler serves the admin API for an engine.
 type Handler struct {
-	engine *bridge.Engine
+	engine Engine
 	log    *slog.Logger
 	mux    *http.ServeMux
 }
 
 // NewHandler returns the admin API on engine.
-func NewHandler(engine *bridge.Engine, log *slog.Logger) *Handler {
+func NewHandler(engine Engine, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -42,19 +64,14 @@ func NewHandler(engine *bridge.Engine, log *slog.Logger) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // ConversationSummary is one row of `conversations list`.
-type ConversationSummary struct {
-	Conversation bridge.Conversation `json:"conversation"`
-	Visitor      bridge.Visitor      `json:"visitor"`
-}
+type ConversationSummary = bridge.ConversationSummary
 
 // ConversationDetail is `conversations show`: every message the operators
 // see (public, notes and whispers), and the visitor's recent pages.
-type ConversationDetail struct {
-	Conversation bridge.Conversation `json:"conversation"`
-	Visitor      bridge.Visitor      `json:"visitor"`
-	Messages     []bridge.Message    `json:"messages"`
-	PageViews    []bridge.PageView   `json:"pageviews"`
-}
+type ConversationDetail = bridge.ConversationDetail
+
+// pagesShown is how many page views `conversations show` lists.
+const pagesShown = 15
 
 func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 	f := bridge.ConversationFilter{Status: bridge.Status(r.URL.Query().Get("status"))}
@@ -70,22 +87,7 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
-	out := []ConversationSummary{}
-	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
-		convs, err := tx.Conversations(f)
-		if err != nil {
-			return err
-		}
-		out = out[:0]
-		for _, c := range convs {
-			v, err := tx.Visitor(c.VisitorID)
-			if err != nil && !errors.Is(err, bridge.ErrNotFound) {
-				return err
-			}
-			out = append(out, ConversationSummary{Conversation: c, Visitor: v})
-		}
-		return nil
-	})
+	out, err := h.engine.Conversations(r.Context(), f)
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, err)
 		return
@@ -94,21 +96,7 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request) {
-	var d ConversationDetail
-	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
-		var err error
-		if d.Conversation, err = tx.Conversation(r.PathValue("id")); err != nil {
-			return err
-		}
-		if d.Visitor, err = tx.Visitor(d.Conversation.VisitorID); err != nil {
-			return err
-		}
-		if d.Messages, err = tx.Messages(d.Conversation.ID, 0, 0); err != nil {
-			return err
-		}
-		d.PageViews, err = tx.PageViews(d.Conversation.VisitorID, 15)
-		return err
-	})
+	d, err := h.engine.ConversationDetail(r.Context(), r.PathValue("id"), 0, 0, pagesShown)
 	if errors.Is(err, bridge.ErrNotFound) {
 		WriteError(w, http.StatusNotFound, fmt.Errorf("no conversation %q", r.PathValue("id")))
 		return
@@ -116,9 +104,6 @@ func (h *Handler) showConversation(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, err)
 		return
-	}
-	if d.Messages == nil {
-		d.Messages = []bridge.Message{}
 	}
 	WriteJSON(w, http.StatusOK, d)
 }

@@ -10,13 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/chatbridge/chatbridge/bridge"
-	"github.com/chatbridge/chatbridge/bridge/boltstore"
 )
 
 // SocketName is the admin socket's file name in the data directory.
@@ -59,9 +55,19 @@ func socketAddr(sock string) string {
 	return sock
 }
 
+// OpenFunc opens the data directory in this process, for when no server
+// runs: it returns the admin API on an engine built as serve builds it, and
+// a function that releases the store. It fails with an error wrapping
+// ErrLocked when another process holds the store.
+type OpenFunc func(ctx context.Context) (h http.Handler, close func() error, err error)
+
+// ErrLocked is wrapped by an OpenFunc's error when another process holds
+// the store.
+var ErrLocked = errors.New("store is locked by another process")
+
 // Dial connects to the server whose data directory is dataDir, or opens the
-// store itself when no server answers on the admin socket.
-func Dial(ctx context.Context, dataDir string) (*Client, error) {
+// store itself with open when no server answers on the admin socket.
+func Dial(ctx context.Context, dataDir string, open OpenFunc) (*Client, error) {
 	sock := socketAddr(filepath.Join(dataDir, SocketName))
 	if _, err := os.Stat(sock); err == nil {
 		c := &Client{hc: &http.Client{Transport: &http.Transport{
@@ -82,20 +88,14 @@ func Dial(ctx context.Context, dataDir string) (*Client, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("no chatbridge data in %s (run `chatbridge serve` first, or pass --data-dir / --config)", dataDir)
 	}
-	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: 500 * time.Millisecond})
-	if errors.Is(err, boltstore.ErrLocked) {
+	h, closeStore, err := open(ctx)
+	if errors.Is(err, ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by a running chatbridge, but its admin socket %s does not answer: %w", dbPath, sock, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	eng, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	h := NewHandler(eng, nil)
-	return &Client{hc: &http.Client{Transport: inProcess{h}}, close: st.Close}, nil
+	return &Client{hc: &http.Client{Transport: inProcess{h}}, close: closeStore}, nil
 }
 
 // Close releases the store when it was opened in this process.
@@ -146,9 +146,33 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 type inProcess struct{ h http.Handler }
 
 func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
-	rec := httptest.NewRecorder()
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	t.h.ServeHTTP(rec, req)
-	return rec.Result(), nil
+	return &http.Response{
+		Status: http.StatusText(rec.status), StatusCode: rec.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: rec.header, Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: req,
+	}, nil
+}
+
+// recorder is the http.ResponseWriter of an in-process call.
+type recorder struct {
+	header      http.Header
+	body        bytes.Buffer
+	status      int
+	wroteHeader bool
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = status, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
 }
 
 // Serve answers the admin API on a unix socket (mode 0600) in dataDir until

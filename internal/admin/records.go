@@ -2,12 +2,10 @@ package admin
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -31,17 +29,6 @@ func (h *Handler) records() {
 	h.mux.HandleFunc("GET /v1/leads", h.listLeads)
 	h.mux.HandleFunc("GET /v1/leads/{number}", h.showLead)
 	h.mux.HandleFunc("GET /v1/outbox", h.listOutbox)
-}
-
-// view runs fn read-only and writes out as JSON, or the error.
-func (h *Handler) view(w http.ResponseWriter, r *http.Request, fn func(bridge.Tx) (any, error)) {
-	var out any
-	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
-		var err error
-		out, err = fn(tx)
-		return err
-	})
-	h.answer(w, out, err)
 }
 
 func (h *Handler) answer(w http.ResponseWriter, out any, err error) {
@@ -78,16 +65,14 @@ func numberParam(r *http.Request) (uint64, error) {
 }
 
 func (h *Handler) listCanned(w http.ResponseWriter, r *http.Request) {
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		all, err := tx.AllCanned()
-		if all == nil {
-			all = []bridge.CannedResponse{}
-		}
-		if q := r.URL.Query().Get("q"); q != "" && err == nil {
-			all = canned.Match(all, q, r.URL.Query().Get("operator"))
-		}
-		return all, err
-	})
+	all, err := h.engine.CannedResponses(r.Context())
+	if all == nil {
+		all = []bridge.CannedResponse{}
+	}
+	if q := r.URL.Query().Get("q"); q != "" && err == nil {
+		all = canned.Match(all, q, r.URL.Query().Get("operator"))
+	}
+	h.answer(w, all, err)
 }
 
 // CannedResult says what an add or import changed.
@@ -103,28 +88,19 @@ func (h *Handler) addCanned(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.Uses, c.LastUsed = 0, time.Time{}
-	var res CannedResult // canned.Put validates: ErrInvalid answers 400
-	err := h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
-		replaced, err := canned.Put(tx, c)
-		res = CannedResult{}
-		if replaced {
-			res.Replaced = 1
-		} else {
-			res.Added = 1
-		}
-		return err
-	})
+	var res CannedResult // the engine validates: ErrInvalid answers 400
+	replaced, err := h.engine.PutCanned(r.Context(), c)
+	if replaced {
+		res.Replaced = 1
+	} else {
+		res.Added = 1
+	}
 	h.answer(w, res, err)
 }
 
 func (h *Handler) removeCanned(w http.ResponseWriter, r *http.Request) {
 	owner, sc := r.URL.Query().Get("owner"), r.PathValue("shortcut")
-	err := h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
-		if _, err := tx.Canned(owner, sc); err != nil {
-			return fmt.Errorf("no canned response :%s: %w", sc, err)
-		}
-		return tx.DeleteCanned(owner, sc)
-	})
+	err := h.engine.DeleteCanned(r.Context(), owner, sc)
 	h.answer(w, map[string]string{"removed": sc}, err)
 }
 
@@ -147,22 +123,17 @@ func (h *Handler) importCanned(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err)
 		return
 	}
+	if err := canned.ValidateAll(list); err != nil {
+		WriteError(w, http.StatusBadRequest, err)
+		return
+	}
 	var res CannedResult
-	err = h.engine.Store().Update(r.Context(), func(tx bridge.Tx) error {
-		var err error
-		res.Added, res.Replaced, err = canned.Import(tx, list)
-		return err
-	})
+	res.Added, res.Replaced, err = h.engine.ImportCanned(r.Context(), list)
 	h.answer(w, res, err)
 }
 
 func (h *Handler) exportCanned(w http.ResponseWriter, r *http.Request) {
-	var all []bridge.CannedResponse
-	err := h.engine.Store().View(r.Context(), func(tx bridge.Tx) error {
-		var err error
-		all, err = tx.AllCanned()
-		return err
-	})
+	all, err := h.engine.CannedResponses(r.Context())
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, err)
 		return
@@ -192,13 +163,11 @@ func (h *Handler) listTickets(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		ts, err := tx.Tickets(limit)
-		if ts == nil {
-			ts = []bridge.Ticket{}
-		}
-		return ts, err
-	})
+	ts, err := h.engine.Tickets(r.Context(), limit)
+	if ts == nil {
+		ts = []bridge.Ticket{}
+	}
+	h.answer(w, ts, err)
 }
 
 func (h *Handler) searchTickets(w http.ResponseWriter, r *http.Request) {
@@ -212,13 +181,11 @@ func (h *Handler) searchTickets(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, errors.New("search needs keywords or #number (q=…)"))
 		return
 	}
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		res, err := bridge.FindTickets(tx, q, limit)
-		if res.Tickets == nil {
-			res.Tickets = []bridge.Ticket{}
-		}
-		return res, err
-	})
+	res, err := h.engine.SearchTickets(r.Context(), q, limit)
+	if res.Tickets == nil {
+		res.Tickets = []bridge.Ticket{}
+	}
+	h.answer(w, res, err)
 }
 
 func (h *Handler) showTicket(w http.ResponseWriter, r *http.Request) {
@@ -227,13 +194,11 @@ func (h *Handler) showTicket(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		t, err := tx.Ticket(n)
-		if errors.Is(err, bridge.ErrNotFound) {
-			err = fmt.Errorf("no ticket #%d: %w", n, err)
-		}
-		return t, err
-	})
+	t, err := h.engine.Ticket(r.Context(), n)
+	if errors.Is(err, bridge.ErrNotFound) {
+		err = fmt.Errorf("no ticket #%d: %w", n, err)
+	}
+	h.answer(w, t, err)
 }
 
 func (h *Handler) listLeads(w http.ResponseWriter, r *http.Request) {
@@ -242,13 +207,11 @@ func (h *Handler) listLeads(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		ls, err := tx.Leads(limit)
-		if ls == nil {
-			ls = []bridge.Lead{}
-		}
-		return ls, err
-	})
+	ls, err := h.engine.Leads(r.Context(), limit)
+	if ls == nil {
+		ls = []bridge.Lead{}
+	}
+	h.answer(w, ls, err)
 }
 
 func (h *Handler) showLead(w http.ResponseWriter, r *http.Request) {
@@ -257,13 +220,11 @@ func (h *Handler) showLead(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err)
 		return
 	}
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		l, err := tx.Lead(n)
-		if errors.Is(err, bridge.ErrNotFound) {
-			err = fmt.Errorf("no lead #%d: %w", n, err)
-		}
-		return l, err
-	})
+	l, err := h.engine.Lead(r.Context(), n)
+	if errors.Is(err, bridge.ErrNotFound) {
+		err = fmt.Errorf("no lead #%d: %w", n, err)
+	}
+	h.answer(w, l, err)
 }
 
 // OutboxRow is one pending delivery, for `chatbridge outbox list`.
@@ -284,27 +245,11 @@ func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) {
 	if limit == 0 {
 		limit = 100
 	}
-	only := r.URL.Query().Get("destination")
+	entries, err := h.engine.PendingDeliveries(r.Context(), r.URL.Query().Get("destination"), limit)
 	now := h.engine.Now()
-	h.view(w, r, func(tx bridge.Tx) (any, error) {
-		depth, err := tx.OutboxDepth()
-		if err != nil {
-			return nil, err
-		}
-		rows := []OutboxRow{}
-		for dest := range depth {
-			if only != "" && dest != only {
-				continue
-			}
-			entries, err := tx.Outbox(dest, 0, limit)
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range entries {
-				rows = append(rows, OutboxRow{OutboxEntry: e, AgeSeconds: now.Sub(e.CreatedAt).Seconds()})
-			}
-		}
-		slices.SortFunc(rows, func(a, b OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
-		return rows, nil
-	})
+	rows := make([]OutboxRow, 0, len(entries))
+	for _, e := range entries {
+		rows = append(rows, OutboxRow{OutboxEntry: e, AgeSeconds: now.Sub(e.CreatedAt).Seconds()})
+	}
+	h.answer(w, rows, err)
 }

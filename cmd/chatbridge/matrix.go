@@ -11,10 +11,6 @@ import (
 	"github.com/chatbridge/chatbridge/adapters/matrix"
 )
 
-func init() {
-	extraCommands = append(extraCommands, newMatrixCmd)
-}
-
 // matrixRegistrationFlags are the appservice settings of `chatbridge
 // matrix registration`; empty ones fall back to the configuration.
 type matrixRegistrationFlags struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chatbridge/chatbridge/internal/app"
 	"github.com/chatbridge/chatbridge/internal/config"
 )
 
@@ -62,12 +63,21 @@ func newConfigCmd(g *globals) *cobra.Command {
 	check := &cobra.Command{
 		Use:   "check [file]",
 		Short: "Validate a config file and report every problem with its key path",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `Validate a config file as serve does (the file's own rules and every enabled
+component's checks) and report every problem with its key path. A
+configuration that passes starts. Exit status 1 when there are problems.
+
+With --print the effective configuration (secrets redacted) goes to standard
+output and "OK" to standard error, so the output can be saved as a file.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				g.configPath = args[0]
 			}
 			cfg, path, err := g.loadConfig()
+			if err == nil {
+				err = app.Check(cfg) // exactly what serve checks
+			}
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			if path == "" {
 				path = "built-in defaults"
@@ -85,10 +95,12 @@ func newConfigCmd(g *globals) *cobra.Command {
 			case err != nil:
 				return err
 			}
-			fmt.Fprintf(out, "%s: OK\n", path)
 			if print {
+				fmt.Fprintf(errOut, "%s: OK\n", path)
 				fmt.Fprint(out, cfg.Redacted())
+				return nil
 			}
+			fmt.Fprintf(out, "%s: OK\n", path)
 			return nil
 		},
 	}

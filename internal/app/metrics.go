@@ -1,11 +1,13 @@
-package main
+package app
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
@@ -46,6 +48,9 @@ func newMetrics(eng *bridge.Engine) *metrics {
 	return m
 }
 
+// handler serves the metrics in the Prometheus text format.
+func (m *metrics) handler() http.Handler { return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}) }
+
 func (m *metrics) MessageIn(from bridge.From)             { m.in.WithLabelValues(string(from)).Inc() }
 func (m *metrics) MessageOut(dest string)                 { m.out.WithLabelValues(dest).Inc() }
 func (m *metrics) DeliveryError(dest string)              { m.deliveryEr.WithLabelValues(dest).Inc() }
@@ -71,35 +76,19 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var (
-		depth    map[string]int
-		open, cl int
-		oldest   = map[string]float64{}
-	)
-	err := c.eng.Store().View(ctx, func(tx bridge.Tx) error {
-		var err error
-		if depth, err = tx.OutboxDepth(); err != nil {
-			return err
-		}
-		now := c.eng.Now()
-		for d, n := range depth {
-			if n == 0 {
-				continue
-			}
-			first, err := tx.Outbox(d, 0, 1)
-			if err != nil {
-				return err
-			}
-			if len(first) == 1 {
-				oldest[d] = now.Sub(first[0].CreatedAt).Seconds()
-			}
-		}
-		if open, err = tx.CountConversations(bridge.StatusOpen); err != nil {
-			return err
-		}
-		cl, err = tx.CountConversations(bridge.StatusClosed)
-		return err
-	})
+	st, err := c.eng.OutboxStats(ctx)
+	var open, cl int
+	if err == nil {
+		open, err = c.eng.CountConversations(ctx, bridge.StatusOpen)
+	}
+	if err == nil {
+		cl, err = c.eng.CountConversations(ctx, bridge.StatusClosed)
+	}
+	now := c.eng.Now()
+	depth, oldest := st.Depth, map[string]float64{}
+	for d, t := range st.Oldest {
+		oldest[d] = now.Sub(t).Seconds()
+	}
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(outboxDesc, err)
 		return
