@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // benchTickets is the size of the ticket store BenchmarkHelpdeskSearch
@@ -196,15 +197,8 @@ var benchClasses = []string{"mix", "common", "rare", "number", "everywhere"}
 // latencies per query class and for a mix of them.
 func BenchmarkHelpdeskSearch(b *testing.B) {
 	path := benchStore(b)
-	st, err := boltstore.Open(path, boltstore.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = st.Close() })
-	e, err := bridge.New(bridge.Config{}, st, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	st := fixture.StoreAt(b, path, boltstore.Options{})
+	e := fixture.Engine(b, fixture.Options{Store: st, NoRun: true})
 	r := New(e, Options{})
 	ctx := context.Background()
 	_, v, err := e.StartSession(ctx, bridge.SessionInput{Name: "Bench Visitor"})

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // binPath is the chatbridge binary built once for the process tests.
@@ -240,13 +242,7 @@ func (r *receiver) snapshot() (accepted []string, attempts int) {
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	fixture.WaitWithin(t, 30*time.Second, what, cond) // a process starts slower than a goroutine
 }
 
 func writeConfig(t testing.TB, dir, extra string) string {
@@ -434,4 +430,35 @@ func TestLongDataDir(t *testing.T) {
 		t.Fatalf("conversations list: %v\n%s", err, out)
 	}
 	s.stop(t)
+}
+
+// `config check` refuses what `serve` refuses: the binary, on a
+// configuration whose file rules pass but whose Slack settings the adapter
+// refuses, reports the same problems both ways, and serve does not start.
+func TestConfigCheckRefusesWhatServeRefuses(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir, `
+[slack]
+bot_token = "not-a-bot-token"
+app_token = "xapp-1-A1-1-abc"
+channel = "general"
+`)
+	check := exec.Command(binPath, "config", "check", "--config", cfgPath)
+	checkOut, err := check.CombinedOutput()
+	if err == nil {
+		t.Fatalf("config check passed:\n%s", checkOut)
+	}
+	serve := exec.Command(binPath, "serve", "--config", cfgPath)
+	serveOut, err := serve.CombinedOutput()
+	if err == nil {
+		t.Fatalf("serve started:\n%s", serveOut)
+	}
+	for _, key := range []string{"slack.bot_token", "slack.channel"} {
+		if !strings.Contains(string(checkOut), key) || !strings.Contains(string(serveOut), key) {
+			t.Errorf("%s is not reported by both:\nconfig check:\n%s\nserve:\n%s", key, checkOut, serveOut)
+		}
+	}
+	if strings.Contains(string(serveOut), "ready in") {
+		t.Errorf("serve got ready with a configuration config check refuses:\n%s", serveOut)
+	}
 }

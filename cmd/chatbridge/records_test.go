@@ -9,17 +9,15 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/internal/fixture"
 )
 
 // TestTicketsAndLeadsCLI reads tickets and leads from a store without a
 // running server (the in-process admin path).
 func TestTicketsAndLeadsCLI(t *testing.T) {
 	dir := t.TempDir()
-	st, err := boltstore.Open(filepath.Join(dir, "chatbridge.db"), boltstore.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, _ := bridge.New(bridge.Config{}, st, nil)
+	st := fixture.StoreAt(t, filepath.Join(dir, "chatbridge.db"), boltstore.Options{NoSync: true})
+	eng := fixture.Engine(t, fixture.Options{Store: st, NoRun: true})
 	ctx := context.Background()
 	op := bridge.Operator{Adapter: "inbox", ID: "alice", Name: "Alice"}
 	for _, title := range []string{"Broken table leg", "Refund for chairs", "Big order of tables", "Delivery late"} {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chromedp/chromedp"
 )
 
@@ -92,15 +93,7 @@ func NewTab(t testing.TB, ctx context.Context) context.Context {
 // with msg when timeout passes first. cond runs on the test's goroutine.
 func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, msg string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s: %s", timeout, msg)
-		}
-		<-tick.C
-	}
+	fixture.WaitEvery(t, timeout, 20*time.Millisecond, msg, cond)
 }
 
 func findBrowser() string {
