@@ -37,6 +37,9 @@ body { transform: scale(1) !important; filter: blur(0) !important } html { font-
 </style></head><body><div class="cover" style="position:fixed;inset:0;background:red">cover</div>
 <p>hostile page</p><script src="/widget.js" async></script></body></html>`
 
+// elsewherePage is a page without the widget, where a visitor goes next.
+const elsewherePage = `<!doctype html><html><head><title>Elsewhere</title></head><body><p>another page</p></body></html>`
+
 // site is a complete chatbridge on loopback that can be stopped and started
 // again on the same address with the same store, like a restarted server.
 type site struct {
@@ -92,6 +95,10 @@ func (s *site) start() {
 	mux.HandleFunc("GET /hostile", func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = rw.Write([]byte(hostilePage))
+	})
+	mux.HandleFunc("GET /elsewhere", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = rw.Write([]byte(elsewherePage))
 	})
 	var ln net.Listener
 	deadline := time.Now().Add(5 * time.Second)
