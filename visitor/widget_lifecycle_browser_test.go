@@ -123,7 +123,9 @@ func TestWidgetBackForwardCache(t *testing.T) {
 func TestWidgetFrozenPageIsAway(t *testing.T) {
 	cfg := visitor.DefaultWidgetConfig()
 	cfg.PrechatName, cfg.PrechatEmail = "off", "off"
-	s := newSiteWithAPI(t, cfg, visitor.Config{PingInterval: 300 * time.Millisecond})
+	// A ping frame every second, to be answered within the second: short for
+	// the test, long enough for a loaded machine.
+	s := newSiteWithAPI(t, cfg, visitor.Config{PingInterval: time.Second})
 	hub := s.engine.Hub()
 	tb := tab{t, testpeer.Browser(t)}
 	tb.open(s.url("/"))
@@ -131,8 +133,9 @@ func TestWidgetFrozenPageIsAway(t *testing.T) {
 	tb.send("Hello")
 	tb.waitMessages("Hello")
 	v, conv := currentConversation(t, s, tb.token())
+	testpeer.WaitFor(t, waitLong, func() bool { return !hub.Away(v.ID, 0) }, "the widget connects")
 	// Answering heartbeats keeps the visitor present over many intervals.
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(4 * time.Second)
 	testpeer.WaitFor(t, waitLong, func() bool {
 		if hub.Away(v.ID, 0) {
 			t.Fatal("a live page counted as away")
