@@ -228,6 +228,7 @@ func TestWidgetNewChatInOtherTabs(t *testing.T) {
 	}
 	// Each tab goes on with the new chat.
 	b.send("From tab B")
+	b.waitMessages("Second question", "From tab B")
 	other.send("From the other device")
 	for _, tb := range []tab{a, b, other} {
 		tb.waitMessages("Second question", "From tab B", "From the other device")
