@@ -653,3 +653,21 @@ func evalOK(tb tab, expr string) bool {
 	ok, err := evalJS[bool](tb, expr)
 	return err == nil && ok
 }
+
+// The e-mail prompt appears when the first message's POST is answered
+// before any live frame brings it back (here: no frame ever, the WebSocket
+// never opens), which used to leave the widget without the time of the
+// visitor's first message, and so without a prompt.
+func TestWidgetOfflinePromptFromThePostAlone(t *testing.T) {
+	cfg := visitor.DefaultWidgetConfig()
+	cfg.PrechatName, cfg.PrechatEmail = "off", "off"
+	cfg.OfflineAfter = time.Second
+	s := newSite(t, cfg)
+	tb := tab{t, testpeer.Browser(t)}
+	addScript(t, tb, `window.WebSocket=class{constructor(){this.readyState=0}send(){}close(){}}`)
+	tb.open(s.url("/"))
+	tb.click(".bub")
+	tb.send("Anyone there?")
+	tb.waitMessages("Anyone there?")
+	tb.until(`!`+root+`.querySelector('.of').hidden`, "the e-mail prompt appears when nobody answers")
+}

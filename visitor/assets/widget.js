@@ -173,7 +173,7 @@ async function flush(){
       let e=[...list.children].find(x=>x.cid==p.c);if(!e)e=pendEl(p);
       try{
         const r=await api('messages',{client_id:p.c,text:p.t});unpend(p.c);
-        if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open'}
+        if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open';fv=N()}
         if(e){const k=conv+':'+r.seq;if(seen.has(k)&&e.pend)e.remove();else if(e.pend){seen.add(k);e.s=r.seq;e.pend=0;e.classList.remove('p');e.removeAttribute('aria-busy');e.remove();place(e);if(r.seq>last)last=r.seq}}
       }catch(x){
         if(x.s>=400&&x.s<500&&![401,408,425,429].includes(x.s)){unpend(p.c);if(e){e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');e.append(h('div',{class:'a',t:T.fail+(x.m||x.s)}))}}
