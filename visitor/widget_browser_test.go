@@ -45,6 +45,7 @@ const elsewherePage = `<!doctype html><html><head><title>Elsewhere</title></head
 type site struct {
 	t      *testing.T
 	engine *bridge.Engine
+	store  bridge.Store // for checks that no engine call reads
 	widget visitor.WidgetConfig
 	api    visitor.Config
 	addr   string
@@ -65,7 +66,7 @@ func newSiteWithAPI(t *testing.T, wcfg visitor.WidgetConfig, api visitor.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &site{t: t, widget: wcfg, api: api, addr: "127.0.0.1:0"}
+	s := &site{t: t, store: st, widget: wcfg, api: api, addr: "127.0.0.1:0"}
 	if s.engine, err = bridge.New(bridge.Config{}, st, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestWidgetInBrowser(t *testing.T) {
 		tb.js(`document.querySelector('a[href="/demo/product/1"]').click()`)
 		testpeer.WaitFor(t, waitLong, func() bool {
 			var pvs []bridge.PageView
-			_ = s.engine.Store().View(ctx, func(tx bridge.Tx) error {
+			_ = s.store.View(ctx, func(tx bridge.Tx) error {
 				var err error
 				pvs, err = tx.PageViews(v.ID, 10)
 				return err

@@ -105,7 +105,7 @@ func TestWidgetBackForwardCache(t *testing.T) {
 	// The return is a page view too: the page shown now is the newest.
 	testpeer.WaitFor(t, waitLong, func() bool {
 		var pvs []bridge.PageView
-		_ = s.engine.Store().View(ctx, func(tx bridge.Tx) error {
+		_ = s.store.View(ctx, func(tx bridge.Tx) error {
 			var err error
 			pvs, err = tx.PageViews(v.ID, 10)
 			return err
