@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,6 +20,12 @@ import (
 // StatusUnauthorized is the close code of a stream whose client sent no
 // valid hello frame in time.
 const StatusUnauthorized websocket.StatusCode = 4401
+
+// StatusNoHeartbeat is the close code of a stream whose client asked for
+// heartbeats and did not answer a ping frame in time: its page is gone or
+// frozen (a page in the browser's back/forward cache still answers
+// WebSocket pings, but runs no script), so the visitor counts as away.
+const StatusNoHeartbeat websocket.StatusCode = 4408
 
 // writeTimeout bounds one frame write to a slow client.
 const writeTimeout = 10 * time.Second
@@ -44,15 +51,19 @@ type (
 		From   bridge.From `json:"from"`
 		Author string      `json:"author"`
 	}
-	// clientFrame is any frame the client sends: hello (with token), typing
-	// or ping.
+	// clientFrame is any frame the client sends: hello (with token and
+	// optionally heartbeat), typing, ping or pong.
 	clientFrame struct {
-		Type  string `json:"type"`
-		Token string `json:"token"`
+		Type      string `json:"type"`
+		Token     string `json:"token"`
+		Heartbeat bool   `json:"heartbeat"`
 	}
 )
 
-var pongFrame = []byte(`{"type":"pong"}`)
+var (
+	pongFrame = []byte(`{"type":"pong"}`)
+	pingFrame = []byte(`{"type":"ping"}`)
+)
 
 // handleStream upgrades GET /api/v1/stream?after=N[&conversation=ID] to a
 // WebSocket. The client's first frame must be {"type":"hello","token":"…"}
@@ -63,7 +74,10 @@ var pongFrame = []byte(`{"type":"pong"}`)
 // hello. The
 // server then sends {"type":"ready"}, every public message after N, and live
 // message, closed and operator typing frames; the client may send
-// {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}).
+// {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}). A
+// client whose hello says "heartbeat": true gets {"type":"ping"} frames
+// instead of WebSocket pings and must answer each with a frame in time (see
+// serveStream).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// s.api has already applied the allow-list; checked again here so that
 	// the handshake is never accepted from a foreign origin whatever wraps
@@ -173,6 +187,14 @@ type streamState struct {
 
 // serveStream runs one connection: hello, backlog, then live frames. The
 // calling goroutine writes; one more goroutine reads.
+//
+// Every PingInterval the connection is checked. WebSocket pings prove only
+// that the browser holds the socket: a page frozen in the back/forward
+// cache keeps it open and answered. So a client that asked for heartbeats
+// in its hello is sent a {"type":"ping"} frame instead, which only its
+// script can answer; without a frame back within min(writeTimeout,
+// PingInterval) the connection is closed with StatusNoHeartbeat, which ends
+// the hub subscription and so the visitor's presence.
 func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	// The connection's own context: it ends when the reader stops. Server
 	// shutdown closes the connection with a proper close frame instead of
@@ -184,7 +206,7 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 		cancel()
 	})
 	defer stop()
-	v, ok := s.hello(ctx, c)
+	v, heartbeat, ok := s.hello(ctx, c)
 	if !ok {
 		return
 	}
@@ -199,11 +221,12 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	defer s.log.Debug("stream closed", "visitor", v.ID)
 
 	pongs := make(chan struct{}, 1)
+	var heard atomic.Bool // a frame arrived since the last ping frame
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
 		defer cancel()
-		s.readFrames(ctx, c, v, pongs)
+		s.readFrames(ctx, c, v, pongs, &heard)
 	}()
 	defer func() { c.CloseNow(); <-readerDone }()
 
@@ -211,8 +234,10 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	if s.write(ctx, c, readyFrame{Type: "ready", VisitorID: v.ID}) != nil || s.catchUp(ctx, c, v.ID, &st) != nil {
 		return
 	}
+	pingTimeout := min(writeTimeout, s.cfg.PingInterval)
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
+	var answerDue <-chan time.Time // set while a ping frame awaits its answer
 	for {
 		var err error
 		select {
@@ -228,10 +253,28 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 		case <-pongs:
 			err = s.writeRaw(ctx, c, pongFrame)
 		case <-ping.C:
+			if heartbeat {
+				if answerDue == nil {
+					heard.Store(false)
+					answerDue = time.After(pingTimeout)
+					err = s.writeRaw(ctx, c, pingFrame)
+				}
+				break
+			}
 			// A client that does not answer within the interval is gone.
-			pctx, pcancel := context.WithTimeout(ctx, min(writeTimeout, s.cfg.PingInterval))
+			pctx, pcancel := context.WithTimeout(ctx, pingTimeout)
 			err = c.Ping(pctx)
 			pcancel()
+		case <-answerDue:
+			answerDue = nil
+			if !heard.Load() {
+				s.log.Debug("stream without heartbeat closed", "visitor", v.ID)
+				// The visitor is away now, not after the close handshake
+				// that a frozen page cannot answer.
+				sub.Close()
+				c.Close(StatusNoHeartbeat, "no answer to ping")
+				return
+			}
 		}
 		if err != nil {
 			return
@@ -239,9 +282,10 @@ func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
 	}
 }
 
-// hello waits for the client's hello frame and authenticates its token. On
+// hello waits for the client's hello frame and authenticates its token. It
+// returns the visitor and whether the client asked for heartbeats. On
 // failure the connection is closed with StatusUnauthorized.
-func (s *Server) hello(ctx context.Context, c *websocket.Conn) (bridge.Visitor, bool) {
+func (s *Server) hello(ctx context.Context, c *websocket.Conn) (v bridge.Visitor, heartbeat, ok bool) {
 	// A read deadline through ctx would drop the TCP connection without a
 	// close frame; closing from a timer sends 4401 first.
 	timer := time.AfterFunc(s.cfg.HelloTimeout, func() {
@@ -249,28 +293,30 @@ func (s *Server) hello(ctx context.Context, c *websocket.Conn) (bridge.Visitor, 
 	})
 	typ, data, err := c.Read(ctx)
 	if !timer.Stop() || err != nil {
-		return bridge.Visitor{}, false
+		return bridge.Visitor{}, false, false
 	}
 	var f clientFrame
 	if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil || f.Type != "hello" || f.Token == "" {
 		c.Close(StatusUnauthorized, "first frame must be a hello with a token")
-		return bridge.Visitor{}, false
+		return bridge.Visitor{}, false, false
 	}
-	v, err := s.engine.Authenticate(ctx, f.Token)
+	v, err = s.engine.Authenticate(ctx, f.Token)
 	if err != nil {
 		if !errors.Is(err, bridge.ErrUnauthorized) {
 			s.log.Error("stream authentication failed", "err", err)
 			c.Close(websocket.StatusInternalError, "internal error")
-			return bridge.Visitor{}, false
+			return bridge.Visitor{}, false, false
 		}
 		c.Close(StatusUnauthorized, "unknown or expired token")
-		return bridge.Visitor{}, false
+		return bridge.Visitor{}, false, false
 	}
-	return v, true
+	return v, f.Heartbeat, true
 }
 
-// readFrames handles the client's frames until the connection ends.
-func (s *Server) readFrames(ctx context.Context, c *websocket.Conn, v bridge.Visitor, pongs chan<- struct{}) {
+// readFrames handles the client's frames until the connection ends. Every
+// frame sets heard: any frame is a sign of life (the answer to a ping frame
+// is usually {"type":"pong"}, which needs nothing else).
+func (s *Server) readFrames(ctx context.Context, c *websocket.Conn, v bridge.Visitor, pongs chan<- struct{}, heard *atomic.Bool) {
 	for {
 		typ, data, err := c.Read(ctx)
 		if err != nil {
@@ -281,6 +327,7 @@ func (s *Server) readFrames(ctx context.Context, c *websocket.Conn, v bridge.Vis
 			c.Close(websocket.StatusUnsupportedData, "frames are JSON text")
 			return
 		}
+		heard.Store(true)
 		switch f.Type {
 		case "typing":
 			if err := s.visitorTyping(ctx, v); err != nil {

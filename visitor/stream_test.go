@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -391,4 +392,75 @@ func TestStreamPingsIdleClients(t *testing.T) {
 	w := e.stream(token, "")
 	_ = w // never read again
 	waitFor(t, "the silent client to be dropped", func() bool { return e.engine.Hub().Subscribers() == 1 })
+}
+
+// A client that asks for heartbeats gets ping frames instead of WebSocket
+// pings and must answer them: a page frozen in the browser's back/forward
+// cache keeps its socket answering WebSocket pings, but runs no script.
+func TestStreamHeartbeat(t *testing.T) {
+	// Long enough for a loaded machine to answer in time.
+	e := newEnv(t, withConfig(func(c *Config) { c.PingInterval = 250 * time.Millisecond }))
+	hub := e.engine.Hub()
+	url := "ws" + strings.TrimPrefix(e.ts.URL, "http") + "/api/v1/stream"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wsPings atomic.Int32
+	connect := func(token string) *wsClient {
+		t.Helper()
+		c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+			wsPings.Add(1)
+			return true
+		}})
+		must(t, err)
+		t.Cleanup(func() { c.CloseNow() })
+		w := &wsClient{t: t, c: c}
+		w.send(map[string]any{"type": "hello", "token": token, "heartbeat": true})
+		if f := w.next(); f.Type != "ready" {
+			t.Fatalf("first frame = %+v, want ready", f)
+		}
+		return w
+	}
+
+	// A client that answers every ping frame stays connected.
+	liveToken, liveID := e.session()
+	live := connect(liveToken)
+	for range 4 {
+		if f := live.next(); f.Type != "ping" {
+			t.Fatalf("frame %+v, want a ping", f)
+		}
+		live.send(map[string]string{"type": "pong"})
+	}
+	if hub.Away(liveID, 0) {
+		t.Fatal("a client answering its ping frames counts as away")
+	}
+	if n := wsPings.Load(); n != 0 {
+		t.Errorf("%d WebSocket pings sent to a heartbeat client, want ping frames only", n)
+	}
+	// It goes on answering while the silent client below is watched.
+	go func() {
+		for {
+			_, data, err := live.c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if strings.Contains(string(data), `"ping"`) {
+				if live.c.Write(ctx, websocket.MessageText, []byte(`{"type":"pong"}`)) != nil {
+					return
+				}
+			}
+		}
+	}()
+
+	// A client whose socket is alive (it reads, and would answer WebSocket
+	// pings) but whose script does not answer is closed with 4408, and its
+	// visitor is away.
+	silentToken, silentID := e.session()
+	silent := connect(silentToken)
+	if got := closeStatus(t, silent.c); got != StatusNoHeartbeat {
+		t.Errorf("close status %d, want %d", got, StatusNoHeartbeat)
+	}
+	waitFor(t, "the silent visitor to be away", func() bool { return hub.Away(silentID, 0) })
+	if hub.Away(liveID, 0) {
+		t.Error("the answering client was dropped too")
+	}
 }

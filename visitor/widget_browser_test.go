@@ -37,6 +37,9 @@ body { transform: scale(1) !important; filter: blur(0) !important } html { font-
 </style></head><body><div class="cover" style="position:fixed;inset:0;background:red">cover</div>
 <p>hostile page</p><script src="/widget.js" async></script></body></html>`
 
+// elsewherePage is a page without the widget, where a visitor goes next.
+const elsewherePage = `<!doctype html><html><head><title>Elsewhere</title></head><body><p>another page</p></body></html>`
+
 // site is a complete chatbridge on loopback that can be stopped and started
 // again on the same address with the same store, like a restarted server.
 type site struct {
@@ -83,6 +86,10 @@ func (s *site) start() {
 	mux.HandleFunc("GET /hostile", func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = rw.Write([]byte(hostilePage))
+	})
+	mux.HandleFunc("GET /elsewhere", func(rw http.ResponseWriter, _ *http.Request) {
+		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = rw.Write([]byte(elsewherePage))
 	})
 	var ln net.Listener
 	deadline := time.Now().Add(5 * time.Second)
@@ -631,4 +638,22 @@ func TestWidgetSound(t *testing.T) {
 func evalOK(tb tab, expr string) bool {
 	ok, err := evalJS[bool](tb, expr)
 	return err == nil && ok
+}
+
+// The e-mail prompt appears when the first message's POST is answered
+// before any live frame brings it back (here: no frame ever, the WebSocket
+// never opens), which used to leave the widget without the time of the
+// visitor's first message, and so without a prompt.
+func TestWidgetOfflinePromptFromThePostAlone(t *testing.T) {
+	cfg := visitor.DefaultWidgetConfig()
+	cfg.PrechatName, cfg.PrechatEmail = "off", "off"
+	cfg.OfflineAfter = time.Second
+	s := newSite(t, cfg)
+	tb := tab{t, testpeer.Browser(t)}
+	addScript(t, tb, `window.WebSocket=class{constructor(){this.readyState=0}send(){}close(){}}`)
+	tb.open(s.url("/"))
+	tb.click(".bub")
+	tb.send("Anyone there?")
+	tb.waitMessages("Anyone there?")
+	tb.until(`!`+root+`.querySelector('.of').hidden`, "the e-mail prompt appears when nobody answers")
 }

@@ -44,7 +44,10 @@ type Config struct {
 
 	// Away reports whether a visitor has had no live widget connection for
 	// at least AwayAfter. Required: the serve command wires the visitor
-	// server's presence to it.
+	// server's presence to it. A widget page that is left ends its
+	// connection, also when the browser keeps it in its back/forward cache,
+	// and a frozen page's connection is closed for want of heartbeats
+	// (package visitor), so a visitor who navigated away is away.
 	Away func(visitorID string) bool
 	// AwayAfter is email.away_after (default 1 min). A reply to a visitor
 	// who is not away yet is checked again after AwayAfter: only a visitor

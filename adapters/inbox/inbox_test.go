@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -533,5 +535,75 @@ func TestRepliesGoThroughTheInterceptor(t *testing.T) {
 	}
 	if strings.Join(got, "|") != "hello|plain answer" {
 		t.Errorf("visitor sees %q, want only hello and the plain answer", got)
+	}
+}
+
+// "Recent pages" lists each page once, newest visit first, at most
+// recentPages of them, as !history does: a visitor going back and forth
+// between two pages does not fill the list with them.
+func TestRecentPagesAreDistinct(t *testing.T) {
+	f := newFixture(t, Config{})
+	vid, m := f.visitorSays("", "Pia", "hello")
+	var visits []string
+	for i := range 17 {
+		visits = append(visits, fmt.Sprintf("/p%d", i))
+	}
+	visits = append(visits, "/p3", "/p3", "/p5", "/p16", "/p3")
+	at := map[string]time.Time{} // the newest visit of each page
+	for _, path := range visits {
+		f.clock.Add(time.Second)
+		u := "https://shop.example" + path
+		if err := f.engine.RecordPageView(f.ctx, vid, bridge.PageView{URL: u, Title: "Page " + path}); err != nil {
+			t.Fatal(err)
+		}
+		at[u] = f.clock.Now()
+	}
+	want := []string{"/p3", "/p16", "/p5", "/p15", "/p14", "/p13", "/p12", "/p11", "/p10", "/p9", "/p8", "/p7", "/p6", "/p4", "/p2"}
+
+	c := f.login(alice)
+	cv := c.conversation(m.ConversationID)
+	var got []string
+	for _, p := range cv.Visitor.Pages {
+		got = append(got, strings.TrimPrefix(p.URL, "https://shop.example"))
+		if !p.At.Equal(at[p.URL]) {
+			t.Errorf("%s shown at %v, want its newest visit %v", p.URL, p.At, at[p.URL])
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("JSON pages = %v, want %v", got, want)
+	}
+
+	_, html, _ := c.get("/inbox/c/" + m.ConversationID)
+	got = got[:0]
+	for _, sub := range regexp.MustCompile(`<span class="page-url">https://shop\.example([^<]*)</span>`).FindAllStringSubmatch(html, -1) {
+		got = append(got, sub[1])
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("page lists %v, want %v", got, want)
+	}
+}
+
+func TestDistinctPages(t *testing.T) {
+	pv := func(u string) bridge.PageView { return bridge.PageView{URL: u} }
+	for _, tc := range []struct {
+		name string
+		in   []bridge.PageView
+		n    int
+		want string
+	}{
+		{"none", nil, 15, ""},
+		{"all distinct", []bridge.PageView{pv("a"), pv("b")}, 15, "a b"},
+		{"repeats keep the newest place", []bridge.PageView{pv("a"), pv("b"), pv("a"), pv("c"), pv("b")}, 15, "a b c"},
+		{"at most n", []bridge.PageView{pv("a"), pv("a"), pv("b"), pv("c"), pv("d")}, 2, "a b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range distinctPages(tc.in, tc.n) {
+				got = append(got, p.URL)
+			}
+			if g := strings.Join(got, " "); g != tc.want {
+				t.Errorf("distinctPages = %q, want %q", g, tc.want)
+			}
+		})
 	}
 }

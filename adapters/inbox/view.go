@@ -20,8 +20,11 @@ const (
 	unreadCap       = 100           // unread counts stop here ("99+")
 	unreadScan      = 4 * unreadCap // messages read at most to count them
 	maxSeenCached   = 10_000        // last-viewed marks kept in memory
-	recentPages     = 10            // page views in the visitor context
 	stateNamespace  = "inbox"
+	// recentPages distinct pages are shown in the visitor context, found
+	// among the newest pageScan page views: the same as !history.
+	recentPages = 15
+	pageScan    = 200
 )
 
 // listItem is one conversation in an operator's list.
@@ -270,7 +273,7 @@ func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Sta
 // seq `after` (after 0: the newest transcriptLimit messages), and marks them
 // viewed. It returns bridge.ErrNotFound for an unknown conversation.
 func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string, after uint64) (convView, error) {
-	d, err := in.engine.ConversationDetail(ctx, id, after, transcriptLimit, recentPages)
+	d, err := in.engine.ConversationDetail(ctx, id, after, transcriptLimit, pageScan)
 	if err != nil {
 		return convView{}, fmt.Errorf("load conversation: %w", err)
 	}
@@ -309,10 +312,26 @@ func newVisitorContext(v bridge.Visitor, pvs []bridge.PageView) visitorContext {
 		ID: v.ID, Name: v.DisplayName(), Email: v.Email, CurrentURL: v.CurrentURL, Referrer: v.Referrer,
 		Language: v.Locale, Country: v.Country, Browser: browserName(v.UserAgent), UserAgent: v.UserAgent,
 	}
-	for _, pv := range pvs {
-		vc.Pages = append(vc.Pages, pageView{URL: pv.URL, Title: pv.Title, At: pv.At})
-	}
+	vc.Pages = distinctPages(pvs, recentPages)
 	return vc
+}
+
+// distinctPages returns the first n distinct URLs of pvs (newest first), each
+// with its newest view, as !history lists them.
+func distinctPages(pvs []bridge.PageView, n int) []pageView {
+	var pages []pageView
+	seen := make(map[string]bool, min(len(pvs), n))
+	for _, pv := range pvs {
+		if len(pages) == n {
+			break
+		}
+		if seen[pv.URL] {
+			continue
+		}
+		seen[pv.URL] = true
+		pages = append(pages, pageView{URL: pv.URL, Title: pv.Title, At: pv.At})
+	}
+	return pages
 }
 
 // browserName turns a User-Agent into "Firefox on Linux"; "" when unknown.

@@ -17,7 +17,7 @@ if(CFG.title)T.title=CFG.title;if(CFG.greeting)T.greeting=CFG.greeting;
 const h=(t,a,c)=>{const e=D.createElement(t);for(const k in a||{}){const v=a[k];k=='t'?e.textContent=v:k.startsWith('on')?e.addEventListener(k.slice(2),v):e.setAttribute(k,v)}(c||[]).forEach(x=>x&&e.append(x));return e};
 const show=(e,v)=>e.hidden=!v;
 
-let tok=g('tok'),conv=null,last=0,status='',seen=new Set,open=false,ready=0,opSeen=0,fv=0,gen=0,ws=null,fails=0,wsBad=0,wsBadAt=0,tm,pt,ot,yt,tt=0,ac,flushing=0,sp=null;
+let tok=g('tok'),conv=null,last=0,status='',seen=new Set,open=false,ready=0,opSeen=0,fv=0,gen=0,ws=null,fails=0,wsBad=0,wsBadAt=0,tm,ot,yt,tt=0,ac,flushing=0,sp=null;
 
 // --- DOM ---
 const host=h('chatbridge-widget');
@@ -103,9 +103,10 @@ function add(m,live){
   if(m.from!='visitor'){e.u=1;if(m.from=='operator'){opSeen=1;typing('')}if(live&&ready&&CFG.sound&&D.visibilityState=='visible')beep()}
   place(e);badgeUp();offline()
 }
+// switchConv shows conversation id alone (with the greeting and pending messages).
 function switchConv(id){
   conv=id;last=0;opSeen=0;fv=0;
-  [...list.children].forEach(e=>{if(!e.pend)e.s=-1})
+  [...list.children].forEach(e=>e.pend||e.s<0||e.remove())
 }
 function handle(r,live){
   if(!r||!r.conversation_id)return;
@@ -132,14 +133,15 @@ function beep(){
 function typing(who){clearTimeout(yt);typ.textContent=who?who+T.typing:'';if(who)yt=setTimeout(()=>typing(''),6e3)}
 
 // --- transport: WebSocket with resume, backoff, long-poll fallback ---
-function stop(){gen++;clearTimeout(tm);clearInterval(pt);if(ws){ws.onclose=ws.onmessage=null;try{ws.close()}catch(e){}ws=null}}
+function stop(){gen++;clearTimeout(tm);if(ws){ws.onclose=ws.onmessage=null;try{ws.close()}catch(e){}ws=null}}
 function run(){
   stop();if(!tok)return;const my=gen;
   if(wsBad>=3&&N()-wsBadAt<12e4||!W.WebSocket)return poll(my);
   let ok=0,w;try{w=ws=new WebSocket(API.replace(/^http/,'ws')+'/api/v1/stream?after='+last+(conv?'&conversation='+encodeURIComponent(conv):''))}catch(e){wsBad=3;wsBadAt=N();return poll(my)}
-  w.onopen=()=>{ok=1;wsBad=0;w.send(JSON.stringify({type:'hello',token:tok}));pt=setInterval(()=>w.readyState==1&&w.send('{"type":"ping"}'),25e3);sync();flush()};
-  w.onmessage=ev=>{let f;try{f=JSON.parse(ev.data)}catch(e){return}frame(f)};
-  w.onclose=ev=>{if(my!=gen)return;ws=null;clearInterval(pt);if(ev.code==4401){setTok(null);return}if(ev.code==4429)fails=Math.max(fails,6);if(!ok){wsBad++;wsBadAt=N()}retry(my)}
+  // heartbeat: this script answers the server's ping frames, which a frozen page cannot.
+  w.onopen=()=>{ok=1;wsBad=0;w.send(JSON.stringify({type:'hello',token:tok,heartbeat:!0}));sync();flush()};
+  w.onmessage=ev=>{let f;try{f=JSON.parse(ev.data)}catch(e){return}f.type=='ping'?w.send('{"type":"pong"}'):frame(f)};
+  w.onclose=ev=>{if(my!=gen)return;ws=null;if(ev.code==4401){setTok(null);return}if(ev.code==4429)fails=Math.max(fails,6);if(!ok){wsBad++;wsBadAt=N()}retry(my)}
 }
 function retry(my){if(my!=gen)return;const d=Math.min(3e4,500*2**fails++);tm=setTimeout(run,d/2+Math.random()*d/2)}
 async function poll(my){
@@ -171,7 +173,7 @@ async function flush(){
       let e=[...list.children].find(x=>x.cid==p.c);if(!e)e=pendEl(p);
       try{
         const r=await api('messages',{client_id:p.c,text:p.t});unpend(p.c);
-        if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open'}
+        if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open';fv=N()}
         if(e){const k=conv+':'+r.seq;if(seen.has(k)&&e.pend)e.remove();else if(e.pend){seen.add(k);e.s=r.seq;e.pend=0;e.classList.remove('p');e.removeAttribute('aria-busy');e.remove();place(e);if(r.seq>last)last=r.seq}}
       }catch(x){
         if(x.s>=400&&x.s<500&&![401,408,425,429].includes(x.s)){unpend(p.c);if(e){e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');e.append(h('div',{class:'a',t:T.fail+(x.m||x.s)}))}}
@@ -196,16 +198,17 @@ of.onsubmit=ev=>{ev.preventDefault();if(!ofIn.checkValidity())return;
 
 // --- panel ---
 function ui(){
-  const pre=!tok&&pc.querySelector('input')&&!g('pc');
+  const pre=!tok&&pc.querySelector('input')&&!g('pc'),end=list.scrollHeight-list.scrollTop-list.clientHeight<9;
   show(pc,pre);show(cp,!pre&&status!='closed');show(nw,status=='closed');show(endB,status=='open');
-  badgeUp();offline()
+  if(end)list.scrollTop=list.scrollHeight;badgeUp();offline()
 }
 function toggle(v){
   open=v;show(pn,v);box.classList.toggle('op',v);bub.setAttribute('aria-expanded',v);s('open',v||null);
   if(v){try{ac=ac||new(W.AudioContext||W.webkitAudioContext)}catch(e){}ui();list.scrollTop=list.scrollHeight;(!pc.hidden?pc.querySelector('input'):!nw.hidden?nw.querySelector('button'):ta).focus()}
   else{bub.focus();badgeUp()}
 }
-function fresh(){s('nw',conv);status='new';opSeen=0;fv=0;list.textContent='';seen=new Set;greet();ui();ta.focus()}
+// fresh starts a new chat: from the button (ev), or after another tab did.
+function fresh(ev){s('nw',conv);status='new';opSeen=0;fv=0;list.textContent='';seen=new Set;greet();ui();ev&&ta.focus()}
 box.addEventListener('keydown',e=>{if(e.key=='Escape'){e.stopPropagation();toggle(false)}});
 cp.onsubmit=e=>{e.preventDefault();send(ta.value);ta.value='';ta.focus()};
 ta.addEventListener('keydown',e=>{if(e.key=='Enter'&&!e.shiftKey&&!e.isComposing){e.preventDefault();cp.requestSubmit()}});
@@ -225,7 +228,10 @@ if(code){here.searchParams.delete('chatbridge_resume');history.replaceState(hist
 ['pushState','replaceState'].forEach(k=>{const o=history[k];history[k]=function(){const r=o.apply(this,arguments);pv();return r}});
 W.addEventListener('popstate',pv);
 W.addEventListener('online',()=>{if(tok){fails=0;run()}flush()});
-W.addEventListener('storage',e=>{if(e.key==K+'tok'&&JSON.parse(e.newValue)!=tok){setTok(JSON.parse(e.newValue))}else if(e.key==K+'rd')badgeUp()});
+W.addEventListener('storage',e=>{const k=e.key,v=()=>JSON.parse(e.newValue);if(k==K+'tok'&&v()!=tok){setTok(v())}else if(k==K+'rd')badgeUp();else if(k==K+'nw'&&conv&&v()==conv)fresh()});
+// A page in the back/forward cache must not look present.
+W.addEventListener('pagehide',e=>{if(e.persisted)stop()});
+W.addEventListener('pageshow',e=>{if(e.persisted){pu='';pv();if(tok){fails=0;run()}}});
 D.addEventListener('visibilitychange',()=>{if(open)badgeUp()});
 D.documentElement.append(host);
 greet();ui();

@@ -50,6 +50,29 @@
     }
   }
 
+  // linkify appends text to parent as text nodes, with the http(s) URLs in it
+  // as links that open in a new tab without access to this page (the
+  // widget's rule: trailing punctuation is not part of the link). Only text
+  // nodes and <a> elements with a checked href are made, never HTML.
+  var urlRE = /https?:\/\/[^\s<>"'`]+/gi;
+  function linkify(parent, text) {
+    var i = 0, m;
+    urlRE.lastIndex = 0;
+    while ((m = urlRE.exec(text))) {
+      var u = m[0].replace(/[.,;:!?)\]}*_]+$/, '');
+      if (!isWebLink(u)) continue;
+      parent.appendChild(document.createTextNode(text.slice(i, m.index)));
+      var a = el('a', '', u);
+      a.href = u;
+      a.target = '_blank';
+      a.rel = 'noopener noreferrer';
+      parent.appendChild(a);
+      i = m.index + u.length;
+      urlRE.lastIndex = i;
+    }
+    parent.appendChild(document.createTextNode(text.slice(i)));
+  }
+
   function newEventID() {
     var b = new Uint8Array(16);
     crypto.getRandomValues(b);
@@ -195,7 +218,9 @@
     t.dateTime = m.at;
     head.appendChild(t);
     li.appendChild(head);
-    li.appendChild(el('p', 'text', m.text));
+    var text = el('p', 'text');
+    linkify(text, m.text);
+    li.appendChild(text);
     return li;
   }
 
@@ -444,6 +469,14 @@
   setInterval(function () {
     document.querySelectorAll('time[data-ago]').forEach(function (t) { t.textContent = ago(t.dateTime); });
   }, 30000);
-  if (transcript) scrollDown();
+  if (transcript) {
+    // The server renders messages as plain text; their links are made here.
+    transcript.querySelectorAll('.msg .text').forEach(function (p) {
+      var text = p.textContent;
+      p.textContent = '';
+      linkify(p, text);
+    });
+    scrollDown();
+  }
   if (window.EventSource) connect();
 })();
