@@ -96,12 +96,17 @@ func (t *txn) enqueue(dests []string, proto OutboxEntry) error {
 		if _, err := t.tx.Enqueue(en); err != nil {
 			return fmt.Errorf("enqueue %s: %w", d, err)
 		}
-		if t.wake == nil {
-			t.wake = map[string]struct{}{}
-		}
-		t.wake[d] = struct{}{}
+		t.wakeDest(d)
 	}
 	return nil
+}
+
+// wakeDest pokes destination d's worker after the commit.
+func (t *txn) wakeDest(d string) {
+	if t.wake == nil {
+		t.wake = map[string]struct{}{}
+	}
+	t.wake[d] = struct{}{}
 }
 
 // enqueueKind enqueues an entry of kind k for every destination that wants
@@ -133,6 +138,12 @@ func (t *txn) show(w Whisper) { t.shows = append(t.shows, w) }
 //
 // c must come from t.conv or t.track.
 func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, error) {
+	return t.appendExcept(c, m, kind, "")
+}
+
+// appendExcept is append without enqueueing for destination except (a
+// notice about that destination's failure must not go back to it).
+func (t *txn) appendExcept(c *Conversation, m Message, kind OutboxKind, except string) (Message, error) {
 	m.ConversationID = c.ID
 	if m.At.IsZero() {
 		m.At = t.now
@@ -164,6 +175,9 @@ func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, erro
 	case "":
 	case KindMessage:
 		for _, d := range t.e.messageDestinations(m) {
+			if d == except {
+				continue
+			}
 			en := proto
 			if wait := t.e.delay(d, *c, m); wait > 0 {
 				en.NextAttempt = m.At.Add(wait)

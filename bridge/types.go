@@ -253,8 +253,13 @@ type OutboxEntry struct {
 	Number         uint64     `json:"number,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	Attempts       int        `json:"attempts,omitempty"`
-	NextAttempt    time.Time  `json:"next_attempt,omitzero"`
-	LastError      string     `json:"last_error,omitempty"`
+	// NextAttempt is when the entry is due: it is not attempted before
+	// (a retry's backoff, a destination's Delayer or PostponeError).
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// DeadAt is when the entry became a dead letter (zero while it waits
+	// in the outbox).
+	DeadAt time.Time `json:"dead_at,omitzero"`
 }
 
 // EventID is a stable id for the delivery, for receivers to de-duplicate

@@ -76,11 +76,12 @@ var (
 	bLeads        = []byte("leads")
 	bCanned       = []byte("canned")
 	bState        = []byte("state")
+	bDead         = []byte("dead")
 
 	allBuckets = [][]byte{
 		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
 		bConvByStatus, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
-		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState,
+		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState, bDead,
 	}
 
 	keySchemaVersion = []byte("schema_version")

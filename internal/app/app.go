@@ -147,6 +147,7 @@ func (a *App) build() error {
 	a.Engine, err = bridge.New(bridge.Config{
 		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
 		VisitorIdleTTL:  cfg.Visitor.TokenIdleTTL.Duration(),
+		GiveUpAfter:     cfg.Outbox.GiveUpAfter.Duration(),
 		CheckCanned:     canned.Validate,
 	}, a.Store, a.Log)
 	if err != nil {

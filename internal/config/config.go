@@ -22,9 +22,17 @@ type Config struct {
 	Widget  Widget  `toml:"widget"`
 	Email   Email   `toml:"email"`
 	Inbox   Inbox   `toml:"inbox"`
+	Outbox  Outbox  `toml:"outbox"`
 	Sinks   Sinks   `toml:"sinks"`
 	Slack   Slack   `toml:"slack"`
 	Matrix  Matrix  `toml:"matrix"`
+}
+
+// Outbox is [outbox]: deliveries to Slack, Matrix, e-mail and the sinks.
+type Outbox struct {
+	// GiveUpAfter makes a delivery that still fails this long after it was
+	// queued a dead letter (`chatbridge outbox list --dead`).
+	GiveUpAfter Duration `toml:"give_up_after"`
 }
 
 // Server is [server]: where chatbridge listens and keeps its data.
@@ -287,8 +295,9 @@ func Default() Config {
 			Position: "right", PrechatName: "optional", PrechatEmail: "optional",
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
-		Email: Email{Port: 587, StartTLS: true, AwayAfter: Duration(time.Minute)},
-		Inbox: Inbox{Enabled: true},
+		Email:  Email{Port: 587, StartTLS: true, AwayAfter: Duration(time.Minute)},
+		Inbox:  Inbox{Enabled: true},
+		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Sinks: Sinks{
 			Webhook: Webhook{Events: []string{"ticket", "lead"}, Timeout: Duration(10 * time.Second)},
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},

@@ -40,6 +40,7 @@ func (c Config) validate(errs *Errors) {
 	c.Widget.validate(errs)
 	c.Email.validate(errs)
 	c.Inbox.validate(errs)
+	positiveDuration(errs, "outbox.give_up_after", c.Outbox.GiveUpAfter)
 	c.Sinks.Webhook.validate(errs)
 	c.Sinks.Odoo.validate(errs)
 	c.validateSlack(errs)
