@@ -18,7 +18,9 @@ import (
 // fakeDest records deliveries and fails on demand.
 type fakeDest struct {
 	name string
-	mu   sync.Mutex
+	// wants are the kinds it takes (nil: every kind).
+	wants map[bridge.OutboxKind]bool
+	mu    sync.Mutex
 	// fail decides whether a delivery fails (nil: never).
 	fail      func(d bridge.Delivery) error
 	delivered []bridge.Delivery
@@ -30,8 +32,8 @@ func newFakeDest(name string) *fakeDest {
 	return &fakeDest{name: name, notify: make(chan struct{}, 1000)}
 }
 
-func (f *fakeDest) Name() string                 { return f.name }
-func (f *fakeDest) Wants(bridge.OutboxKind) bool { return true }
+func (f *fakeDest) Name() string                   { return f.name }
+func (f *fakeDest) Wants(k bridge.OutboxKind) bool { return f.wants == nil || f.wants[k] }
 func (f *fakeDest) Deliver(_ context.Context, d bridge.Delivery) (bridge.Receipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -15,6 +15,8 @@ const (
 	EventOpened  EventKind = "opened"
 	EventUpdated EventKind = "updated" // followers, visitor details, page views
 	EventTyping  EventKind = "typing"
+	// EventChanged: a message (Seq) was edited or deleted.
+	EventChanged EventKind = "changed"
 )
 
 // Event is a live notification that something committed to the store changed.

@@ -366,7 +366,7 @@ func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, er
 			}
 		}
 		switch en.Kind {
-		case KindMessage, KindClosed:
+		case KindMessage, KindClosed, KindEdited, KindDeleted:
 			if en.Seq > 0 {
 				m, err := tx.Message(en.ConversationID, en.Seq)
 				if err != nil {

@@ -154,7 +154,9 @@ func (t *txn) appendExcept(c *Conversation, m Message, kind OutboxKind, except s
 	if m.Visibility == VisibilityPublic {
 		c.LastPublicSeq++
 		m.PublicSeq = c.LastPublicSeq
-		c.Preview = preview(m.Text)
+		c.LastRevision++
+		m.Revision = c.LastRevision
+		c.Preview = previewOf(m)
 		switch m.From {
 		case FromVisitor:
 			c.LastVisitorAt = m.At
@@ -168,6 +170,9 @@ func (t *txn) appendExcept(c *Conversation, m Message, kind OutboxKind, except s
 	}
 	c.UpdatedAt = m.At
 	if err := t.tx.PutMessage(m); err != nil {
+		return Message{}, err
+	}
+	if err := t.refBlob(m.File); err != nil {
 		return Message{}, err
 	}
 	proto := OutboxEntry{Kind: kind, ConversationID: c.ID, Seq: m.Seq, CreatedAt: m.At}
@@ -199,6 +204,14 @@ func (t *txn) appendExcept(c *Conversation, m Message, kind OutboxKind, except s
 		Visibility: m.Visibility, Recipient: m.Recipient, From: m.From, Author: m.Author,
 	})
 	return m, nil
+}
+
+// previewOf is the start of m as conversation lists show it.
+func previewOf(m Message) string {
+	if m.File != nil && m.Text == "" {
+		return preview("📎 " + m.File.Name)
+	}
+	return preview(m.Text)
 }
 
 // committed carries out the effects of a committed transaction.
