@@ -82,6 +82,13 @@ var staticLeakCorpus = []leakCase{
 	{in: "!canned :hi", relay: "Hello Nora, I am Alice Martin. How can I help?"},
 	{in: ":SORRY", relay: ":SORRY"},
 	{in: ":sorry:", relay: ":sorry:"},
+	// Canned variables: an unknown or malformed one is refused when added,
+	// and a stored one (from an older version) is never sent.
+	{in: "!canned add typo Hello {{visitor.nme}}"}, {in: `!canned add typo "Hello {{visitor.nme}}"`},
+	{in: "!canned add typo Hello {{visitor.name"}, {in: "!canned add typo Hello {{ }}"},
+	{in: "!canned add typo Hi {{ {{visitor.name}} }}"}, {in: "!canned add typo Hi {visitor.name}"},
+	{in: ":stale"}, {in: "hello :stale"}, {in: ":sorry :stale"}, {in: "!canned stale"}, {in: ":unclosed"},
+	{in: ":nested"}, {in: ":mystale"}, {in: "!canned :mystale"},
 	{in: "(:sorry)", relay: "(:sorry)"},
 	{in: "a:sorry", relay: "a:sorry"},
 	// Colons that are not shortcuts.
@@ -178,6 +185,7 @@ func TestNoLeak(t *testing.T) {
 	}
 	h := newHarness(t)
 	h.seedCanned()
+	h.seedStale()
 	if _, err := h.engine.CreateTicket(h.ctx, bridge.Ticket{Title: "Printer broken", CustomerName: "Earlier Visitor"}); err != nil {
 		t.Fatal(err)
 	}

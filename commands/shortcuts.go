@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -51,13 +52,20 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return bridge.Outcome{}, err
 	}
 	key := in.Operator.Key()
+	var broken string
 	expanded, used := canned.Expand(text, func(name string) (string, bool) {
 		c, ok := canned.Find(st.all, name, key)
 		if !ok {
 			return "", false
 		}
+		if why := unrenderable(c); why != "" && broken == "" {
+			broken = why
+		}
 		return canned.Render(c.Text, st.vars), true
 	})
+	if broken != "" {
+		return bridge.Outcome{Whisper: broken}, nil
+	}
 	if len(used) == 0 {
 		return r.relay(in, text, ""), nil
 	}
@@ -79,6 +87,9 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 	if !ok {
 		return bridge.Outcome{}, false
 	}
+	if why := unrenderable(c); why != "" {
+		return bridge.Outcome{Whisper: why}, true
+	}
 	text := trimSpace(canned.Render(c.Text, st.vars))
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: :" + shortcut + " rendered to an empty text for this visitor."}, true
@@ -88,6 +99,23 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 		r.recordUse(ctx, []string{shortcut}, in.Operator.Key())
 	}
 	return out, true
+}
+
+// unrenderable returns the whisper for a stored response whose variables
+// Render would leave as typed ("{{visitor.nme}}": stored by an older version
+// that did not check them), or "". Such a response is never sent: the
+// visitor would see the braces.
+func unrenderable(c bridge.CannedResponse) string {
+	var ve *canned.VariableError
+	if err := canned.CheckVariables(c.Text); !errors.As(err, &ve) {
+		return ""
+	}
+	fix := "!canned add " + c.Shortcut + " <text>"
+	if c.Owner != "" {
+		fix = "!canned add --mine " + c.Shortcut + " <text>"
+	}
+	return "Nothing was sent: the canned response :" + c.Shortcut + " cannot be filled in: " + ve.Detail() +
+		". Fix it with " + fix + "."
 }
 
 // recordUse counts uses. A failure is logged, not returned: the reply still
