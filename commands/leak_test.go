@@ -80,7 +80,7 @@ var staticLeakCorpus = []leakCase{
 	{in: ":sig", relay: "Alice's own signature"},
 	{in: "!canned sorry", relay: "I am sorry to hear that."},
 	{in: "!canned :hi", relay: "Hello Nora, I am Alice Martin. How can I help?"},
-	{in: ":SORRY", relay: ":SORRY"},
+	{in: ":SORRY", relay: "I am sorry to hear that."},
 	{in: ":sorry:", relay: ":sorry:"},
 	// Canned variables: an unknown or malformed one is refused when added,
 	// and a stored one (from an older version) is never sent.

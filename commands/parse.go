@@ -127,29 +127,67 @@ func ParseWith(text, mention string, known func(name string) bool) Parsed {
 		if rest == "" {
 			return Parsed{Kind: KindCommand, Name: "help", Prefix: "@"}
 		}
-		if p, r, _ := cutPrefix(rest); p != "" && startsWithLetter(r) {
-			rest = skipInvisible(r) // "@bot !help"
+		if p := cutPrefix(rest); p.prefix != "" && startsWithLetter(p.rest) {
+			rest = skipInvisible(p.rest) // "@bot !help"
 		}
 		return classifyCommand(rest, "@", known)
 	}
-	if prefix, rest, n := cutPrefix(t); prefix != "" {
-		if startsWithLetter(rest) {
-			if rest = skipInvisible(rest); prefix == "!" || !isPath(rest) {
-				return classifyCommand(rest, prefix, known)
+	if p := cutPrefix(t); p.prefix != "" {
+		if startsWithLetter(p.rest) {
+			rest := skipInvisible(p.rest)
+			if (p.prefix == "!" || !isPath(rest)) && (!p.lookalike || nearCommand(commandWord(rest), known)) {
+				return classifyCommand(rest, p.prefix, known)
 			}
-		} else if prefix != "!" || n == 1 {
-			if name := spacedName(rest, known); name != "" {
-				return Parsed{Kind: KindMistyped, Name: name, Prefix: prefix}
+		} else if p.prefix != "!" || p.count == 1 {
+			if name := spacedName(p.rest, known); name != "" {
+				return Parsed{Kind: KindMistyped, Name: name, Prefix: p.prefix}
 			}
 		}
 	}
-	if t == ":" {
-		return Parsed{Kind: KindListCanned}
-	}
-	if len(t) > 1 && t[0] == ':' && allShortcutBytes(t[1:]) {
-		return Parsed{Kind: KindCannedQuery, Text: t[1:]}
+	if c, n := utf8.DecodeRuneInString(t); isColonEquivalent(c) {
+		if name, ok := shortcutWord(t[n:]); ok && name == "" {
+			return Parsed{Kind: KindListCanned}
+		} else if ok && shortcutLike(name) {
+			return Parsed{Kind: KindCannedQuery, Text: name}
+		}
 	}
 	return Parsed{Kind: KindReply, Text: t}
+}
+
+// shortcutWord reads s (the text after a ':') as a shortcut name: ASCII
+// letters, digits, '_' and '-', in any case and width, invisible characters
+// skipped. It returns the name lowercased, and false when s holds anything
+// else.
+func shortcutWord(s string) (name string, ok bool) {
+	var b []byte
+	for _, r := range s {
+		if isInvisible(r) {
+			continue
+		}
+		r = foldRune(r)
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r >= 0x80 || !canned.IsShortcutByte(byte(r)) {
+			return "", false
+		}
+		b = append(b, byte(r))
+	}
+	return string(b), true
+}
+
+// shortcutLike reports whether a word typed alone after ':' is meant as a
+// shortcut (and so is never sent as typed when it matches none): it has at
+// least two letters or digits. ":D", ":P", ":3", ":-P" and ":-)" are
+// emoticons; ":so", ":Sorry", ":zz" and ":30" are shortcuts.
+func shortcutLike(name string) bool {
+	n := 0
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n >= 2
 }
 
 // normalize trims white space and invisible characters (see Parse) and
@@ -190,15 +228,15 @@ func trimBlank(s string) string {
 // white space then ";": not a note, not a reply either.
 func cutNote(t string) (rest string, spaced, ok bool) {
 	r, n := utf8.DecodeRuneInString(t)
-	if foldRune(r) != ';' {
+	if !isSemicolon(r) {
 		return "", false, false
 	}
 	rest = skipInvisible(t[n:])
-	if r, n := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+	if r, n := utf8.DecodeRuneInString(rest); isSemicolon(r) {
 		return rest[n:], false, true
 	}
 	rest = strings.TrimLeftFunc(rest, isBlank)
-	if r, _ := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+	if r, _ := utf8.DecodeRuneInString(rest); isSemicolon(r) {
 		return "", true, true
 	}
 	return "", false, false
@@ -241,26 +279,49 @@ func cutMention(t, mention string) (string, bool) {
 	return trimSpace(rest), true
 }
 
-// cutPrefix splits a leading run of '!' (or '/') look-alikes from t,
-// skipping invisible characters inside it, and returns the ASCII prefix ("!",
-// "/" or "//"), the rest and the number of prefix characters.
-func cutPrefix(t string) (prefix, rest string, count int) {
+// prefixRun is a leading run of '!' (or '/') characters and look-alikes.
+type prefixRun struct {
+	// prefix is the ASCII prefix: "!", "/", "//" or "" for none.
+	prefix string
+	// rest is the text after the run; a reading's tail ("?" of "⁉") comes
+	// first.
+	rest string
+	// count is the number of '!' or '/' read ("‼" counts two).
+	count int
+	// lookalike: every character of the run is a look-alike, none the ASCII
+	// character or an equivalent (see lookalike.go).
+	lookalike bool
+}
+
+// cutPrefix splits a leading run of '!' (or '/') characters and their
+// equivalents and look-alikes from t, skipping invisible characters inside
+// it.
+func cutPrefix(t string) prefixRun {
 	bangs, slashes := 0, 0
+	strong := false
 	i := 0
 	for i < len(t) {
 		r, n := utf8.DecodeRuneInString(t[i:])
-		switch r = foldRune(r); {
-		case r == '!' && slashes == 0:
-			bangs++
-		case r == '/' && bangs == 0:
-			slashes++
+		reading, equivalent := readPrefix(r)
+		switch {
+		case reading != "" && (reading[0] == '!' && slashes == 0 || reading[0] == '/' && bangs == 0):
+			k := len(reading) - len(strings.TrimLeft(reading, reading[:1]))
+			if reading[0] == '!' {
+				bangs += k
+			} else {
+				slashes += k
+			}
+			strong = strong || equivalent
+			if k < len(reading) { // "⁉": '!' then '?'
+				return prefixRun{prefixOf(bangs, slashes), reading[k:] + t[i+n:], bangs + slashes, !strong}
+			}
 		case bangs+slashes > 0 && isInvisible(r):
 		default:
-			return prefixOf(bangs, slashes), t[i:], bangs + slashes
+			return prefixRun{prefixOf(bangs, slashes), t[i:], bangs + slashes, !strong}
 		}
 		i += n
 	}
-	return prefixOf(bangs, slashes), "", bangs + slashes
+	return prefixRun{prefixOf(bangs, slashes), "", bangs + slashes, !strong}
 }
 
 func prefixOf(bangs, slashes int) string {
@@ -280,10 +341,10 @@ func prefixOf(bangs, slashes int) string {
 func skipInvisible(s string) string { return strings.TrimLeftFunc(s, isInvisible) }
 
 // startsWithLetter reports whether s starts with a letter, after invisible
-// characters.
+// characters (see isNameStart).
 func startsWithLetter(s string) bool {
 	r, _ := utf8.DecodeRuneInString(skipInvisible(s))
-	return unicode.IsLetter(r)
+	return isNameStart(r)
 }
 
 // spacedName returns the known command name that s (the text after a prefix
@@ -292,7 +353,7 @@ func startsWithLetter(s string) bool {
 // must be a whole word; invisible characters in it are skipped.
 func spacedName(s string, known func(string) bool) string {
 	s = strings.TrimLeftFunc(s, func(r rune) bool {
-		return isBlank(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)
+		return isBlank(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || isPrefixChar(r)
 	})
 	var word strings.Builder
 	for _, r := range s {
@@ -337,6 +398,24 @@ func cutWord(s string) (word, rest string, found bool) {
 	return s[:i], s[i+n:], true
 }
 
+// commandWord returns the first word of s as a command name is compared
+// after a look-alike prefix (and as the relay gate reads it): invisible
+// characters dropped, fullwidth forms folded, lowercased, up to white space,
+// without trailing ".,:;!?".
+func commandWord(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if isInvisible(r) {
+			continue
+		}
+		if isGap(r) {
+			break
+		}
+		b.WriteRune(foldRune(r))
+	}
+	return strings.TrimRight(strings.ToLower(b.String()), ".,:;!?")
+}
+
 // classifyCommand classifies "name args" typed after a prefix.
 func classifyCommand(s, prefix string, known func(string) bool) Parsed {
 	word, args, _ := cutWord(s)
@@ -359,13 +438,4 @@ func dropFormat(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func allShortcutBytes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !canned.IsShortcutByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }

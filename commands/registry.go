@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
@@ -99,6 +100,29 @@ func suggest(typo string) string {
 		}
 	}
 	return best
+}
+
+// nearCommand reports whether word (lowercased) is a command name (known) or
+// a near miss of a command name or alias: at least four characters and one
+// edit away ("helpdsk", "hlep", "histroy"). After a look-alike prefix only
+// such words make a command attempt ("‼help" is held back, "¡Hola" and
+// "‼Important" are text). Parse and the relay gate both use it.
+func nearCommand(word string, known func(string) bool) bool {
+	if word == "" {
+		return false
+	}
+	if known != nil && known(word) {
+		return true
+	}
+	if n := utf8.RuneCountInString(word); n < 4 || n > 40 {
+		return false
+	}
+	for n := range byName {
+		if distance(word, n) <= 1 {
+			return true
+		}
+	}
+	return false
 }
 
 // distance is the optimal string alignment distance between a and b (edits:

@@ -44,7 +44,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: the message is empty."}, nil
 	}
-	if !strings.Contains(text, ":") {
+	if !mayHaveShortcut(text) {
 		return r.relay(in, text, ""), nil
 	}
 	st, err := r.loadCanned(ctx, in, conv)
@@ -53,7 +53,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 	}
 	key := in.Operator.Key()
 	var broken string
-	expanded, used := canned.Expand(text, func(name string) (string, bool) {
+	expanded, used := canned.ExpandWith(text, func(name string) (string, bool) {
 		c, ok := canned.Find(st.all, name, key)
 		if !ok {
 			return "", false
@@ -62,7 +62,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 			broken = why
 		}
 		return canned.Render(c.Text, st.vars), true
-	})
+	}, shortcutSyntax)
 	if broken != "" {
 		return bridge.Outcome{Whisper: broken}, nil
 	}
@@ -78,6 +78,27 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		r.recordUse(ctx, used, key)
 	}
 	return out, nil
+}
+
+// shortcutSyntax is how shortcut tokens are read in a reply: after ':' or
+// any of its equivalents and look-alikes (isColon: "：", "꞉", "∶", …), with
+// invisible characters ignored and fullwidth letters read as ASCII. A
+// look-alike colon only matters in front of an existing shortcut: anything
+// else stays as typed.
+var shortcutSyntax = canned.Syntax{IsColon: isColon, Ignore: isInvisible, Fold: foldRune}
+
+// mayHaveShortcut reports whether text has a ':' or a look-alike of one, so
+// that the store is read only for such replies.
+func mayHaveShortcut(text string) bool {
+	if strings.IndexByte(text, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0x80 {
+			return strings.ContainsFunc(text[i:], isColon)
+		}
+	}
+	return false
 }
 
 // sendCanned relays one shortcut's rendered text (":sorry" alone, or
