@@ -125,4 +125,3 @@ func TestEveryCodePoint(t *testing.T) {
 		}
 	}
 }
-
