@@ -21,6 +21,9 @@ func TestRelayGate(t *testing.T) {
 		"<@UBOT> help", "<@ubot>", "<@UBOT>: x", "\u2068<@UBOT>\u2069", "＜＠ＵＢＯＴ＞ x", "<@U\u200bBOT> x",
 		"@chatbridge help", "@ChatBridge", "＠chatbridge x", "@chatbridge, x", "@chatbridge's x",
 		"!hеlp", "!Привет", "!帮助",
+		// Look-alikes before a command name or a near miss, a second ';'-like.
+		"‼help", "‼helpdsk", "⁉ help", "❗\ufe0fhelp", "❕note x", "ꜝhistory", "¡help", "¡Helo", "¡ note x", "ǃhlep",
+		"∕help", "⁄ticket x", "⫽help", "ノhelp", "؛؛ x", "⁏; x", "؛ ؛ x", "︕wow", "!ǃwow", "᥄〳 note", "⁄ ǃnote",
 	}
 	allowed := []string{
 		"", "hello", "10:30", ":)", ":sorry", "¡Hola!", "!!!", "!", "!1", "!?", "! wow", "! helpful",
@@ -29,6 +32,8 @@ func TestRelayGate(t *testing.T) {
 		"❤️ thanks", "thanks ❤️", "שלום\u200f עולם", "مرحبا\u200f بك", "Τι κάνεις;",
 		"<@UBOT2> hi", "@chatbridgebot hi", "@chatbridge.example.org", "ask <@UBOT> help",
 		"> <@a:b> !help", "\u200fשלום", "!1 help",
+		"¡Hola! ¿En qué puedo ayudarle?", "‼ Important: your order shipped", "‼Important", "⁉ really?",
+		"❗Attention", "ǃKung people", "ノート", "؛ hello", "∕home∕user", "‼ note", "：sorry", "꞉zzz",
 	}
 	for _, s := range refused {
 		if why := relayRefusal(s, testMentions...); why == "" {

@@ -24,11 +24,11 @@ const (
 	KindUnknown
 	// KindNote is a private note for the operators: Parsed.Text.
 	KindNote
-	// KindListCanned is a message of just ":".
+	// KindListCanned is a message of just ":" (or "：").
 	KindListCanned
-	// KindCannedQuery is a message of just ":prefix": Parsed.Text is the
-	// prefix. An exact shortcut is sent; otherwise matches are listed and
-	// nothing is sent.
+	// KindCannedQuery is a message of just ":prefix" (see Parse for which
+	// words count): Parsed.Text is the prefix, lowercased. An exact shortcut
+	// is sent; otherwise matches are listed and nothing is sent.
 	KindCannedQuery
 	// KindMistyped is a known command name after a lone prefix and white
 	// space or punctuation ("! note secret", "!_note x") or ";" then white
@@ -58,7 +58,7 @@ type Parsed struct {
 	Args string
 	// Text is the reply (KindReply) as typed, trimmed (see Parse) and
 	// without a Matrix reply fallback; the note (KindNote); the shortcut
-	// prefix (KindCannedQuery).
+	// prefix, lowercased (KindCannedQuery).
 	Text string
 	// Prefix is how a command was typed: "!", "/", "//" or "@" (a mention),
 	// or ";;" (KindMistyped "; ;"); fullwidth prefixes and look-alikes are
@@ -75,37 +75,54 @@ type Parsed struct {
 // variation selectors and combining marks with nothing to combine with) and
 // removing a Matrix reply fallback ("> <@user> …" lines and the blank line
 // after them). Invisible characters are also skipped inside the prefix
-// ("!\u200b!help", ";\u200f;"):
+// ("!\u200b!help", ";\u200f;").
 //
-//   - ";;text" is a note; the fullwidth "；", the Greek question mark ";"
-//     (canonically a semicolon) and the small "﹔" count as ';'. "!note
-//     text" is a note too.
+// Prefix characters are read with their equivalents and look-alikes
+// (lookalike.go, from Unicode's data): an equivalent — the fullwidth "！",
+// "／", "；", "：" (CJK keyboards), the small and vertical forms, the Greek
+// question mark ";" — counts exactly like the ASCII character; a look-alike
+// — "‼", "⁉", "❗", "❕", "ꜝ", "¡", "ǃ", "∕", "⁄", "؛", "꞉", … — counts only
+// where the result is a command, a note or a shortcut (DESIGN §4.1):
+//
+//   - ";;text" is a note: two ';' characters, equivalents or look-alikes
+//     ("；；", "؛؛", ";⁏"). "!note text" is a note too.
 //   - A message starting with the mention (optionally followed by ':' or ',')
 //     is addressed to the bot: the next word is a command name; a bare
 //     mention means help; any other word is an unknown command. Fullwidth
 //     forms and case do not matter.
 //   - A command prefix followed by a letter is a command attempt: "!",
-//     repeated or not ("!!help"), and "/" or "//" — except "/word/more",
-//     which is a path or URL ("/home/user/file", "/r/golang") and a reply.
-//     The fullwidth forms "！" and "／" (CJK keyboards) and the look-alikes
-//     "﹗", "︕" and "ǃ" count as prefixes, and fullwidth letters in the name
-//     are read as ASCII ("！ｈｅｌｐ" is help). A command attempt whose name
-//     is not a known command or alias (by Unicode lowercase, so a Cyrillic
-//     "е" in "!hеlp" makes it unknown) is KindUnknown: the operator is told,
-//     the visitor never sees it.
+//     repeated or not ("!!help", "‼help"), and "/" or "//" — except
+//     "/word/more", which is a path or URL ("/home/user/file", "/r/golang")
+//     and a reply. Fullwidth letters in the name are read as ASCII
+//     ("！ｈｅｌｐ" is help). A command attempt whose name is not a known
+//     command or alias (by Unicode lowercase, so a Cyrillic "е" in "!hеlp"
+//     makes it unknown) is KindUnknown: the operator is told, the visitor
+//     never sees it. When every character of the prefix is a look-alike, only
+//     a command name or a near miss of one (four letters or more, one edit
+//     away: "¡helo", "‼histroy") makes a command attempt: "¡Hola!",
+//     "‼Important: your order shipped" and "ǃKung" are replies.
 //   - A lone "!", or one or more "/", then white space or punctuation, then
 //     a known command name as a whole word is KindMistyped ("! note secret",
-//     "!_note x", "/ help"): nothing is sent, the operator is asked "Did you
-//     mean !note?". So is ";" then white space then ";" ("; ; x"). Only a
-//     lone "!" counts, because "!!! Help is on the way" is ordinary text.
+//     "!_note x", "/ help", "⁉ help"): nothing is sent, the operator is asked
+//     "Did you mean !note?". So is ";" then white space then ";" ("; ; x").
+//     Only a lone "!" counts, because "!!! Help is on the way" is ordinary
+//     text ("‼ note" is two).
 //   - Any other prefix not followed by a letter is ordinary text: "!!!",
-//     "! wow", "!1", "/ 2", "¡Hola!".
-//   - ":" alone lists the canned responses; ":prefix" alone (lowercase
-//     [a-z0-9_-]) is a canned query.
+//     "! wow", "!1", "/ 2", "‼ Important".
+//   - ":" alone (or an equivalent: "：") lists the canned responses.
+//     ":word" alone, where word is letters, digits, '_' and '-' in any case
+//     with at least two letters or digits, is a canned query, Parsed.Text
+//     the word lowercased (":so", ":Sorry", ":30"): an exact shortcut is
+//     sent, anything else listed, and nothing is sent as typed. A shorter
+//     word is an emoticon and a reply (":D", ":P", ":3", ":-P"), like any
+//     ":word" after a look-alike colon ("꞉zzz"): the Router expands it only
+//     if it is exactly a shortcut.
 //   - Anything else is a reply. Its text is as typed, less the leading and
 //     trailing white space and invisible characters (trailing variation
 //     selectors and combining marks are kept: they belong to the last
-//     character).
+//     character). The Router expands the :shortcuts in it (see
+//     canned.ExpandWith), whatever their case and after ':' or any
+//     equivalent or look-alike of it.
 //
 // Whatever Parse says, the Router relays nothing that the relay gate
 // (relayable, gate.go) refuses.

@@ -91,3 +91,17 @@ func TestCannedAddRefusesVariables(t *testing.T) {
 		t.Errorf("a valid variable: %q", describe(got))
 	}
 }
+
+// TestCannedArgumentsAnyCase: "!canned <shortcut>" and "!canned remove"
+// read the shortcut without regard to case, after ':' or "：".
+func TestCannedArgumentsAnyCase(t *testing.T) {
+	h := newHarness(t)
+	h.seedCanned()
+	conv := h.conversation("Nora", "", "", "")
+	if got := h.send(conv, alice, "!canned ：SORRY"); len(got) != 2 || got[0].Text != "I am sorry to hear that." {
+		t.Errorf("!canned ：SORRY: %q", describe(got))
+	}
+	if got := h.send(conv, alice, "!canned remove Reason"); len(got) != 1 || got[0].Text != "Removed the shared canned response :reason." {
+		t.Errorf("!canned remove Reason: %q", describe(got))
+	}
+}
