@@ -19,9 +19,26 @@ import (
 // decides between "!help" and "! wow". Prefix look-alikes are read with
 // readPrefix.
 func skeleton(text string) string {
+	// Most texts need no change: find the first character that does.
+	i := 0
+	for i < len(text) {
+		if text[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(text[i:])
+		if n == 1 || isInvisible(r) || foldRune(r) != r {
+			break // invalid UTF-8 (read as U+FFFD), invisible or fullwidth
+		}
+		i += n
+	}
+	if i == len(text) {
+		return strings.TrimLeftFunc(text, isGap)
+	}
 	var b strings.Builder
 	b.Grow(len(text))
-	for _, r := range text {
+	b.WriteString(text[:i])
+	for _, r := range text[i:] {
 		if !isInvisible(r) {
 			b.WriteRune(foldRune(r))
 		}

@@ -283,3 +283,22 @@ func FuzzLookalikes(f *testing.F) {
 		checkNoLeak(t, r, string(pick[int(a)%len(pick)])+after)
 	})
 }
+
+// TestSkeleton: the fast path (nothing to change) and the slow one give what
+// reading every character does.
+func TestSkeleton(t *testing.T) {
+	slow := func(text string) string {
+		var b strings.Builder
+		for _, r := range text {
+			if !isInvisible(r) {
+				b.WriteRune(foldRune(r))
+			}
+		}
+		return strings.TrimLeftFunc(b.String(), isGap)
+	}
+	for _, s := range []string{"", "  hello", "¡Hola!", "ノート", "\u200f;; x", "！ｈｅｌｐ", "a\xffb", "é\u0301", "\u2800 x", "日本語\u200bです"} {
+		if got, want := skeleton(s), slow(s); got != want {
+			t.Errorf("skeleton(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

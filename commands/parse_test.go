@@ -308,3 +308,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestOneEdit: oneEdit agrees with distance(a, b) <= 1.
+func TestOneEdit(t *testing.T) {
+	words := []string{"", "a", "ab", "ba", "abc", "acb", "help", "hlep", "hepl", "helpp", "hel", "helo", "hola",
+		"hеlp", "héLp", "history", "histroy", "histor", "ticket", "ticke", "tickets", "ノート", "ノトー", "note", "nota"}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := oneEdit(a, b), distance(a, b) <= 1; got != want {
+				t.Errorf("oneEdit(%q, %q) = %v, distance %d", a, b, got, distance(a, b))
+			}
+		}
+	}
+}
+
+func FuzzOneEdit(f *testing.F) {
+	f.Add("help", "hlep")
+	f.Add("ノート", "ノトー")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if len(a) > 64 || len(b) > 64 || !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return // distance reads invalid bytes as U+FFFD, oneEdit compares bytes
+		}
+		if got, want := oneEdit(a, b), distance(a, b) <= 1; got != want {
+			t.Fatalf("oneEdit(%q, %q) = %v, distance %d", a, b, got, distance(a, b))
+		}
+	})
+}
