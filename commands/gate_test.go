@@ -23,7 +23,7 @@ func TestRelayGate(t *testing.T) {
 		"!hеlp", "!Привет", "!帮助",
 		// Look-alikes before a command name or a near miss, a second ';'-like.
 		"‼help", "‼helpdsk", "⁉ help", "❗\ufe0fhelp", "❕note x", "ꜝhistory", "¡help", "¡Helo", "¡ note x", "ǃhlep",
-		"∕help", "⁄ticket x", "⫽help", "ノhelp", "؛؛ x", "⁏; x", "؛ ؛ x", "︕wow", "!ǃwow", "᥄〳 note", "⁄ ǃnote",
+		"∕help", "⁄ticket x", "⫽help", "ノhelp", "؛؛ x", "⁏; x", "؛ ؛ x", "︕wow", "!ǃwow", "᥄〳 note", "⁄ ǃnote", "❗not0❗", "¡Helo…",
 	}
 	allowed := []string{
 		"", "hello", "10:30", ":)", ":sorry", "¡Hola!", "!!!", "!", "!1", "!?", "! wow", "! helpful",

@@ -418,7 +418,7 @@ func cutWord(s string) (word, rest string, found bool) {
 // commandWord returns the first word of s as a command name is compared
 // after a look-alike prefix (and as the relay gate reads it): invisible
 // characters dropped, fullwidth forms folded, lowercased, up to white space,
-// without trailing ".,:;!?".
+// without trailing punctuation or prefix characters ("❗note❗" is "note").
 func commandWord(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -430,7 +430,9 @@ func commandWord(s string) string {
 		}
 		b.WriteRune(foldRune(r))
 	}
-	return strings.TrimRight(strings.ToLower(b.String()), ".,:;!?")
+	return strings.TrimRightFunc(strings.ToLower(b.String()), func(r rune) bool {
+		return unicode.IsPunct(r) || isPrefixChar(r)
+	})
 }
 
 // classifyCommand classifies "name args" typed after a prefix.
