@@ -202,7 +202,7 @@ func shapedLike(s string) bool {
 		if anyStrong {
 			return true
 		}
-		word = strings.ToLower(strings.TrimRight(word, ".,:;!?"))
+		word = strings.ToLower(strings.TrimRightFunc(word, unicode.IsPunct)) // "help!", "help…"
 		for _, c := range Commands() {
 			for _, n := range append([]string{c.Name}, c.Aliases...) {
 				if word == n || utf8.RuneCountInString(word) >= 4 && distance(word, n) <= 1 {

@@ -265,12 +265,15 @@ func commandLike(text string) bool {
 	if strong {
 		return true
 	}
-	word = strings.ToLower(strings.TrimRight(strings.Map(func(r rune) rune {
+	word = strings.ToLower(strings.TrimRightFunc(strings.Map(func(r rune) rune {
 		if r >= 0xFF01 && r <= 0xFF5E {
 			return r - 0xFEE0
 		}
 		return r
-	}, word), ".,:;!?"))
+	}, word), func(r rune) bool {
+		reading, _ := dataReading(r)
+		return unicode.IsPunct(r) || reading != "" // "help!", "help…", "help❗"
+	}))
 	for _, c := range Commands() {
 		for _, n := range append([]string{c.Name}, c.Aliases...) {
 			if word == n || utf8.RuneCountInString(word) >= 4 && distance(word, n) <= 1 {
