@@ -29,10 +29,10 @@ import (
 //     "SYMBOL"), "SOLIDUS", "SEMICOLON" or "COLON" as a word — unless the
 //     name is of another sign that contains the mark: "REVERSE SOLIDUS" (a
 //     backslash), "… WITH …", "… PRECEDING …", "EQUALS COLON" ("=:"),
-//     "QUAD COLON" (in a box). This adds what the confusables data leaves out: the
-//     emoji and ornament marks "❗", "❕", "❢", the modifier letter "ꜝ",
-//     the inverted "¡", the Arabic and Ethiopic semicolons, the Ethiopic and
-//     Mongolian colons, …
+//     "QUAD COLON" (in a box). This adds what the confusables data leaves
+//     out: the emoji and ornament marks "❗", "❕", "❢", the modifier letter
+//     "ꜝ", the inverted "¡", the Arabic and Ethiopic semicolons, the
+//     Ethiopic and Mongolian colons, …
 //
 // Invisible characters (see isInvisible) are not in the table: they are
 // ignored wherever a prefix is read.
