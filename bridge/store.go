@@ -69,7 +69,8 @@ type ConversationFilter struct {
 	Status Status
 	// VisitorID restricts to one visitor's conversations.
 	VisitorID string
-	// Limit caps the result (0: no limit). Newest (by UpdatedAt) first.
+	// Limit caps the result (0: no limit). Newest (by UpdatedAt, to the
+	// second) first.
 	Limit int
 }
 
@@ -81,7 +82,9 @@ type ConversationStore interface {
 	// PutConversation creates or replaces c (by c.ID) and keeps the
 	// indexes behind Conversations and CountConversations in step.
 	PutConversation(c Conversation) error
-	// Conversations lists conversations matching f, newest UpdatedAt first.
+	// Conversations lists conversations matching f, newest UpdatedAt first
+	// (to the second: conversations updated within the same second may come
+	// in any order).
 	Conversations(f ConversationFilter) ([]Conversation, error)
 	// CountConversations counts conversations by status ("" for all).
 	CountConversations(status Status) (int, error)

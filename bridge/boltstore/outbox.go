@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -33,7 +32,7 @@ func (t *tx) Enqueue(e bridge.OutboxEntry) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
-	if err := putJSON(dest, u64(id), e); err != nil {
+	if err := dest.Put(u64(id), encodeOutbox(e)); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
 	return id, nil
@@ -61,8 +60,8 @@ func (t *tx) entries(root []byte, destination string, after uint64, limit int) (
 		k, v = c.Seek(u64(after + 1))
 	}
 	for ; k != nil; k, v = c.Next() {
-		var e bridge.OutboxEntry
-		if err := json.Unmarshal(v, &e); err != nil {
+		e, err := decodeOutbox(v)
+		if err != nil {
 			return nil, fmt.Errorf("outbox: decode: %w", err)
 		}
 		out = append(out, e)
@@ -85,11 +84,7 @@ func (t *tx) PutOutbox(e bridge.OutboxEntry) error {
 	if dest == nil || dest.Get(u64(e.ID)) == nil {
 		return errNotFound("outbox entry", e.Destination+"/"+fmt.Sprint(e.ID))
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("put outbox: encode: %w", err)
-	}
-	if err := dest.Put(u64(e.ID), data); err != nil {
+	if err := dest.Put(u64(e.ID), encodeOutbox(e)); err != nil {
 		return fmt.Errorf("put outbox: %w", err)
 	}
 	return nil
@@ -165,7 +160,7 @@ func (t *tx) move(op string, from, to []byte, e bridge.OutboxEntry) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if err := putJSON(dst, u64(e.ID), e); err != nil {
+	if err := dst.Put(u64(e.ID), encodeOutbox(e)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
