@@ -18,7 +18,7 @@ func TestCodecRoundTrip(t *testing.T) {
 	m := bridge.Message{ConversationID: "c_1", Seq: 7, PublicSeq: 5, ClientID: "k", From: bridge.FromOperator,
 		Visibility: bridge.VisibilityPublic, Author: "Al", Operator: &op, Recipient: "inbox:bob", Text: "héllo\x00",
 		At: codecTime, PlatformID: "C1:1.2", System: &bridge.SystemEvent{Kind: bridge.SystemClosedByOperator, Name: "Al"},
-		File: &bridge.Attachment{Key: "sha256/ab/abc", Name: "a.png", Type: "image/png", Size: 99, Width: 3, Height: 4, SHA256: "abc"},
+		File:  &bridge.Attachment{Key: "sha256/ab/abc", Name: "a.png", Type: "image/png", Size: 99, Width: 3, Height: 4, SHA256: "abc"},
 		Emote: true, EditedAt: codecTime.Add(time.Hour), Deleted: true, Revision: 9}
 	c := bridge.Conversation{ID: "c_1", VisitorID: "v_1", Status: bridge.StatusClosed, CreatedAt: codecTime, UpdatedAt: codecTime.Add(time.Second),
 		ClosedAt: codecTime.Add(2 * time.Second), LastSeq: 7, LastPublicSeq: 5, LastRevision: 9, LastVisitorAt: codecTime,
