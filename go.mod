@@ -16,7 +16,11 @@ require (
 
 require github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
 
-require golang.org/x/image v0.48.0 // indirect
+require (
+	github.com/lesismal/llib v1.2.2 // indirect
+	github.com/lesismal/nbio v1.6.8 // indirect
+	golang.org/x/image v0.48.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
