@@ -241,3 +241,21 @@ func clip(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// editContent replaces the event orig with nc (m.replace): clients that
+// know edits show nc; others show the "* " fallback.
+func editContent(nc content, orig id.EventID) content {
+	c := content{}
+	for k, v := range nc {
+		c[k] = v
+	}
+	if b, ok := nc["body"].(string); ok {
+		c["body"] = "* " + b
+	}
+	if f, ok := nc["formatted_body"].(string); ok {
+		c["formatted_body"] = "* " + f
+	}
+	c["m.new_content"] = nc
+	c["m.relates_to"] = map[string]any{"rel_type": "m.replace", "event_id": string(orig)}
+	return c
+}

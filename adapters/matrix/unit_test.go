@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	fx "github.com/chatbridge/chatbridge/internal/fixture"
@@ -28,6 +29,7 @@ type fakeHS struct {
 	encrypted  map[string]bool // rooms with an m.room.encryption state event
 	sent       []sentEvent     // m.room.message events, in order
 	onCreate   func()          // called when a room is created, before the answer
+	lookups    int             // /messages requests
 	createdIDs []string
 }
 
@@ -35,6 +37,7 @@ type fakeHS struct {
 type sentEvent struct {
 	room, txn string
 	content   map[string]any
+	at        time.Time
 }
 
 func newFakeHS(t *testing.T) *fakeHS {
@@ -85,10 +88,23 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
+	case len(parts) == 3 && parts[0] == "rooms" && parts[2] == "messages":
+		// Newest first, all in one page; the room's start is reached.
+		chunk := []map[string]any{}
+		for i := len(f.sent) - 1; i >= 0; i-- {
+			if e := f.sent[i]; e.room == parts[1] {
+				chunk = append(chunk, map[string]any{
+					"event_id": "$e" + uitoa(i+1), "sender": "@bot:x", "type": "m.room.message",
+					"room_id": e.room, "origin_server_ts": e.at.UnixMilli(), "content": e.content,
+				})
+			}
+		}
+		f.lookups++
+		writeJSON(w, http.StatusOK, map[string]any{"chunk": chunk, "start": "s0"})
 	case len(parts) == 5 && parts[0] == "rooms" && parts[2] == "send" && parts[3] == "m.room.message":
 		var c map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&c)
-		f.sent = append(f.sent, sentEvent{room: parts[1], txn: parts[4], content: c})
+		f.sent = append(f.sent, sentEvent{room: parts[1], txn: parts[4], content: c, at: time.Now()})
 		writeJSON(w, http.StatusOK, map[string]any{"event_id": "$e" + uitoa(len(f.sent))})
 	default:
 		matrixError(w, http.StatusNotFound, "M_NOT_FOUND")
