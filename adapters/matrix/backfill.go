@@ -107,9 +107,9 @@ func (a *Adapter) backfill(ctx context.Context, room id.RoomID, prevBatch string
 				return reversed(got), nil, nil
 			}
 			got = append(got, e)
-			if len(got) >= maxBackfill {
+			if len(got) >= a.maxBackfill {
 				return reversed(got), &gap{room: room, fetched: len(got), oldest: time.UnixMilli(e.Timestamp),
-					why: fmt.Sprintf("more than %d events were written here while chatbridge was away", maxBackfill)}, nil
+					why: fmt.Sprintf("more than %d events were written here while chatbridge was away", a.maxBackfill)}, nil
 			}
 		}
 		if len(resp.Chunk) == 0 || resp.End == "" || resp.End == from {

@@ -55,6 +55,9 @@ type Adapter struct {
 	triedAt map[uint64]time.Time    // entries whose last attempt's outcome is unknown
 	scans   map[id.RoomID]*roomScan // the last look through each room for earlier sends
 
+	timelineLimit int // events per room in one sync (timelineLimit; tests lower it)
+	maxBackfill   int // events fetched to fill one room's gap (maxBackfill; tests lower it)
+
 	txnMu sync.Mutex // one transaction at a time
 
 	now func() time.Time // the clock (tests)
@@ -127,19 +130,21 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 	a := &Adapter{
 		cfg: cfg, as: cfg.appservice(), bot: cfg.botID(), ops: cfg.operators(),
 		engine: engine, client: client,
-		log:       log.With("adapter", adapterName),
-		names:     map[id.RoomID]map[id.UserID]string{},
-		encrypted: map[id.RoomID]bool{},
-		threads:   map[id.EventID]id.EventID{},
-		typingAt:  map[string]time.Time{},
-		ghosts:    map[id.UserID]*ghost{},
-		levels:    map[id.RoomID]*event.PowerLevelsEventContent{},
-		started:   time.Now(),
-		notSent:   map[uint64]struct{}{},
-		triedAt:   map[uint64]time.Time{},
-		scans:     map[id.RoomID]*roomScan{},
-		now:       time.Now,
-		whoamiSem: make(chan struct{}, 1),
+		log:           log.With("adapter", adapterName),
+		names:         map[id.RoomID]map[id.UserID]string{},
+		encrypted:     map[id.RoomID]bool{},
+		threads:       map[id.EventID]id.EventID{},
+		typingAt:      map[string]time.Time{},
+		ghosts:        map[id.UserID]*ghost{},
+		levels:        map[id.RoomID]*event.PowerLevelsEventContent{},
+		started:       time.Now(),
+		notSent:       map[uint64]struct{}{},
+		triedAt:       map[uint64]time.Time{},
+		scans:         map[id.RoomID]*roomScan{},
+		timelineLimit: timelineLimit,
+		maxBackfill:   maxBackfill,
+		now:           time.Now,
+		whoamiSem:     make(chan struct{}, 1),
 	}
 	client.Store = &syncStore{a: a}
 	return a, nil

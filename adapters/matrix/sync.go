@@ -75,7 +75,7 @@ const timelineLimit = 200
 func newSyncer(a *Adapter) *syncer {
 	s := &syncer{DefaultSyncer: mautrix.NewDefaultSyncer(), a: a}
 	s.FilterJSON = &mautrix.Filter{
-		Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: timelineLimit}},
+		Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: a.timelineLimit}},
 	}
 	// A first start (no token) does not replay history: old commands must
 	// not run again. mautrix's DontProcessOldEvents also skips rooms whose
