@@ -98,6 +98,9 @@ func messageContent(m bridge.Message) (c content, ok bool) {
 			author += ", private note"
 			return textContent("m.notice", author+": "+text, "<i>"+escape(author)+"</i>: "+escape(text), nil), true
 		}
+		if m.Emote { // "/me waves" on another platform
+			return textContent("m.text", "* "+author+" "+text, "* <b>"+escape(author)+"</b> "+escape(text), nil), true
+		}
 		return textContent("m.text", author+": "+text, "<b>"+escape(author)+"</b>: "+escape(text), nil), true
 	default: // system lines
 		t := defang(m.Text)

@@ -189,6 +189,9 @@ func (a *Adapter) onOther(ctx context.Context, evt *event.Event) error {
 		return err
 	}
 	if ok, err := a.isOperator(ctx, evt.RoomID, evt.Sender); err != nil || !ok {
+		if err == nil && evt.Type.Type == event.EventSticker.Type {
+			return a.refuseNonOperator(ctx, a.input(ctx, conv, evt), "")
+		}
 		if err == nil {
 			a.log.Debug("matrix event of a non-operator not relayed", "conversation", conv, "sender", evt.Sender, "type", evt.Type.Type)
 		}
