@@ -187,6 +187,23 @@ func filesEditsEmotes(t *testing.T, w *world) {
 			t.Errorf("the edit's fallback reached the visitor: %q", m.Text)
 		}
 	}
+	// An edit that would turn the reply into a note is refused: the
+	// visitor keeps the reply, the operator is told.
+	if _, err := w.op.SendMessageEvent(ctx, room, event.EventMessage, map[string]any{
+		"msgtype": "m.text", "body": "* ;; refund denied",
+		"m.new_content": map[string]any{"msgtype": "m.text", "body": ";; refund denied"},
+		"m.relates_to":  map[string]any{"rel_type": "m.replace", "event_id": string(orig)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.waitEvent(t, room, "the notice about the refused edit", func(e *event.Event) bool {
+		return strings.Contains(bodyOf(e), "Not edited for the visitor") && e.Content.Raw[fieldOperatorOnly] == true
+	})
+	for _, m := range visitorView(t, b.engine, v.ID) {
+		if strings.Contains(m.Text, "refund denied") || m.Seq == first.Seq && m.Text != "Hello, how can I help?" {
+			t.Errorf("a refused edit changed what the visitor sees: %q", m.Text)
+		}
+	}
 	redaction, err := w.op.RedactEvent(ctx, room, orig)
 	if err != nil {
 		t.Fatal(err)
