@@ -1,10 +1,13 @@
 package matrix
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -47,6 +50,8 @@ func TestOutageLosesNothing(t *testing.T) {
 	}, "the first reply")
 
 	b.stop()
+	var logs lockedBuffer
+	w.tweak = func(a *Adapter) { a.log = slog.New(slog.NewTextHandler(&logs, nil)) }
 	const n = timelineLimit + 50
 	var want []string
 	for i := range n {
@@ -67,6 +72,10 @@ func TestOutageLosesNothing(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("the visitor got %d of the %d messages written during the outage (in order, once each): first %q, last %q",
 			len(got), n, got[:min(3, len(got))], got[max(0, len(got)-3):])
+	}
+	// The sync really was limited: the back-fill fetched the 50 older ones.
+	if !strings.Contains(logs.String(), `msg="matrix timeline gap filled"`) || !strings.Contains(logs.String(), "events=50") {
+		t.Errorf("no back-fill of 50 events in the log:\n%s", logs.String())
 	}
 	for _, e := range w.events(t, room) {
 		if strings.Contains(bodyOf(e), "could not fetch") {
@@ -192,6 +201,25 @@ func onlyOperators(t *testing.T, w *world) {
 	if c := countBody(t, w, room, notOperatorText); c != 2 {
 		t.Errorf("%d notices to the non-operator, want 2", c)
 	}
+}
+
+// lockedBuffer is a log destination that tests read while the bridge
+// writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // countBody counts the events of room whose body contains s.
