@@ -64,6 +64,8 @@ func parts(cfg config.Config) []part {
 
 	mc := matrixConfig(cfg)
 	add(cfg.Matrix.Enabled(), part{name: "matrix", check: mc.Validate, build: func(a *App) (any, error) {
+		mc := mc
+		mc.Blobs = a.Blobs
 		mx, err := matrix.New(mc, a.Engine, a.Log.With("component", "matrix"))
 		if err != nil {
 			return nil, err
@@ -174,6 +176,7 @@ func matrixConfig(cfg config.Config) matrix.Config {
 		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
 		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
 		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName, ForwardTyping: &forward,
+		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes),
 	}
 }
 
