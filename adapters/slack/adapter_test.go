@@ -123,7 +123,8 @@ func TestOperatorReplyReachesVisitor(t *testing.T) {
 
 // !help is answered ephemerally in the thread and nothing reaches the
 // visitor; a note stays with the operators; an operator outside the channel
-// gets whispers by direct message; an edit gets a private reminder.
+// gets whispers by direct message; editing the command into a reply sends
+// nothing either, and the operator is told.
 func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 	f := newFixture(t, ModeSocket, func(fs *fakeslack.Server, _ *Config) {
 		fs.SetNotInChannel("UCAROL")
@@ -136,7 +137,7 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 	f.waitPosts(root, 1)
 	before := len(f.public(v))
 
-	f.operatorSays("UALICE", root, "!help", "Ev-help")
+	helpTS, _ := f.operatorSays("UALICE", root, "!help", "Ev-help")
 	var eph fakePost
 	f.waitFor("ephemeral help", func() bool {
 		_, ephs := f.snapshot()
@@ -170,14 +171,13 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 		return false
 	})
 
-	f.fake.InjectID(map[string]any{"type": "message", "subtype": "message_changed", "channel": testChannel, "ts": "1700000002.000001",
-		"message":          map[string]any{"type": "message", "user": "UALICE", "text": "new text", "ts": "1700000001.500000", "thread_ts": root, "edited": map[string]any{"user": "UALICE", "ts": "1700000002.000001"}},
-		"previous_message": map[string]any{"type": "message", "user": "UALICE", "text": "old text", "ts": "1700000001.500000", "thread_ts": root},
-	}, "Ev-edit")
-	f.waitFor("edit reminder", func() bool {
+	// Editing the command into a reply does not make it one: the visitor
+	// never saw the command.
+	f.fake.Edit(testChannel, helpTS, "thanks for waiting")
+	f.waitFor("edit notice", func() bool {
 		_, ephs := f.snapshot()
 		for _, e := range ephs {
-			if strings.Contains(e.Text, "Edits are not sent") {
+			if e.User == "UALICE" && strings.Contains(e.Text, "never saw the message you edited") {
 				return true
 			}
 		}
@@ -361,27 +361,6 @@ func TestSocketModeBadAppToken(t *testing.T) {
 	f.waitFor("socket error in health", func() bool {
 		err := f.a.Health(f.ctx)
 		return err != nil && strings.Contains(err.Error(), "socket mode") && strings.Contains(err.Error(), "invalid_auth")
-	})
-}
-
-// An operator's file is not sent; the text is, and the operator is told.
-func TestFileShareTextOnly(t *testing.T) {
-	f := newFixture(t, ModeSocket, nil)
-	v := f.visitor("Vera")
-	m := f.say(v, "c1", "hello")
-	root := f.threadRoot(m.ConversationID)
-	env := f.fake.InjectID(map[string]any{"type": "message", "subtype": "file_share", "channel": testChannel, "user": "UALICE",
-		"text": "here is the invoice", "ts": "1700000003.000001", "thread_ts": root, "files": []any{map[string]any{"id": "F1"}}}, "Ev-file")
-	f.waitAck(env)
-	f.waitPublic(v, "file text", func(m bridge.Message) bool { return m.Text == "here is the invoice" })
-	f.waitFor("file reminder", func() bool {
-		_, ephs := f.snapshot()
-		for _, e := range ephs {
-			if e.User == "UALICE" && strings.Contains(e.Text, "Files are not sent") {
-				return true
-			}
-		}
-		return false
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/commands"
 	"github.com/chatbridge/chatbridge/internal/fakeslack"
 	fx "github.com/chatbridge/chatbridge/internal/fixture"
@@ -28,6 +29,7 @@ type fixture struct {
 	t      *testing.T
 	ctx    context.Context
 	fake   *fakeslack.Server
+	blobs  bridge.BlobStore
 	engine *bridge.Engine
 	a      *Adapter
 	// cancelAdapter cancels the adapter's Run (not the engine's);
@@ -43,7 +45,12 @@ func newFixture(t *testing.T, mode string, setup func(*fakeslack.Server, *Config
 	fake := fakeslack.New(t)
 	fake.SetUser("UALICE", "Alice Martin")
 	fake.SetUser("U123", "Bob Stone")
+	blobs, err := blobdir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{
+		Blobs: blobs,
 		BotToken: fakeslack.BotToken, AppToken: fakeslack.AppToken, SigningSecret: "test-signing-secret",
 		Channel: fake.Channel, Mode: mode, APIURL: fake.APIURL, ReconnectMax: 100 * time.Millisecond,
 	}
@@ -91,7 +98,7 @@ func newFixture(t *testing.T, mode string, setup func(*fakeslack.Server, *Config
 			t.Errorf("engine did not stop")
 		}
 	})
-	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
+	f := &fixture{t: t, ctx: ctx, fake: fake, blobs: blobs, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
 	if mode != ModeHTTP {
 		f.waitFor("socket mode connection", func() bool { return fake.Connections() > 0 })
 	}

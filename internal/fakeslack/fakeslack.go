@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -98,6 +99,10 @@ type Failure struct {
 	// the connection is closed without an answer (a timeout to the
 	// client).
 	Lost bool
+	// When, if set, picks the calls the failure applies to by their
+	// arguments (a part of a split message, a text). It is called with
+	// the fake locked: it must not call the Server.
+	When func(args url.Values) bool
 }
 
 // Upload is a file a user shares (ShareFile).

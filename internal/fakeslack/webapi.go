@@ -66,11 +66,11 @@ func (s *Server) fail(w http.ResponseWriter, code string) {
 	s.reply(w, map[string]any{"ok": false, "error": code})
 }
 
-// takeFailure returns the first failure queued for method; s.mu must be
-// held.
-func (s *Server) takeFailure(method string) (Failure, bool) {
+// takeFailure returns the first failure queued for a call of method with
+// args; s.mu must be held.
+func (s *Server) takeFailure(method string, args url.Values) (Failure, bool) {
 	for i, f := range s.failures {
-		if f.Method == method {
+		if f.Method == method && (f.When == nil || f.When(args)) {
 			s.failures = append(s.failures[:i:i], s.failures[i+1:]...)
 			return f, true
 		}
@@ -104,7 +104,7 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 	if method == "chat.postMessage" {
 		s.postTimes = append(s.postTimes, time.Now())
 	}
-	fail, failing := s.takeFailure(method)
+	fail, failing := s.takeFailure(method, r.Form)
 	switch {
 	case failing && fail.Error != "":
 		s.fail(w, fail.Error)
