@@ -50,7 +50,7 @@ func newFixture(t *testing.T, mode string, setup func(*fakeslack.Server, *Config
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Blobs: blobs,
+		Blobs:    blobs,
 		BotToken: fakeslack.BotToken, AppToken: fakeslack.AppToken, SigningSecret: "test-signing-secret",
 		Channel: fake.Channel, Mode: mode, APIURL: fake.APIURL, ReconnectMax: 100 * time.Millisecond,
 	}
