@@ -94,7 +94,34 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 			err = a.deliverClosed(ctx, d)
 		}
 	}
-	return bridge.Receipt{}, a.outcome(d.Entry, err)
+	err = a.outcome(d.Entry, err)
+	if errors.Is(err, bridge.ErrPermanent) {
+		a.tellDeadLetter(ctx, d, err)
+	}
+	return bridge.Receipt{}, err
+}
+
+// tellDeadLetter says in the thread that an entry could not be shown
+// there and is kept as a dead letter (the core tells the other platforms'
+// operators). Best effort: the thread may be what fails.
+func (a *Adapter) tellDeadLetter(ctx context.Context, d bridge.Delivery, cause error) {
+	channel, root, err := a.threadOf(ctx, d.Entry.ConversationID)
+	if err != nil {
+		return
+	}
+	what := "an update of this chat"
+	if d.Message != nil {
+		what = "a message of " + Escape(author(*d.Message, d.Visitor))
+	}
+	text := fmt.Sprintf("⚠️ Slack refused %s: %s. It is kept as dead letter %d: see `chatbridge outbox list --dead`.",
+		what, Escape(clip(slackErrCode(cause), 100)), d.Entry.ID)
+	if slackErrCode(cause) == "" {
+		text = fmt.Sprintf("⚠️ %s could not be shown here. It is kept as dead letter %d: see `chatbridge outbox list --dead`.",
+			strings.ToUpper(what[:1])+what[1:], d.Entry.ID)
+	}
+	if _, err := a.postMessage(ctx, channel, root, "dead:"+d.Entry.EventID(), slack.MsgOptionText(text, false)); err != nil {
+		a.log.Warn("slack dead letter not announced in the thread", "entry", d.Entry.EventID(), "err", err)
+	}
 }
 
 // outcome records err's effect on health and turns it into what the

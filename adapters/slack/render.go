@@ -59,7 +59,7 @@ func render(m bridge.Message, v bridge.Visitor, customize bool) rendered {
 				body = Quote(piece)
 			}
 			if n > 1 {
-				body = "_" + strings.TrimSpace(label(k)) + "_\n" + body
+				body = fmt.Sprintf("_part %d of %d_\n", k+1, n) + body
 			}
 			out.texts[k] = body
 		case m.From == bridge.FromVisitor:
