@@ -277,6 +277,6 @@ func (a *Adapter) mayReceiveToken(raw string) bool {
 			}
 		}
 	}
-	api, err := url.Parse(a.cfg.APIURL)
-	return err == nil && api.Host != "" && u.Scheme == api.Scheme && strings.EqualFold(u.Host, api.Host)
+	base, err := url.Parse(a.cfg.APIURL)
+	return err == nil && base.Host != "" && u.Scheme == base.Scheme && strings.EqualFold(u.Host, base.Host)
 }

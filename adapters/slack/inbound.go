@@ -180,6 +180,19 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 	if id == "" {
 		id = m.Channel + ":" + m.TS
 	}
+	if len(m.Files) > 0 {
+		// Slack's retry of an event already handled downloads nothing.
+		return a.engine.Once(ctx, "slack:files:"+id, 0, func(ctx context.Context) error {
+			return a.relay(ctx, m, self, conv, op, id)
+		})
+	}
+	return a.relay(ctx, m, self, conv, op, id)
+}
+
+// relay hands an operator's thread message to the engine: its text, and
+// its files, downloaded and stored (the text is the first one's caption;
+// refused files are explained to the operator).
+func (a *Adapter) relay(ctx context.Context, m messageEvent, self identity, conv string, op bridge.Operator, id string) error {
 	accepted, refused, err := a.receiveFiles(ctx, m.Files)
 	if err != nil {
 		return err

@@ -91,6 +91,7 @@ type Engine interface {
 	ConversationByRef(ctx context.Context, adapter, ref string) (string, error)
 	SaveAdapter(ctx context.Context, adapter string, ch bridge.AdapterChange) error
 	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	Once(ctx context.Context, key string, ttl time.Duration, fn func(context.Context) error) error
 }
 
 var _ Engine = (*bridge.Engine)(nil)
