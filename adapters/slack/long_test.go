@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -168,4 +169,29 @@ func TestRefusedMessageBecomesDeadLetter(t *testing.T) {
 		}
 		return told && next
 	})
+}
+
+// The adapter keeps to Slack's posting limit by itself: threads opening and
+// messages arriving together are posted without a single 429 from the
+// fake, which enforces the limit.
+func TestPacingKeepsToSlackLimit(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	for i, name := range []string{"Vera", "Tom"} {
+		v := f.visitor(name)
+		f.say(v, fmt.Sprintf("a%d", i), "first")
+		f.say(v, fmt.Sprintf("b%d", i), "second")
+		f.say(v, fmt.Sprintf("c%d", i), "third")
+	}
+	f.waitFor("outbox drained", f.outboxEmpty)
+	posts, _ := f.snapshot()
+	if len(posts) != 8 {
+		t.Fatalf("%d posts, want 2 roots and 6 messages", len(posts))
+	}
+	if n := f.fake.Calls("chat.postMessage"); n != len(posts) {
+		t.Errorf("%d chat.postMessage calls for %d posts: Slack answered 429", n, len(posts))
+	}
+	times := f.fake.PostTimes()
+	if d := times[len(times)-1].Sub(times[0]); d < time.Duration(len(posts)-postBurst-1)*time.Second {
+		t.Errorf("%d posts in %s: faster than one a second after a burst of %d", len(posts), d, postBurst)
+	}
 }
