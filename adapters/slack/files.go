@@ -163,8 +163,9 @@ var errUnreadable = errors.New("chatbridge cannot read it")
 
 // receiveFiles downloads and stores the files an operator shared. Files
 // that cannot be relayed are refused with a reason each, for the
-// operator; an error (the network, the blob store) is worth retrying the
-// event for.
+// operator: what Slack or files.Ingest refuse, and what still fails after
+// a few tries (the network, the blob store), so that the message's text is
+// never lost with a file. It fails only when ctx ends.
 func (a *Adapter) receiveFiles(ctx context.Context, list []slackFile) (accepted []bridge.Attachment, refused []string, err error) {
 	for _, f := range list {
 		name := f.Name
@@ -186,17 +187,40 @@ func (a *Adapter) receiveFiles(ctx context.Context, list []slackFile) (accepted 
 			refused = append(refused, fmt.Sprintf("%s is too large (%s; the limit is %s)", shown, files.Size(f.Size), files.Size(a.cfg.MaxFileBytes)))
 			continue
 		}
-		att, err := a.download(ctx, f, name)
+		att, err := a.fetch(ctx, f, name)
 		switch {
+		case err == nil:
+			accepted = append(accepted, att)
 		case errors.Is(err, bridge.ErrInvalid) || errors.Is(err, errUnreadable):
 			refused = append(refused, shown+": "+strings.TrimPrefix(err.Error(), bridge.ErrInvalid.Error()+": "))
-		case err != nil:
+		case ctx.Err() != nil:
 			return nil, nil, fmt.Errorf("receive file %s: %w", f.ID, err)
 		default:
-			accepted = append(accepted, att)
+			a.log.Warn("slack file not received", "file", f.ID, "err", err)
+			refused = append(refused, shown+" could not be fetched from Slack ("+err.Error()+"): send it again")
 		}
 	}
 	return accepted, refused, nil
+}
+
+// fetchTries is how many times a download that failed for a passing
+// reason is tried.
+const fetchTries = 3
+
+// fetch downloads and stores a file, trying again after failures that
+// may pass (the network, the blob store, Slack's 5xx or 429).
+func (a *Adapter) fetch(ctx context.Context, f slackFile, name string) (bridge.Attachment, error) {
+	wait := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		att, err := a.download(ctx, f, name)
+		if err == nil || errors.Is(err, bridge.ErrInvalid) || errors.Is(err, errUnreadable) || try == fetchTries {
+			return att, err
+		}
+		if !sleep(ctx, wait) {
+			return att, err
+		}
+		wait *= 4
+	}
 }
 
 // download fetches a file's url_private with the bot token as a Bearer

@@ -234,3 +234,36 @@ func TestOperatorFileUnreadable(t *testing.T) {
 		}
 	}
 }
+
+// A download that fails for a passing reason is tried again; one that
+// keeps failing is explained to the operator, and the message's text still
+// reaches the visitor.
+func TestOperatorFileDownloadRetried(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	f.fake.FailNext(fakeslack.Failure{Method: "url_private", Status: 503}, fakeslack.Failure{Method: "url_private", Status: 500})
+	data := pdf("retried")
+	_, env := f.fake.ShareFile(fakeslack.UserMessage{Channel: testChannel, ThreadTS: root, User: "UALICE", Text: "first"}, fakeslack.Upload{Name: "a.pdf", Data: data})
+	f.waitAck(env)
+	got := f.waitPublic(v, "the file", func(m bridge.Message) bool { return m.File != nil })
+	if got.Text != "first" || !bytes.Equal(f.blob(got.File), data) {
+		t.Errorf("visitor sees %q with %+v", got.Text, got.File)
+	}
+
+	f.fake.FailNext(fakeslack.Failure{Method: "url_private", Status: 503}, fakeslack.Failure{Method: "url_private", Status: 503},
+		fakeslack.Failure{Method: "url_private", Status: 503})
+	_, env = f.fake.ShareFile(fakeslack.UserMessage{Channel: testChannel, ThreadTS: root, User: "UALICE", Text: "second"}, fakeslack.Upload{Name: "b.pdf", Data: pdf("b")})
+	f.waitAck(env)
+	f.waitPublic(v, "the text without its file", func(m bridge.Message) bool { return m.Text == "second" && m.File == nil })
+	f.waitFor("notice", func() bool {
+		_, ephs := f.snapshot()
+		for _, e := range ephs {
+			if strings.Contains(e.Text, "b.pdf") && strings.Contains(e.Text, "send it again") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -86,7 +86,8 @@ type Share struct {
 // Failure makes a coming call of a Web API method fail. Queue failures
 // with FailNext; each call of Method takes the first one queued for it.
 type Failure struct {
-	// Method is the Web API method (default "chat.postMessage").
+	// Method is the Web API method (default "chat.postMessage"), or
+	// "url_private" for file downloads (Status only).
 	Method string
 	// Status answers with this HTTP status (429, 500, 503) and no body.
 	Status int

@@ -256,6 +256,13 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["url_private"]++
+	if fail, ok := s.takeFailure("url_private", r.URL.Query()); ok && fail.Status != 0 {
+		if fail.RetryAfter != "" {
+			w.Header().Set("Retry-After", fail.RetryAfter)
+		}
+		w.WriteHeader(fail.Status)
+		return
+	}
 	id := strings.TrimPrefix(r.PathValue("teamfile"), TeamID+"-")
 	f := s.files[id]
 	authorized := r.Header.Get("Authorization") == "Bearer "+BotToken && s.hasScope("files:read")
