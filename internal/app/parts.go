@@ -51,6 +51,8 @@ func parts(cfg config.Config) []part {
 
 	sc := slackConfig(cfg)
 	add(cfg.Slack.Enabled(), part{name: "slack", check: sc.Validate, build: func(a *App) (any, error) {
+		sc := sc
+		sc.Blobs = a.Blobs
 		sl, err := slack.New(sc, a.Engine, a.Log.With("component", "slack"))
 		if err != nil {
 			return nil, err
@@ -160,6 +162,7 @@ func slackConfig(cfg config.Config) slack.Config {
 	return slack.Config{
 		BotToken: s.BotToken.Reveal(), AppToken: s.AppToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		Channel: s.Channel, Mode: s.Mode, APIURL: s.APIURL, PublicURL: cfg.Server.PublicURL, BotName: s.BotName,
+		MaxFileBytes: int64(cfg.Files.MaxBytes),
 	}
 }
 
