@@ -24,14 +24,19 @@ import (
 // reports its p50/p95/p99:
 //
 //   - rare: one word from the distribution's tail;
+//
 //   - zipf: one to three words drawn from the distribution;
+//
 //   - common: the most frequent word and "ticket" (in nearly every ticket);
+//
 //   - every: "ticket", which is in every ticket;
+//
 //   - email: a customer's address;
+//
 //   - number: "#N" and a bare number "N".
 //
-//	go test -run '^$' -bench SearchTickets -benchtime 2000x ./bridge/boltstore/
-//	CHATBRIDGE_SEARCH_1M=1 go test -run '^$' -bench SearchTickets/1M -benchtime 2000x -timeout 60m ./bridge/boltstore/
+//     go test -run '^$' -bench SearchTickets -benchtime 2000x ./bridge/boltstore/
+//     CHATBRIDGE_SEARCH_1M=1 go test -run '^$' -bench SearchTickets/1M -benchtime 2000x -timeout 60m ./bridge/boltstore/
 func BenchmarkSearchTickets(b *testing.B) {
 	b.Run("100k", func(b *testing.B) { searchTickets(b, 100_000) })
 	b.Run("1M", func(b *testing.B) {
