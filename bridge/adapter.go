@@ -13,7 +13,8 @@ import (
 // the same conversation succeeded.
 //
 // A nil error means the entry was delivered and is removed from the outbox.
-// An error wrapping ErrPermanent drops the entry (logged); a *PostponeError
+// An error wrapping ErrPermanent makes the entry a dead letter (kept, listed
+// by `chatbridge outbox list --dead`, the operators told); a *PostponeError
 // makes it wait until a given time without counting as a failure; any other
 // error is retried with backoff, across restarts, until it succeeds.
 // Deliveries may be repeated after a crash: use Delivery.Entry.EventID() as

@@ -60,6 +60,18 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 	return nil
 }
 
+// Handled reports whether the operator event in was handled already (by
+// HandleOperator or Notice), so that an adapter can skip costly work for a
+// repeated event (downloading a file again); HandleOperator itself drops
+// repeats anyway.
+func (e *Engine) Handled(ctx context.Context, in OperatorInput) (bool, error) {
+	key := operatorKey(in)
+	if key == "" {
+		return false, nil
+	}
+	return e.seen(ctx, key)
+}
+
 // operatorKey is the de-duplication key of an operator event ("" for none).
 func operatorKey(in OperatorInput) string {
 	if in.EventID == "" {

@@ -259,8 +259,8 @@ func (w *worker) bury(ctx context.Context, en OutboxEntry, d Delivery, log *slog
 		if err := t.tx.Bury(en); err != nil {
 			return err
 		}
-		if en.ConversationID == "" {
-			return nil
+		if en.ConversationID == "" || (d.Message != nil && d.Message.System != nil && d.Message.System.Kind == SystemDeadLetter) {
+			return nil // a notice about a dead letter that died itself: no notice of the notice
 		}
 		c, err := t.conv(en.ConversationID)
 		if errors.Is(err, ErrNotFound) {
@@ -269,10 +269,13 @@ func (w *worker) bury(ctx context.Context, en OutboxEntry, d Delivery, log *slog
 		if err != nil {
 			return err
 		}
-		_, err = t.appendExcept(c, Message{
+		// Every platform gets the note, the failing one too: a refusal is
+		// often of one message only (too long, a file type), and on a
+		// single-platform install it is the only place operators look.
+		_, err = t.append(c, Message{
 			From: FromSystem, Visibility: VisibilityNote, Author: "chatbridge",
-			Text: deadLetterText(en, d),
-		}, KindMessage, w.name)
+			Text: deadLetterText(en, d), System: &SystemEvent{Kind: SystemDeadLetter, Name: en.Destination},
+		}, KindMessage)
 		return err
 	})
 	if err != nil {

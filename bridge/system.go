@@ -11,6 +11,9 @@ const (
 	SystemClosedByOperator SystemKind = "closed_by_operator"
 	// SystemClosedByVisitor: the visitor ended the chat.
 	SystemClosedByVisitor SystemKind = "closed_by_visitor"
+	// SystemDeadLetter: a delivery to a platform (Name) failed for good
+	// (an operators' note; its Text says what and how to retry it).
+	SystemDeadLetter SystemKind = "dead_letter"
 )
 
 // SystemEvent is what a system line says, as a kind with parameters, so that
@@ -60,7 +63,7 @@ func (ev SystemEvent) Text(lang string) string {
 // Rendered is m's text in lang: a system line rendered from its kind, any
 // other message as it was written.
 func (m Message) Rendered(lang string) string {
-	if m.System != nil {
+	if m.System != nil && m.System.Kind != SystemDeadLetter {
 		return m.System.Text(lang)
 	}
 	return m.Text
