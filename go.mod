@@ -14,6 +14,8 @@ require (
 	maunium.net/go/mautrix v0.32.0
 )
 
+require golang.org/x/term v0.48.0 // indirect
+
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -375,6 +375,12 @@ func (w *Widget) handleResume(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	visitorID, err := w.cfg.Resume(r.Context(), req.Code)
+	if errors.Is(err, ErrResumeUsed) {
+		w.log.Info("resume code refused", "err", err)
+		w.writeError(rw, r, &apiError{status: http.StatusGone, code: CodeResumeUsed,
+			message: "this link was already used: each link works once; write to us here and the next e-mail brings a new one"})
+		return
+	}
 	if err != nil {
 		w.log.Info("resume code refused", "err", err)
 		w.writeError(rw, r, errUnauthorized("this link is invalid or has expired"))

@@ -38,7 +38,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	e.away.Store(true)
 	cfg := Config{
 		Host: "127.0.0.1", Port: e.smtp.port(), From: "Support <support@shop.example>",
-		Username: "mailer", Password: "s3cret", StartTLS: true,
+		Username: "mailer", Password: "s3cret", TLS: TLSNone,
 		PublicURL: "https://chat.example.com", SiteName: "Demo Shop",
 		Away:      func(string) bool { return e.away.Load() },
 		AwayAfter: time.Hour, Coalesce: time.Hour, Timeout: 10 * time.Second,

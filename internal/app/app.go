@@ -53,6 +53,11 @@ type App struct {
 	Components []any
 	// Banner lines describe what runs ("{base}" stands for the public URL).
 	Banner []string
+	// Secret lines go to the terminal only, never to a log (a temporary
+	// inbox password).
+	Secret []string
+
+	opts Options
 
 	resume func(context.Context, string) (string, error)
 }
@@ -104,6 +109,10 @@ type Options struct {
 	// LockTimeout is how long Open waits for the store's file lock
 	// (default 1 s).
 	LockTimeout time.Duration
+	// Interactive: the server's output is a terminal that a person reads,
+	// so a temporary inbox operator may be made when none is configured
+	// (see Secret).
+	Interactive bool
 }
 
 // Open checks cfg (Check), opens the store in cfg.Server.DataDir (creating
@@ -133,7 +142,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux()}
+	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux(), opts: opts}
 	if err := a.build(); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -187,6 +196,9 @@ func (a *App) handle(pattern string, h http.Handler) { a.Mux.Handle(pattern, h) 
 
 // say adds banner lines.
 func (a *App) say(lines ...string) { a.Banner = append(a.Banner, lines...) }
+
+// secret adds lines for the terminal only.
+func (a *App) secret(lines ...string) { a.Secret = append(a.Secret, lines...) }
 
 // Runners are the components that run beside the server, the engine first.
 func (a *App) Runners() []Runner {
