@@ -2,9 +2,14 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrAlreadyUsed is wrapped by the errors of things that may be used once
+// and were (see Claim): a resume link opened a second time.
+var ErrAlreadyUsed = errors.New("already used")
 
 // Claim records key until expires and reports whether this call made the
 // record: false when a live record of key already existed (someone claimed

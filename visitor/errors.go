@@ -24,10 +24,6 @@ const (
 	CodeResumeUsed = "resume_used"
 )
 
-// ErrResumeUsed is wrapped by a WidgetConfig.Resume error when the code is
-// valid but was used before: links work once.
-var ErrResumeUsed = errors.New("resume link already used")
-
 // apiError is an error with its HTTP status and stable code.
 type apiError struct {
 	status     int

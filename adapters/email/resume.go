@@ -20,8 +20,10 @@ import (
 var ErrBadCode = errors.New("invalid or expired resume code")
 
 // ErrCodeUsed: a valid resume code that was already used once. The visitor
-// needs a new link (the next e-mail brings one).
-var ErrCodeUsed = errors.New("resume code already used")
+// needs a new link (the next e-mail brings one). It wraps
+// bridge.ErrAlreadyUsed, which the widget's resume endpoint answers with
+// 410.
+var ErrCodeUsed = fmt.Errorf("resume code: %w", bridge.ErrAlreadyUsed)
 
 // State keys under the "email" namespace.
 const (

@@ -1,8 +1,6 @@
 package app
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -97,13 +95,7 @@ func parts(cfg config.Config) []part {
 		if err != nil {
 			return nil, err
 		}
-		a.resume = func(ctx context.Context, code string) (string, error) {
-			id, err := mailer.VerifyResume(ctx, code)
-			if errors.Is(err, email.ErrCodeUsed) {
-				err = fmt.Errorf("%w: %w", visitor.ErrResumeUsed, err)
-			}
-			return id, err
-		}
+		a.resume = mailer.VerifyResume
 		a.say("offline e-mail: via " + cfg.Email.Host)
 		return mailer, nil
 	}})
