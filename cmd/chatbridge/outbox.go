@@ -13,7 +13,7 @@ import (
 )
 
 func newOutboxCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "outbox", Short: "Deliveries waiting for Slack, Matrix, e-mail and the sinks"}
+	cmd := group(&cobra.Command{Use: "outbox", Short: "Deliveries waiting for Slack, Matrix, e-mail and the sinks"})
 	var (
 		asJSON bool
 		dest   string
@@ -22,7 +22,7 @@ func newOutboxCmd(g *globals) *cobra.Command {
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List pending deliveries, oldest first, with their attempts and last error",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			if dest != "" {
@@ -44,7 +44,7 @@ func newOutboxCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tDESTINATION\tKIND\tCONVERSATION\tWAITING\tATTEMPTS\tLAST ERROR")
 			for _, r := range rows {
 				age := (time.Duration(r.AgeSeconds) * time.Second).String()
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Destination, r.Kind, r.ConversationID, age, r.Attempts, oneLine(r.LastError, 60))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, escapeLine(r.Destination), escapeLine(string(r.Kind)), escapeLine(r.ConversationID), age, r.Attempts, oneLine(r.LastError, 60))
 			}
 			return tw.Flush()
 		},

@@ -34,6 +34,7 @@ type Engine interface {
 	Leads(ctx context.Context, limit int) ([]bridge.Lead, error)
 	Lead(ctx context.Context, number uint64) (bridge.Lead, error)
 	PendingDeliveries(ctx context.Context, destination string, limit int) ([]bridge.OutboxEntry, error)
+	Destinations() []string
 }
 
 var _ Engine = (*bridge.Engine)(nil)
@@ -91,6 +92,9 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, err)
 		return
+	}
+	if out == nil {
+		out = []bridge.ConversationSummary{} // [] in JSON, not null
 	}
 	WriteJSON(w, http.StatusOK, out)
 }

@@ -116,7 +116,8 @@ type Options struct {
 }
 
 // Open checks cfg (Check), opens the store in cfg.Server.DataDir (creating
-// the directory, mode 0700) and builds the engine and every enabled
+// the directory, mode 0700, and the file, mode 0600; an existing directory
+// or file that others may read is tightened to these modes) and builds the engine and every enabled
 // component on it, registered with the engine as what they offer. Nothing
 // runs yet: serve runs the engine and the Runners; the CLI uses the engine
 // directly. When another process holds the store, the error wraps
@@ -135,6 +136,8 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	dbPath := filepath.Join(cfg.Server.DataDir, DBName)
+	tighten(log, cfg.Server.DataDir, 0o700)
+	tighten(log, dbPath, 0o600)
 	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, boltstore.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use: is another chatbridge serving this data directory? %w", dbPath, err)
@@ -235,3 +238,20 @@ func (a *App) Metrics() http.Handler {
 
 // Close closes the store.
 func (a *App) Close() error { return a.Store.Close() }
+
+// tighten removes the group and other permission bits of path (which may
+// not exist yet) down to mode, and logs when it changed something: the
+// data directory holds the conversations and the admin socket, which only
+// chatbridge's own user may reach. A path it cannot change (another
+// owner's) is logged, not fatal: the store's own checks decide.
+func tighten(log *slog.Logger, path string, mode os.FileMode) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&^mode == 0 {
+		return
+	}
+	if err := os.Chmod(path, fi.Mode().Perm()&mode); err != nil {
+		log.Warn("cannot tighten permissions: others may read chatbridge's data", "path", path, "mode", fi.Mode().Perm().String(), "err", err)
+		return
+	}
+	log.Info("tightened permissions: others could read chatbridge's data", "path", path, "was", fi.Mode().Perm().String(), "now", (fi.Mode().Perm() & mode).String())
+}
