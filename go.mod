@@ -14,7 +14,7 @@ require (
 	maunium.net/go/mautrix v0.32.0
 )
 
-require golang.org/x/term v0.48.0 // indirect
+require golang.org/x/term v0.48.0
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
@@ -39,7 +39,7 @@ require (
 	go.mau.fi/util v0.11.0 // indirect
 	golang.org/x/exp v0.0.0-20261014143641-f0251eb4aa3e // indirect
 	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -85,6 +85,7 @@ func quoteArgs(args []string) string {
 // unknown subcommand with a usage error, and no arguments with its help.
 func group(cmd *cobra.Command) *cobra.Command {
 	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return cmd.Help()

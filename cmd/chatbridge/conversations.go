@@ -147,7 +147,14 @@ func newConvExportCmd(g *globals) *cobra.Command {
 			case "json":
 				return printJSON(out, d)
 			case "text", "":
-				fmt.Fprintln(out, escapeText(bridge.FormatTranscript(d.Messages)))
+				// The transcript's own format, with each message made safe
+				// for a terminal and its continuation lines indented.
+				safe := make([]bridge.Message, len(d.Messages))
+				for i, m := range d.Messages {
+					m.Author, m.Text = escapeLine(m.Author), indentLines(escapeText(m.Text), "  ")
+					safe[i] = m
+				}
+				fmt.Fprintln(out, bridge.FormatTranscript(safe))
 				return nil
 			default:
 				return fmt.Errorf("--format must be text or json, not %q", format)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -50,7 +51,9 @@ func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-// deadlineBody clears the read deadline once its body ends.
+// deadlineBody clears the read deadline once its body ended. After a
+// failed read (the deadline passed) it stays, so that the server does not
+// wait for the rest of the body either: it closes the connection.
 type deadlineBody struct {
 	io.ReadCloser
 	once  sync.Once
@@ -59,7 +62,7 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil {
+	if errors.Is(err, io.EOF) {
 		b.once.Do(b.clear)
 	}
 	return n, err

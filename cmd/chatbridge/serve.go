@@ -162,11 +162,12 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	}
 	dbPath := filepath.Join(cfg.Server.DataDir, app.DBName)
 	fmt.Fprintf(stdout, "chatbridge %s ready in %s (config: %s, data: %s)\n", buildInfo().Version, time.Since(start).Round(time.Millisecond), from, dbPath)
-	for _, l := range a.Banner {
-		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))
-	}
+	fmt.Fprintf(stdout, "  listening on:   http://%s\n", ln.Addr())
 	if opsLn != nil {
 		fmt.Fprintf(stdout, "  operations:     http://%s/metrics and /healthz (no authentication: keep it private)\n", opsLn.Addr())
+	}
+	for _, l := range a.Banner {
+		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))
 	}
 	// Lines with a secret go to the terminal only (they exist only then).
 	for _, l := range a.Secret {
