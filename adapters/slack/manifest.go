@@ -8,13 +8,13 @@ import (
 	"strings"
 )
 
-// Scopes are the bot token scopes chatbridge needs, exactly.
+// Scopes are the bot token scopes chatbridge needs, exactly: those of the
+// Web API methods the adapter calls and of the events it subscribes to
+// (scopes_test.go compares them with the code, so the two cannot drift).
 var Scopes = []string{
 	"chat:write", "chat:write.customize",
 	"channels:history", "groups:history",
-	"channels:read", "groups:read",
 	"users:read",
-	"files:read", "files:write",
 	"im:write",
 	"reactions:write",
 }
