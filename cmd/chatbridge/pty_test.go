@@ -1,10 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,4 +38,51 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { m.Close(); s.Close() })
 	return m, s
+}
+
+// On a terminal, inbox hash-password asks twice without echo, and prints
+// a hash of what was typed.
+func TestPasswordPromptHidden(t *testing.T) {
+	master, slave := openPTY(t)
+	cmd := exec.Command(binPath, "inbox", "hash-password")
+	var out bytes.Buffer
+	cmd.Stdin, cmd.Stderr, cmd.Stdout = slave, slave, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var screen syncBuffer
+	go func() { _, _ = io.Copy(&screen, master) }()
+	const pw = "sekret-horse-battery"
+	for _, prompt := range []string{"Password (not shown): ", "The same again: "} {
+		waitFor(t, "the prompt "+prompt, func() bool { return strings.Contains(screen.String(), prompt) })
+		// Type only once echo is off (term.ReadPassword turns it off after
+		// the prompt is shown).
+		waitFor(t, "echo off", func() bool {
+			tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+			return err == nil && tio.Lflag&unix.ECHO == 0
+		})
+		if _, err := io.WriteString(master, pw+"\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the line read", func() bool {
+			tio, err := unix.IoctlGetTermios(int(master.Fd()), unix.TCGETS)
+			return err == nil && (tio.Lflag&unix.ECHO != 0 || strings.Contains(screen.String(), "again"))
+		})
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("hash-password: %v\n%s", err, screen.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("hash-password did not finish")
+	}
+	if strings.Contains(screen.String(), pw) {
+		t.Errorf("the password was echoed:\n%q", screen.String())
+	}
+	if err := bcrypt.CompareHashAndPassword(bytes.TrimSpace(out.Bytes()), []byte(pw)); err != nil {
+		t.Errorf("output %q is not a hash of the typed password: %v", out.String(), err)
+	}
 }
