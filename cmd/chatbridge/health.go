@@ -62,7 +62,7 @@ The container image uses it as its HEALTHCHECK.`,
 }
 
 // dialable turns a listen address into one to connect to: every interface
-// (":9090", "0.0.0.0:9090", "[::]:9090") becomes this machine.
+// (":9191", "0.0.0.0:9191", "[::]:9191") becomes this machine.
 func dialable(listen string) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {

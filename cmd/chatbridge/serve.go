@@ -30,7 +30,7 @@ func newServeCmd(g *globals) *cobra.Command {
 With no configuration file it runs on the embedded defaults: data in
 ./chatbridge-data, the demo page and visitor API on http://127.0.0.1:8080,
 the operator inbox at /inbox, and /metrics with the detailed /healthz on
-http://127.0.0.1:9090.
+http://127.0.0.1:9191.
 
 With no [[inbox.operators]] configured, a server started on a terminal makes
 a temporary operator "admin" and shows its password there once (never in a

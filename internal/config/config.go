@@ -345,7 +345,7 @@ func Default() Config {
 	return Config{
 		Server: Server{
 			Listen: "127.0.0.1:8080", DataDir: "./chatbridge-data", DemoPage: ToggleAuto,
-			AdminListen: "127.0.0.1:9090", ReadTimeout: Duration(15 * time.Second), IdleTimeout: Duration(2 * time.Minute),
+			AdminListen: "127.0.0.1:9191", ReadTimeout: Duration(15 * time.Second), IdleTimeout: Duration(2 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 		Visitor: Visitor{
