@@ -120,9 +120,17 @@ func RemoveCannedAction(shortcut string, owners []string, say func(removed Canne
 // the shared one. Shortcuts that no longer exist are skipped. It says
 // nothing.
 func UseCannedAction(shortcuts []string, owner string) Action {
-	return actionFunc(func(t *txn, _ *Conversation, _ Operator) (string, error) {
-		return "", t.useCanned(shortcuts, owner)
-	})
+	return cannedUse{shortcuts: shortcuts, owner: owner}
+}
+
+// cannedUse is UseCannedAction's action (an edit may carry it).
+type cannedUse struct {
+	shortcuts []string
+	owner     string
+}
+
+func (u cannedUse) act(t *txn, _ *Conversation, _ Operator) (string, error) {
+	return "", t.useCanned(u.shortcuts, u.owner)
 }
 
 // invalidReason is err's text after its sentinels ("invalid input: too

@@ -75,10 +75,34 @@ type OperatorInput struct {
 	EventID        string
 	ConversationID string
 	Operator       Operator
-	Text           string
+	// Text is what the operator typed (a file's caption; an edit's new
+	// text).
+	Text string
 	// Mention is how the bot is mentioned on this platform ("<@U123>",
 	// "@chatbridge:example.org"), used to recognise "<@BOT> help".
 	Mention string
+	// PlatformID is the platform's id of the message itself (a Slack
+	// channel:ts, a Matrix event id) when it differs from EventID: later
+	// edits and deletions name it. Default: EventID.
+	PlatformID string
+	// File is a file the operator shared, already in the blob store.
+	File *Attachment
+	// Emote marks an action ("/me waves").
+	Emote bool
+	// Edits names (by PlatformID) the operator's earlier message this
+	// event edits: Text replaces its text for the visitor.
+	Edits string
+	// Deletes names (by PlatformID) the operator's earlier message this
+	// event deletes from the visitor's view.
+	Deletes string
+}
+
+// platformID is in's message id for later edits and deletions.
+func (in OperatorInput) platformID() string {
+	if in.PlatformID != "" {
+		return in.PlatformID
+	}
+	return in.EventID
 }
 
 // Outcome is what an Interceptor decided about an operator message. The

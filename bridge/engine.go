@@ -19,6 +19,10 @@ type Config struct {
 	DedupTTL time.Duration
 	// RetryMin and RetryMax bound the delivery backoff (1 s, 5 min).
 	RetryMin, RetryMax time.Duration
+	// GiveUpAfter makes an entry that still fails this long after it was
+	// created a dead letter (default 72 h): it stops holding back its
+	// conversation's later entries, and operators are told.
+	GiveUpAfter time.Duration
 	// VisitorIdleTTL makes the tokens of a visitor who has not been seen
 	// (session, page view or message) for this long invalid; 0 keeps them
 	// forever.
@@ -45,6 +49,9 @@ func (c *Config) defaults() {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = 5 * time.Minute
+	}
+	if c.GiveUpAfter <= 0 {
+		c.GiveUpAfter = 72 * time.Hour
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +18,9 @@ import (
 // fakeDest records deliveries and fails on demand.
 type fakeDest struct {
 	name string
-	mu   sync.Mutex
+	// wants are the kinds it takes (nil: every kind).
+	wants map[bridge.OutboxKind]bool
+	mu    sync.Mutex
 	// fail decides whether a delivery fails (nil: never).
 	fail      func(d bridge.Delivery) error
 	delivered []bridge.Delivery
@@ -28,8 +32,8 @@ func newFakeDest(name string) *fakeDest {
 	return &fakeDest{name: name, notify: make(chan struct{}, 1000)}
 }
 
-func (f *fakeDest) Name() string                 { return f.name }
-func (f *fakeDest) Wants(bridge.OutboxKind) bool { return true }
+func (f *fakeDest) Name() string                   { return f.name }
+func (f *fakeDest) Wants(k bridge.OutboxKind) bool { return f.wants == nil || f.wants[k] }
 func (f *fakeDest) Deliver(_ context.Context, d bridge.Delivery) (bridge.Receipt, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -175,21 +179,100 @@ func TestOutboxOrderAndRetry(t *testing.T) {
 	})
 }
 
-func TestPermanentErrorDrops(t *testing.T) {
+// An entry a destination refuses for good becomes a dead letter: it no
+// longer holds back its conversation, the operators on the other platforms
+// are told (not the refusing one), and it can be retried or dropped.
+func TestPermanentErrorMakesADeadLetter(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
 	d := newFakeDest("fake")
 	d.fail = func(del bridge.Delivery) error {
-		if del.Message != nil && del.Message.Text == "poison" {
+		if del.Message != nil && del.Message.Text == "poison" && refuse.Load() {
 			return fmt.Errorf("rejected: %w", bridge.ErrPermanent)
 		}
 		return nil
 	}
-	e := newEnv(t, d)
+	other := newFakeDest("other")
+	e := newEnv(t, d, other)
+	ctx := context.Background()
 	v := e.visitor("A")
 	e.say(v, "1", "poison")
 	e.say(v, "2", "fine")
-	fixture.WaitFor(t, "second delivered", func() bool { return len(d.messages()) == 1 })
+	fixture.WaitFor(t, "the later message delivered", func() bool { return len(d.messages()) == 1 })
 	if got := d.messages(); got[0] != "fine" {
 		t.Fatalf("got %v", got)
+	}
+	var dead []bridge.OutboxEntry
+	fixture.WaitFor(t, "the dead letter", func() bool {
+		dead, _ = e.engine.DeadLetters(ctx, "", 0)
+		return len(dead) == 1
+	})
+	if dead[0].Destination != "fake" || !strings.Contains(dead[0].LastError, "rejected") || dead[0].DeadAt.IsZero() {
+		t.Fatalf("dead letter %+v", dead[0])
+	}
+	fixture.WaitFor(t, "the notice on the other platform", func() bool {
+		for _, m := range other.messages() {
+			if strings.Contains(m, "Could not deliver") && strings.Contains(m, "to fake") {
+				return true
+			}
+		}
+		return false
+	})
+	for _, m := range d.messages() {
+		if strings.Contains(m, "Could not deliver") {
+			t.Fatalf("the refusing destination got the notice about itself: %q", m)
+		}
+	}
+	st, _ := e.engine.OutboxStats(ctx)
+	if st.Dead["fake"] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// Retried once the destination accepts it again: delivered.
+	refuse.Store(false)
+	if _, err := e.engine.RetryDeadLetter(ctx, dead[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	fixture.WaitFor(t, "the retried letter delivered", func() bool { return slices.Contains(d.messages(), "poison") })
+	if got, _ := e.engine.DeadLetters(ctx, "", 0); len(got) != 0 {
+		t.Fatalf("dead letters after the retry: %+v", got)
+	}
+	if _, err := e.engine.RetryDeadLetter(ctx, dead[0].ID); !errors.Is(err, bridge.ErrNotFound) {
+		t.Fatalf("retrying it again: %v", err)
+	}
+	// Dropped for good.
+	refuse.Store(true)
+	e.say(v, "3", "poison")
+	fixture.WaitFor(t, "a second dead letter", func() bool {
+		dead, _ = e.engine.DeadLetters(ctx, "fake", 0)
+		return len(dead) == 1
+	})
+	if _, err := e.engine.DropDeadLetter(ctx, dead[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.engine.DeadLetters(ctx, "", 0); len(got) != 0 {
+		t.Fatalf("dead letters after the drop: %+v", got)
+	}
+}
+
+// An entry that keeps failing longer than GiveUpAfter becomes a dead
+// letter instead of holding back its conversation for ever.
+func TestGiveUpAfter(t *testing.T) {
+	d := newFakeDest("fake")
+	d.fail = func(del bridge.Delivery) error {
+		if del.Message != nil && del.Message.Text == "stuck" {
+			return errors.New("503 unavailable")
+		}
+		return nil
+	}
+	eng := fixture.Engine(t, fixture.Options{Components: []any{d}, Config: bridge.Config{GiveUpAfter: 100 * time.Millisecond}})
+	e := &env{t: t, engine: eng}
+	v := e.visitor("A")
+	e.say(v, "1", "stuck")
+	e.say(v, "2", "after")
+	fixture.WaitFor(t, "the later message delivered once the first one was given up", func() bool { return slices.Contains(d.messages(), "after") })
+	dead, _ := eng.DeadLetters(context.Background(), "fake", 0)
+	if len(dead) != 1 || dead[0].Attempts < 2 || !strings.Contains(dead[0].LastError, "503") {
+		t.Fatalf("dead letters %+v", dead)
 	}
 }
 

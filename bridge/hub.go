@@ -15,6 +15,8 @@ const (
 	EventOpened  EventKind = "opened"
 	EventUpdated EventKind = "updated" // followers, visitor details, page views
 	EventTyping  EventKind = "typing"
+	// EventChanged: a message (Seq) was edited or deleted.
+	EventChanged EventKind = "changed"
 )
 
 // Event is a live notification that something committed to the store changed.
@@ -34,10 +36,12 @@ type Event struct {
 	Author string
 }
 
-// Subscription receives events until Close.
+// Subscription receives events until Close: on C, or through the
+// function given to SubscribeFunc.
 type Subscription struct {
 	C     <-chan Event
 	c     chan Event
+	fn    func(Event)
 	hub   *Hub
 	key   string
 	close sync.Once
@@ -121,11 +125,28 @@ func (h *Hub) SubscribeVisitorSize(visitorID string, n int) *Subscription {
 	return h.subscribeSize(visitorID, max(n, 1))
 }
 
+// SubscribeFunc calls fn with the events of one visitor's conversations
+// until Close, without a channel or a goroutine of its own (a live
+// connection held by the network poller). fn runs in Publish's goroutine
+// with the hub locked: it must return at once and must not call the hub
+// (hand the event over to a queue).
+func (h *Hub) SubscribeFunc(visitorID string, fn func(Event)) *Subscription {
+	s := &Subscription{fn: fn, hub: h, key: visitorID}
+	h.add(s)
+	return s
+}
+
 func (h *Hub) subscribe(key string) *Subscription { return h.subscribeSize(key, 32) }
 
 func (h *Hub) subscribeSize(key string, n int) *Subscription {
 	c := make(chan Event, n)
 	s := &Subscription{C: c, c: c, hub: h, key: key}
+	h.add(s)
+	return s
+}
+
+func (h *Hub) add(s *Subscription) {
+	key := s.key
 	h.mu.Lock()
 	if h.subs[key] == nil {
 		h.subs[key] = map[*Subscription]struct{}{}
@@ -133,7 +154,6 @@ func (h *Hub) subscribeSize(key string, n int) *Subscription {
 	delete(h.left, key)
 	h.subs[key][s] = struct{}{}
 	h.mu.Unlock()
-	return s
 }
 
 // Publish sends ev to the visitor's subscribers and to the global ones.
@@ -142,6 +162,10 @@ func (h *Hub) Publish(ev Event) {
 	defer h.mu.Unlock()
 	for _, key := range [2]string{ev.VisitorID, allKey} {
 		for s := range h.subs[key] {
+			if s.fn != nil {
+				s.fn(ev)
+				continue
+			}
 			select {
 			case s.c <- ev:
 			default:

@@ -18,6 +18,10 @@ const closedReplyText = "This conversation is closed: the visitor will not see y
 // the platform got its answer) finds it handled, and an event whose commit
 // failed left nothing behind, so its retry is handled in full. Only
 // Outcome.Relay ever reaches the visitor.
+//
+// An input with Edits or Deletes changes an earlier reply (see
+// handleChange); one with a File relays the file with its caption, unless
+// the caption is a command or a note.
 func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 	key := operatorKey(in)
 	if key != "" {
@@ -31,6 +35,9 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 			return nil
 		}
 	}
+	if in.Edits != "" || in.Deletes != "" {
+		return e.handleChange(ctx, in, key)
+	}
 	conv, err := e.Conversation(ctx, in.ConversationID)
 	if err != nil {
 		return fmt.Errorf("handle operator: %w", err)
@@ -39,7 +46,7 @@ func (e *Engine) HandleOperator(ctx context.Context, in OperatorInput) error {
 	ic := e.interceptor
 	e.mu.RUnlock()
 	out := Outcome{Relay: in.Text}
-	if ic != nil {
+	if ic != nil && (in.File == nil || strings.TrimSpace(in.Text) != "") {
 		if out, err = ic.Intercept(ctx, in, conv); err != nil {
 			// Nothing happened: tell the operator, and leave the event
 			// unmarked so that a retry of it is handled in full.
@@ -68,6 +75,18 @@ func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out
 	max := e.cfg.MaxMessageBytes
 	whisper := out.Whisper
 	note, relay := out.Note, out.Relay
+	// A file goes with a reply, or alone when it has no caption; a caption
+	// that is a command or a note keeps it with the operators.
+	var file *Attachment
+	if in.File != nil {
+		if err := CheckAttachment(*in.File); err != nil {
+			whisper = joinLines(whisper, "The file was not sent to the visitor: "+invalidReason(err)+".")
+		} else if relay != "" || strings.TrimSpace(in.Text) == "" {
+			file = in.File
+		} else {
+			whisper = joinLines(whisper, "The file "+in.File.Name+" was not sent to the visitor: its caption is a command or a note.")
+		}
+	}
 	if note != "" {
 		var err error
 		if note, err = CheckText(note, max); err != nil {
@@ -77,9 +96,10 @@ func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out
 	if relay != "" {
 		var err error
 		if relay, err = CheckText(relay, max); err != nil {
-			relay, whisper = "", joinLines(whisper, "Not sent to the visitor: "+invalidReason(err)+".")
+			relay, file, whisper = "", nil, joinLines(whisper, "Not sent to the visitor: "+invalidReason(err)+".")
 		}
 	}
+	sending := relay != "" || file != nil
 	err := e.update(ctx, func(t *txn) error {
 		if key != "" {
 			seen, err := t.tx.MarkSeen(key, t.now, t.now.Add(e.cfg.DedupTTL))
@@ -94,7 +114,7 @@ func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out
 		if err != nil {
 			return err
 		}
-		if relay != "" && c.Status != StatusOpen {
+		if sending && c.Status != StatusOpen {
 			// A reply, with what belongs to it (its canned use counts, its
 			// "sent" notice), is not sent to a closed conversation.
 			return t.whisper(c, in.Operator, closedReplyText, in.EventID)
@@ -112,8 +132,9 @@ func (e *Engine) carryOut(ctx context.Context, in OperatorInput, key string, out
 				return err
 			}
 		}
-		if relay != "" {
-			if _, err := t.reply(c, in.Operator, relay, in.EventID); err != nil {
+		if sending {
+			m := Message{Text: relay, File: file, Emote: in.Emote, PlatformID: in.platformID()}
+			if _, err := t.reply(c, in.Operator, m); err != nil {
 				return err
 			}
 		}
@@ -169,7 +190,7 @@ func (e *Engine) Reply(ctx context.Context, conversationID string, op Operator, 
 		if c.Status != StatusOpen {
 			return ErrClosed
 		}
-		m, err = t.reply(c, op, text, platformID)
+		m, err = t.reply(c, op, Message{Text: text, PlatformID: platformID})
 		return err
 	})
 	if err != nil {
@@ -178,15 +199,19 @@ func (e *Engine) Reply(ctx context.Context, conversationID string, op Operator, 
 	return m, nil
 }
 
-// reply appends a public operator message; op starts following.
-func (t *txn) reply(c *Conversation, op Operator, text, platformID string) (Message, error) {
+// reply appends m (its Text, File, Emote and PlatformID) as a public
+// operator message; op starts following. The message is remembered by its
+// platform id, so that the operator's later edit or deletion finds it.
+func (t *txn) reply(c *Conversation, op Operator, m Message) (Message, error) {
 	if !c.HasOperator(op) {
 		c.Operators = append(c.Operators, op)
 	}
-	return t.append(c, Message{
-		From: FromOperator, Visibility: VisibilityPublic,
-		Author: op.Name, Operator: &op, Text: text, PlatformID: platformID,
-	}, KindMessage)
+	m.From, m.Visibility, m.Author, m.Operator = FromOperator, VisibilityPublic, op.Name, &op
+	m, err := t.append(c, m, KindMessage)
+	if err != nil || m.PlatformID == "" {
+		return m, err
+	}
+	return m, t.tx.PutState(msgRefNamespace(op.Adapter), m.PlatformID, msgRef(c.ID, m.Seq))
 }
 
 // AddNote stores a private note for the operators. Other operator platforms

@@ -1,11 +1,13 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -208,19 +210,22 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 	if ctx.Err() != nil && err != nil {
 		return false, time.Time{}
 	}
-	if err == nil || errors.Is(err, ErrPermanent) {
-		if err != nil {
-			log.Error("delivery dropped", "err", err)
-			w.e.m().DeliveryError(w.name)
-		}
+	if err == nil {
 		w.remove(context.WithoutCancel(ctx), en.ID, log)
-		if err == nil {
-			w.e.m().MessageOut(w.name)
-			w.e.m().DeliveryLatency(w.name, w.e.cfg.Now().Sub(en.CreatedAt).Seconds())
-			if rc.Link != "" {
-				w.e.recordLink(ctx, w.name, d, rc.Link)
-			}
+		w.e.m().MessageOut(w.name)
+		w.e.m().DeliveryLatency(w.name, w.e.cfg.Now().Sub(en.CreatedAt).Seconds())
+		if rc.Link != "" {
+			w.e.recordLink(ctx, w.name, d, rc.Link)
 		}
+		return true, time.Time{}
+	}
+	now := w.e.cfg.Now()
+	if errors.Is(err, ErrPermanent) || (en.Attempts > 0 && now.Sub(en.CreatedAt) > w.e.cfg.GiveUpAfter) {
+		w.e.m().DeliveryError(w.name)
+		en.Attempts++
+		en.LastError, en.DeadAt = err.Error(), now
+		log.Error("delivery failed for good: kept as a dead letter", "attempts", en.Attempts, "err", err)
+		w.bury(ctx, en, d, log)
 		return true, time.Time{}
 	}
 	var pe *PostponeError
@@ -245,6 +250,51 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 		w.e.reportFailure(ctx, w.name, d, err)
 	}
 	return false, en.NextAttempt
+}
+
+// bury moves a failed entry to the dead letters and tells the operators of
+// its conversation, on every other platform.
+func (w *worker) bury(ctx context.Context, en OutboxEntry, d Delivery, log *slog.Logger) {
+	err := w.e.update(context.WithoutCancel(ctx), func(t *txn) error {
+		if err := t.tx.Bury(en); err != nil {
+			return err
+		}
+		if en.ConversationID == "" {
+			return nil
+		}
+		c, err := t.conv(en.ConversationID)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = t.appendExcept(c, Message{
+			From: FromSystem, Visibility: VisibilityNote, Author: "chatbridge",
+			Text: deadLetterText(en, d),
+		}, KindMessage, w.name)
+		return err
+	})
+	if err != nil {
+		log.Error("dead letter not recorded", "err", err)
+	}
+}
+
+// deadLetterText tells operators what could not be delivered.
+func deadLetterText(en OutboxEntry, d Delivery) string {
+	what := string(en.Kind)
+	switch {
+	case d.Message != nil && d.Message.From == FromVisitor:
+		what = "the visitor's message «" + preview(d.Message.Text) + "»"
+	case d.Message != nil:
+		what = "the message «" + preview(d.Message.Text) + "»"
+	case d.Ticket != nil:
+		what = fmt.Sprintf("ticket #%d", d.Ticket.Number)
+	case d.Lead != nil:
+		what = fmt.Sprintf("lead #%d", d.Lead.Number)
+	}
+	return fmt.Sprintf("Could not deliver %s to %s: %s. It is kept as dead letter %d: see `chatbridge outbox list --dead`, "+
+		"then `chatbridge outbox retry %d` or `chatbridge outbox drop %d`.", what, en.Destination, en.LastError, en.ID, en.ID, en.ID)
 }
 
 // save stores an entry's new attempt time and error.
@@ -316,7 +366,7 @@ func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, er
 			}
 		}
 		switch en.Kind {
-		case KindMessage, KindClosed:
+		case KindMessage, KindClosed, KindEdited, KindDeleted:
 			if en.Seq > 0 {
 				m, err := tx.Message(en.ConversationID, en.Seq)
 				if err != nil {
@@ -340,4 +390,92 @@ func (e *Engine) loadDelivery(ctx context.Context, en OutboxEntry) (Delivery, er
 		return nil
 	})
 	return d, err
+}
+
+// DeadLetters lists the dead letters of destination (every destination when
+// ""), at most limit per destination (0: all), by id.
+func (e *Engine) DeadLetters(ctx context.Context, destination string, limit int) ([]OutboxEntry, error) {
+	var out []OutboxEntry
+	err := e.view(ctx, func(tx Tx) error {
+		out = []OutboxEntry{}
+		depth, err := tx.DeadDepth()
+		if err != nil {
+			return err
+		}
+		for dest := range depth {
+			if destination != "" && dest != destination {
+				continue
+			}
+			entries, err := tx.DeadLetters(dest, 0, limit)
+			if err != nil {
+				return err
+			}
+			out = append(out, entries...)
+		}
+		return nil
+	})
+	slices.SortFunc(out, func(a, b OutboxEntry) int { return cmp.Compare(a.ID, b.ID) })
+	return out, err
+}
+
+// findDead finds dead letter id in any destination.
+func findDead(tx Tx, id uint64) (OutboxEntry, error) {
+	if id == 0 {
+		return OutboxEntry{}, fmt.Errorf("dead letter 0: %w", ErrNotFound)
+	}
+	depth, err := tx.DeadDepth()
+	if err != nil {
+		return OutboxEntry{}, err
+	}
+	for dest, n := range depth {
+		if n == 0 {
+			continue
+		}
+		got, err := tx.DeadLetters(dest, id-1, 1)
+		if err != nil {
+			return OutboxEntry{}, err
+		}
+		if len(got) == 1 && got[0].ID == id {
+			return got[0], nil
+		}
+	}
+	return OutboxEntry{}, fmt.Errorf("dead letter %d: %w", id, ErrNotFound)
+}
+
+// RetryDeadLetter puts dead letter id back into its destination's outbox,
+// due at once with its attempts reset, and returns it.
+func (e *Engine) RetryDeadLetter(ctx context.Context, id uint64) (OutboxEntry, error) {
+	var en OutboxEntry
+	err := e.update(ctx, func(t *txn) error {
+		var err error
+		if en, err = findDead(t.tx, id); err != nil {
+			return err
+		}
+		en.Attempts, en.NextAttempt, en.DeadAt = 0, time.Time{}, time.Time{}
+		if err := t.tx.Revive(en); err != nil {
+			return err
+		}
+		t.wakeDest(en.Destination)
+		return nil
+	})
+	if err != nil {
+		return OutboxEntry{}, fmt.Errorf("retry: %w", err)
+	}
+	return en, nil
+}
+
+// DropDeadLetter deletes dead letter id for good and returns it.
+func (e *Engine) DropDeadLetter(ctx context.Context, id uint64) (OutboxEntry, error) {
+	var en OutboxEntry
+	err := e.update(ctx, func(t *txn) error {
+		var err error
+		if en, err = findDead(t.tx, id); err != nil {
+			return err
+		}
+		return t.tx.DeleteDead(en.Destination, id)
+	})
+	if err != nil {
+		return OutboxEntry{}, fmt.Errorf("drop: %w", err)
+	}
+	return en, nil
 }

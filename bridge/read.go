@@ -168,6 +168,8 @@ type OutboxStats struct {
 	// Oldest is the creation time of the oldest waiting entry, by
 	// destination (absent when none waits).
 	Oldest map[string]time.Time
+	// Dead counts the dead letters by destination.
+	Dead map[string]int
 }
 
 // OutboxStats reads the depth and oldest entry of every destination.
@@ -176,6 +178,9 @@ func (e *Engine) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	err := e.view(ctx, func(tx Tx) error {
 		var err error
 		if st.Depth, err = tx.OutboxDepth(); err != nil {
+			return err
+		}
+		if st.Dead, err = tx.DeadDepth(); err != nil {
 			return err
 		}
 		for d, n := range st.Depth {

@@ -69,7 +69,8 @@ type ConversationFilter struct {
 	Status Status
 	// VisitorID restricts to one visitor's conversations.
 	VisitorID string
-	// Limit caps the result (0: no limit). Newest (by UpdatedAt) first.
+	// Limit caps the result (0: no limit). Newest (by UpdatedAt, to the
+	// second) first.
 	Limit int
 }
 
@@ -81,7 +82,9 @@ type ConversationStore interface {
 	// PutConversation creates or replaces c (by c.ID) and keeps the
 	// indexes behind Conversations and CountConversations in step.
 	PutConversation(c Conversation) error
-	// Conversations lists conversations matching f, newest UpdatedAt first.
+	// Conversations lists conversations matching f, newest UpdatedAt first
+	// (to the second: conversations updated within the same second may come
+	// in any order).
 	Conversations(f ConversationFilter) ([]Conversation, error)
 	// CountConversations counts conversations by status ("" for all).
 	CountConversations(status Status) (int, error)
@@ -116,6 +119,22 @@ type OutboxStore interface {
 	// OutboxDepth counts the entries of every destination that has or had
 	// entries (zero for drained ones).
 	OutboxDepth() (map[string]int, error)
+
+	// Bury moves an existing entry from its destination's outbox to the
+	// destination's dead letters, stored as e (its attempts, last error and
+	// DeadAt); ErrNotFound when the entry is not in the outbox.
+	Bury(e OutboxEntry) error
+	// DeadLetters returns up to limit dead letters of a destination with
+	// ID > after, in ID order (limit 0: no limit).
+	DeadLetters(destination string, after uint64, limit int) ([]OutboxEntry, error)
+	// Revive moves a dead letter back into its destination's outbox,
+	// stored as e (same ID); ErrNotFound when there is no such dead letter.
+	Revive(e OutboxEntry) error
+	// DeleteDead removes a dead letter; a missing one is not an error.
+	DeleteDead(destination string, id uint64) error
+	// DeadDepth counts the dead letters of every destination that has or
+	// had some.
+	DeadDepth() (map[string]int, error)
 }
 
 // DedupStore remembers keys (platform event ids) for a while, so that an

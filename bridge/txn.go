@@ -96,12 +96,17 @@ func (t *txn) enqueue(dests []string, proto OutboxEntry) error {
 		if _, err := t.tx.Enqueue(en); err != nil {
 			return fmt.Errorf("enqueue %s: %w", d, err)
 		}
-		if t.wake == nil {
-			t.wake = map[string]struct{}{}
-		}
-		t.wake[d] = struct{}{}
+		t.wakeDest(d)
 	}
 	return nil
+}
+
+// wakeDest pokes destination d's worker after the commit.
+func (t *txn) wakeDest(d string) {
+	if t.wake == nil {
+		t.wake = map[string]struct{}{}
+	}
+	t.wake[d] = struct{}{}
 }
 
 // enqueueKind enqueues an entry of kind k for every destination that wants
@@ -133,6 +138,12 @@ func (t *txn) show(w Whisper) { t.shows = append(t.shows, w) }
 //
 // c must come from t.conv or t.track.
 func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, error) {
+	return t.appendExcept(c, m, kind, "")
+}
+
+// appendExcept is append without enqueueing for destination except (a
+// notice about that destination's failure must not go back to it).
+func (t *txn) appendExcept(c *Conversation, m Message, kind OutboxKind, except string) (Message, error) {
 	m.ConversationID = c.ID
 	if m.At.IsZero() {
 		m.At = t.now
@@ -143,7 +154,9 @@ func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, erro
 	if m.Visibility == VisibilityPublic {
 		c.LastPublicSeq++
 		m.PublicSeq = c.LastPublicSeq
-		c.Preview = preview(m.Text)
+		c.LastRevision++
+		m.Revision = c.LastRevision
+		c.Preview = previewOf(m)
 		switch m.From {
 		case FromVisitor:
 			c.LastVisitorAt = m.At
@@ -159,11 +172,17 @@ func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, erro
 	if err := t.tx.PutMessage(m); err != nil {
 		return Message{}, err
 	}
+	if err := t.refBlob(m.File); err != nil {
+		return Message{}, err
+	}
 	proto := OutboxEntry{Kind: kind, ConversationID: c.ID, Seq: m.Seq, CreatedAt: m.At}
 	switch kind {
 	case "":
 	case KindMessage:
 		for _, d := range t.e.messageDestinations(m) {
+			if d == except {
+				continue
+			}
 			en := proto
 			if wait := t.e.delay(d, *c, m); wait > 0 {
 				en.NextAttempt = m.At.Add(wait)
@@ -185,6 +204,14 @@ func (t *txn) append(c *Conversation, m Message, kind OutboxKind) (Message, erro
 		Visibility: m.Visibility, Recipient: m.Recipient, From: m.From, Author: m.Author,
 	})
 	return m, nil
+}
+
+// previewOf is the start of m as conversation lists show it.
+func previewOf(m Message) string {
+	if m.File != nil && m.Text == "" {
+		return preview("📎 " + m.File.Name)
+	}
+	return preview(m.Text)
 }
 
 // committed carries out the effects of a committed transaction.

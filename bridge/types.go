@@ -101,6 +101,9 @@ type Conversation struct {
 	// LastPublicSeq is the public sequence number of the newest public
 	// message (see Message.PublicSeq).
 	LastPublicSeq uint64 `json:"last_public_seq,omitempty"`
+	// LastRevision counts the changes the visitor can see: every new
+	// public message and every edit or deletion of one (Message.Revision).
+	LastRevision uint64 `json:"last_revision,omitempty"`
 	// LastVisitorAt is when the visitor last wrote; LastOperatorAt when an
 	// operator last replied publicly. Waiting time is derived from them.
 	LastVisitorAt  time.Time `json:"last_visitor_at,omitzero"`
@@ -171,6 +174,20 @@ type Message struct {
 	// System is what a system line says, for rendering it in another
 	// language (Text is its English rendering); nil for other messages.
 	System *SystemEvent `json:"system,omitempty"`
+	// File is the message's attachment, if any (Text is then its caption,
+	// which may be empty).
+	File *Attachment `json:"file,omitempty"`
+	// Emote marks an action ("/me waves" is shown as "* Alice waves").
+	Emote bool `json:"emote,omitempty"`
+	// EditedAt is when the message was last edited (zero: never).
+	EditedAt time.Time `json:"edited_at,omitzero"`
+	// Deleted marks a message its author deleted: visitors see that
+	// something was there, neither its text nor its file.
+	Deleted bool `json:"deleted,omitempty"`
+	// Revision is the conversation's LastRevision when the message was
+	// written or last changed: a client that saw revision R needs only the
+	// public messages with a higher one.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // VisibleTo reports whether an operator may see the message.
@@ -240,6 +257,10 @@ const (
 	KindTicket OutboxKind = "ticket"
 	// KindLead carries a new lead (by Number) to a sink.
 	KindLead OutboxKind = "lead"
+	// KindEdited says a message (by Seq) was edited: its new text.
+	KindEdited OutboxKind = "message.edited"
+	// KindDeleted says a message (by Seq) was deleted.
+	KindDeleted OutboxKind = "message.deleted"
 )
 
 // OutboxEntry is one durable delivery to one destination (adapter or sink).
@@ -253,8 +274,13 @@ type OutboxEntry struct {
 	Number         uint64     `json:"number,omitempty"`
 	CreatedAt      time.Time  `json:"created_at"`
 	Attempts       int        `json:"attempts,omitempty"`
-	NextAttempt    time.Time  `json:"next_attempt,omitzero"`
-	LastError      string     `json:"last_error,omitempty"`
+	// NextAttempt is when the entry is due: it is not attempted before
+	// (a retry's backoff, a destination's Delayer or PostponeError).
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// DeadAt is when the entry became a dead letter (zero while it waits
+	// in the outbox).
+	DeadAt time.Time `json:"dead_at,omitzero"`
 }
 
 // EventID is a stable id for the delivery, for receivers to de-duplicate

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -170,9 +171,32 @@ func (t *txn) openConversation(v Visitor, newID string) (*Conversation, error) {
 // returns the first message and stores nothing. A conversation is started
 // when none is open.
 func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text string) (Message, error) {
-	text, err := CheckText(text, e.cfg.MaxMessageBytes)
-	if err != nil {
-		return Message{}, err
+	return e.VisitorSend(ctx, visitorID, VisitorInput{ClientID: clientID, Text: text})
+}
+
+// VisitorInput is what a visitor sends: a text, or a file (already in the
+// blob store) with an optional caption.
+type VisitorInput struct {
+	// ClientID is the idempotency key (1 to 128 characters).
+	ClientID string
+	Text     string
+	File     *Attachment
+}
+
+// VisitorSend is VisitorMessage for a message that may carry a file.
+func (e *Engine) VisitorSend(ctx context.Context, visitorID string, in VisitorInput) (Message, error) {
+	clientID, text := in.ClientID, in.Text
+	var err error
+	if in.File == nil || strings.TrimSpace(text) != "" {
+		if text, err = CheckText(text, e.cfg.MaxMessageBytes); err != nil {
+			return Message{}, err
+		}
+	}
+	if in.File != nil {
+		if err := CheckAttachment(*in.File); err != nil {
+			return Message{}, err
+		}
+		text = strings.TrimSpace(text)
 	}
 	if clientID == "" || len(clientID) > 128 {
 		return Message{}, fmt.Errorf("%w: client_id must be 1 to 128 characters", ErrInvalid)
@@ -203,7 +227,7 @@ func (e *Engine) VisitorMessage(ctx context.Context, visitorID, clientID, text s
 		}
 		msg, err = t.append(c, Message{
 			ClientID: clientID, From: FromVisitor, Visibility: VisibilityPublic,
-			Author: v.DisplayName(), Text: text,
+			Author: v.DisplayName(), Text: text, File: in.File,
 		}, KindMessage)
 		if err != nil {
 			return err
@@ -229,6 +253,28 @@ type VisitorView struct {
 // returned from the start, so a client that missed a new conversation catches
 // up. A visitor without conversations gets an empty view.
 func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (VisitorView, error) {
+	return e.VisitorUpdates(ctx, visitorID, VisitorQuery{ConversationID: conversationID, After: after, Limit: limit})
+}
+
+// VisitorQuery says what a visitor's client has seen of a conversation.
+type VisitorQuery struct {
+	ConversationID string
+	// After is the highest public sequence number seen.
+	After uint64
+	// Revision is the conversation's LastRevision when the client last
+	// read it (0: unknown): messages changed since (edited, deleted) are
+	// returned again.
+	Revision uint64
+	// Limit caps the new messages (0: no limit).
+	Limit int
+}
+
+// VisitorUpdates is VisitorMessages for a client that also follows
+// changes: besides the new messages, it returns the older ones edited or
+// deleted after q.Revision, in Seq order. Deleted messages come without
+// their text and file.
+func (e *Engine) VisitorUpdates(ctx context.Context, visitorID string, q VisitorQuery) (VisitorView, error) {
+	conversationID, after, limit := q.ConversationID, q.After, q.Limit
 	var view VisitorView
 	err := e.view(ctx, func(tx Tx) error {
 		view = VisitorView{}
@@ -237,24 +283,44 @@ func (e *Engine) VisitorMessages(ctx context.Context, visitorID, conversationID 
 			return err
 		}
 		view.Conversation = cur
-		if (conversationID != "" && conversationID != view.Conversation.ID) || after > cur.LastPublicSeq {
+		rev := q.Revision
+		if (conversationID != "" && conversationID != view.Conversation.ID) || after > cur.LastPublicSeq || rev > cur.LastRevision {
 			// Another conversation, or a number this one never reached (a
 			// client from before a restore): start over; clients
 			// de-duplicate by (conversation, seq).
-			after = 0
+			after, rev = 0, 0
 		}
-		msgs, err := tx.Messages(view.Conversation.ID, after, 0)
+		// Every new public message took one revision: more revisions than
+		// new messages since the client's means older ones changed.
+		from := after
+		changed := rev > 0 && cur.LastRevision-rev > cur.LastPublicSeq-after
+		if changed {
+			from = 0
+		}
+		msgs, err := tx.Messages(view.Conversation.ID, from, 0)
 		if err != nil {
 			return err
 		}
 		// Seq >= PublicSeq, so reading after Seq `after` finds every
 		// message with PublicSeq > after (and some before it).
+		fresh := 0
 		for _, m := range msgs {
-			if m.Visibility == VisibilityPublic && m.PublicSeq > after {
-				view.Messages = append(view.Messages, m)
-				if limit > 0 && len(view.Messages) == limit {
-					break
-				}
+			if m.Visibility != VisibilityPublic {
+				continue
+			}
+			isNew := m.PublicSeq > after
+			if !isNew && !(changed && m.Revision > rev) {
+				continue
+			}
+			if isNew && limit > 0 && fresh == limit {
+				break
+			}
+			if m.Deleted {
+				m.Text, m.File = "", nil
+			}
+			view.Messages = append(view.Messages, m)
+			if isNew {
+				fresh++
 			}
 		}
 		return nil

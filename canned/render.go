@@ -33,7 +33,9 @@ const maxVarLen = 200
 // optional fallback after '|' used when the value is empty
 // ({{visitor.name|there}}). Names are case-insensitive and may be surrounded
 // by spaces. An empty value without a fallback renders as "". Unknown
-// variables and malformed braces are left as typed. Values are inserted
+// variables and malformed braces are left as typed: Validate refuses them,
+// and a caller about to send a stored text (which an older version may have
+// stored unchecked) runs CheckVariables on it first. Values are inserted
 // verbatim and never expanded again, so a visitor named "{{operator.name}}"
 // stays exactly that.
 func Render(text string, vars Vars) string {

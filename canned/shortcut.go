@@ -57,9 +57,11 @@ func shortcutProblem(s string) string {
 }
 
 // Validate checks every field of c: the shortcut, a non-blank text of at most
-// MaxTextLen characters, the description and the owner (either "" or an
+// MaxTextLen characters whose variables are all known and well formed (see
+// CheckVariables), the description and the owner (either "" or an
 // "adapter:id" operator key). It returns every problem joined in one error
-// wrapping bridge.ErrInvalid, or nil.
+// wrapping bridge.ErrInvalid, or nil. Every way a response is added — the
+// CLI, "!canned add", the TOML and CSV imports — goes through it.
 func Validate(c bridge.CannedResponse) error {
 	problems := problems(c, nil)
 	if len(problems) == 0 {
@@ -85,6 +87,8 @@ func problems(c bridge.CannedResponse, skip map[string]bool) []string {
 			out = append(out, fmt.Sprintf("text is %d characters, the limit is %d", utf8.RuneCountInString(c.Text), MaxTextLen))
 		case strings.ContainsRune(c.Text, 0):
 			out = append(out, "text contains a NUL character")
+		default:
+			out = append(out, variableProblems(c.Text)...)
 		}
 	}
 	if !skip["description"] {

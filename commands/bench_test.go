@@ -270,3 +270,36 @@ func TestBenchQueriesFindTickets(t *testing.T) {
 		t.Errorf("#2: %q, %v", out.Whisper, err)
 	}
 }
+
+// benchMessages are typical operator messages: replies short and long, in
+// several scripts, with colons and exclamation marks, and a few commands,
+// notes and shortcuts.
+var benchMessages = []string{
+	"Hello! How can I help you today?",
+	"Could you send me your order number, please?",
+	"I am sorry to hear that. Let me check with our technicians: it may take a few minutes.",
+	"¡Hola! ¿En qué puedo ayudarle?",
+	"Bonjour ! Je regarde votre commande tout de suite.",
+	"ご注文番号を教えていただけますか？",
+	"Meeting at 10:30, see https://example.com/help?x=1 :)",
+	"hello :sorry",
+	strings.Repeat("A long reply with many words in it, ", 20),
+	"!help",
+	"!helpdesk Printer broken",
+	";; the customer is a VIP",
+	":sorry",
+	"/home/user/file",
+}
+
+// BenchmarkClassify measures what the Router does to every operator message
+// before any store access: Parse (twice for a reply: with the platform's
+// mention and with the bot's name) and the relay gate.
+func BenchmarkClassify(b *testing.B) {
+	r := New(nil, Options{BotName: "chatbridge"})
+	i := 0
+	for b.Loop() {
+		in := bridge.OperatorInput{Text: benchMessages[i%len(benchMessages)], Mention: "<@UBOT>"}
+		i++
+		r.classify(in)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/canned"
@@ -41,7 +42,7 @@ func runCanned(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
 		return bridge.Outcome{Whisper: "Nothing was sent. To send a canned response type !canned <shortcut> alone; " +
 			"to add one, !canned add <shortcut> <text>."}, nil
 	}
-	shortcut := strings.TrimPrefix(sub, ":")
+	shortcut := strings.ToLower(trimColon(sub))
 	st, err := r.loadCanned(ctx, c.in, c.conv)
 	if err != nil {
 		return bridge.Outcome{}, err
@@ -49,7 +50,16 @@ func runCanned(ctx context.Context, r *Router, c call) (bridge.Outcome, error) {
 	if out, ok := r.sendCanned(ctx, c.in, st, shortcut); ok {
 		return out, nil
 	}
-	return bridge.Outcome{Whisper: listing(st.all, strings.ToLower(shortcut), c.in.Operator.Key(), "Nothing was sent. ")}, nil
+	return bridge.Outcome{Whisper: listing(st.all, shortcut, c.in.Operator.Key(), "Nothing was sent. ")}, nil
+}
+
+// trimColon removes a leading ':' (or an equivalent or look-alike of it)
+// from a shortcut typed as an argument ("!canned :sorry", "!canned ：sorry").
+func trimColon(s string) string {
+	if r, n := utf8.DecodeRuneInString(s); isColon(r) {
+		return s[n:]
+	}
+	return s
 }
 
 const cannedAddUsage = "Usage: !canned add [--mine] <shortcut> <text> — shared with every operator unless --mine (or --personal)"
@@ -109,7 +119,7 @@ func cannedRemove(ctx context.Context, r *Router, c call, args string) (bridge.O
 		case w == "--shared":
 			sharedOnly = true
 		case shortcut == "" && !strings.HasPrefix(w, "--"):
-			shortcut = strings.TrimPrefix(w, ":")
+			shortcut = strings.ToLower(trimColon(w))
 		default:
 			return bridge.Outcome{Whisper: "Usage: !canned remove [--shared] <shortcut>"}, nil
 		}

@@ -36,19 +36,12 @@ func isInvisible(r rune) bool {
 	return isFormat(r) || unicode.Is(unicode.Variation_Selector, r) || unicode.In(r, unicode.Mn, unicode.Me)
 }
 
-// foldRune maps the fullwidth forms of ASCII (U+FF01–U+FF5E) to ASCII and the
-// look-alikes of the note and command prefix characters to '!' and ';':
-// "﹗" (small), "︕" (vertical), "ǃ" (click letter); ";" (Greek question
-// mark, canonically a semicolon), "﹔" (small), "︔" (vertical).
+// foldRune maps the fullwidth forms of ASCII (U+FF01–U+FF5E) to ASCII: how
+// names and mentions are read ("！ｈｅｌｐ", "＠chatbridge"). The prefix
+// characters and their look-alikes are read with readPrefix (lookalike.go).
 func foldRune(r rune) rune {
 	if r >= 0xFF01 && r <= 0xFF5E {
 		return r - 0xFF01 + '!'
-	}
-	switch r {
-	case '\uFE57', '\uFE15', '\u01C3':
-		return '!'
-	case '\u037E', '\uFE54', '\uFE14':
-		return ';'
 	}
 	return r
 }

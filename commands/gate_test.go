@@ -21,6 +21,9 @@ func TestRelayGate(t *testing.T) {
 		"<@UBOT> help", "<@ubot>", "<@UBOT>: x", "\u2068<@UBOT>\u2069", "＜＠ＵＢＯＴ＞ x", "<@U\u200bBOT> x",
 		"@chatbridge help", "@ChatBridge", "＠chatbridge x", "@chatbridge, x", "@chatbridge's x",
 		"!hеlp", "!Привет", "!帮助",
+		// Look-alikes before a command name or a near miss, a second ';'-like.
+		"‼help", "‼helpdsk", "⁉ help", "❗\ufe0fhelp", "❕note x", "ꜝhistory", "¡help", "¡Helo", "¡ note x", "ǃhlep",
+		"∕help", "⁄ticket x", "⫽help", "ノhelp", "؛؛ x", "⁏; x", "؛ ؛ x", "︕wow", "!ǃwow", "᥄〳 note", "⁄ ǃnote", "❗not0❗", "¡Helo…",
 	}
 	allowed := []string{
 		"", "hello", "10:30", ":)", ":sorry", "¡Hola!", "!!!", "!", "!1", "!?", "! wow", "! helpful",
@@ -29,6 +32,8 @@ func TestRelayGate(t *testing.T) {
 		"❤️ thanks", "thanks ❤️", "שלום\u200f עולם", "مرحبا\u200f بك", "Τι κάνεις;",
 		"<@UBOT2> hi", "@chatbridgebot hi", "@chatbridge.example.org", "ask <@UBOT> help",
 		"> <@a:b> !help", "\u200fשלום", "!1 help",
+		"¡Hola! ¿En qué puedo ayudarle?", "‼ Important: your order shipped", "‼Important", "⁉ really?",
+		"❗Attention", "ǃKung people", "ノート", "؛ hello", "∕home∕user", "‼ note", "：sorry", "꞉zzz",
 	}
 	for _, s := range refused {
 		if why := relayRefusal(s, testMentions...); why == "" {
@@ -122,33 +127,44 @@ func TestGateOnFinalText(t *testing.T) {
 	}
 }
 
-// shapedLike is the fuzz oracle, written apart from the gate: after dropping
+// shapedLike is the fuzz oracle, written apart from the gate and reading
+// prefix characters from the Unicode data (unicodeReading): after dropping
 // invisible characters (by category) and leading white space, does s start
-// with ";" (white space) ";", with a run of '!' or '/' forms directly
-// followed by a letter (a '/' path excepted), with a lone '!' (or '/' run),
+// with ";" (white space) ";", with a run of '!' or '/' readings directly
+// followed by a letter (a '/' path excepted; after a run of look-alikes only,
+// a command name or a word one edit from one), with a lone '!' (or '/' run),
 // gaps and punctuation, then a command name, or with a mention?
 func shapedLike(s string) bool {
 	var rs []rune
+	strong := map[int]bool{} // index in rs of a prefix equivalent
 	for _, r := range s {
 		if unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
 			continue
 		}
-		switch r {
-		case '！', '﹗', '︕', 'ǃ':
-			r = '!'
-		case '／':
-			r = '/'
-		case '；', '\u037e', '﹔', '︔':
-			r = ';'
-		}
 		if r >= 0xFF01 && r <= 0xFF5E {
 			r -= 0xFEE0
 		}
-		rs = append(rs, r)
+		reading, eq := dataReading(r)
+		switch {
+		case reading == "":
+			rs = append(rs, r)
+		case reading == "!?":
+			rs = append(rs, '!', '?')
+		default:
+			for _, c := range reading {
+				strong[len(rs)] = eq
+				rs = append(rs, c)
+			}
+		}
 	}
 	gap := func(r rune) bool { return unicode.IsSpace(r) || r == '\u2800' }
 	for len(rs) > 0 && gap(rs[0]) {
 		rs = rs[1:]
+		shifted := map[int]bool{}
+		for i, v := range strong {
+			shifted[i-1] = v
+		}
+		strong = shifted
 	}
 	if len(rs) == 0 {
 		return false
@@ -171,18 +187,30 @@ func shapedLike(s string) bool {
 	if rs[0] != '!' && rs[0] != '/' {
 		return false
 	}
-	i := 0
+	i, anyStrong := 0, false
 	for i < len(rs) && rs[i] == rs[0] {
+		anyStrong = anyStrong || strong[i]
 		i++
 	}
 	if i < len(rs) && unicode.IsLetter(rs[i]) {
+		word := strings.FieldsFunc(string(rs[i:]), gap)[0]
 		if rs[0] == '/' {
-			word := strings.FieldsFunc(string(rs[i:]), gap)[0]
 			if j := strings.Index(word, "/"); j >= 0 && j < len(word)-1 {
 				return false // a path
 			}
 		}
-		return true
+		if anyStrong {
+			return true
+		}
+		word = strings.ToLower(strings.TrimRightFunc(word, unicode.IsPunct)) // "help!", "help…"
+		for _, c := range Commands() {
+			for _, n := range append([]string{c.Name}, c.Aliases...) {
+				if word == n || utf8.RuneCountInString(word) >= 4 && distance(word, n) <= 1 {
+					return true
+				}
+			}
+		}
+		return false
 	}
 	if rs[0] == '!' && i > 1 {
 		return false
@@ -210,23 +238,67 @@ func FuzzNoLeak(f *testing.F) {
 		}
 	}
 	r := New(nil, Options{BotName: "chatbridge"})
-	f.Fuzz(func(t *testing.T, text string) {
-		shaped := shapedLike(text)
-		if shaped && relayable(text, testMentions...) {
-			t.Fatalf("the gate lets %q through", text)
-		}
-		p, refused := r.classify(bridge.OperatorInput{Text: text, Mention: "<@UBOT>"})
-		if p.Kind != KindReply {
-			if refused != "" {
-				t.Fatalf("%q: refusal %q for a %v", text, refused, p.Kind)
-			}
-			return
-		}
+	f.Fuzz(func(t *testing.T, text string) { checkNoLeak(t, r, text) })
+}
+
+// checkNoLeak is the invariant of FuzzNoLeak for one text.
+func checkNoLeak(t *testing.T, r *Router, text string) {
+	t.Helper()
+	shaped := shapedLike(text)
+	if shaped && relayable(text, testMentions...) {
+		t.Fatalf("the gate lets %q through", text)
+	}
+	p, refused := r.classify(bridge.OperatorInput{Text: text, Mention: "<@UBOT>"})
+	if p.Kind != KindReply {
 		if refused != "" {
-			t.Fatalf("the parser relays %q but the gate refuses it: %s", text, refused)
+			t.Fatalf("%q: refusal %q for a %v", text, refused, p.Kind)
 		}
-		if shaped || shapedLike(p.Text) {
-			t.Fatalf("the Router would relay %q (%q)", text, p.Text)
-		}
+		return
+	}
+	if refused != "" {
+		t.Fatalf("the parser relays %q but the gate refuses it: %s", text, refused)
+	}
+	if shaped || shapedLike(p.Text) {
+		t.Fatalf("the Router would relay %q (%q)", text, p.Text)
+	}
+}
+
+// FuzzLookalikes is FuzzNoLeak on texts built around the prefix characters,
+// which random bytes rarely hit: two characters picked from the look-alike
+// table, the ASCII prefixes and a few invisible characters and spaces, with
+// fuzzed text between and after them.
+func FuzzLookalikes(f *testing.F) {
+	pick := []rune{'!', '/', ';', ':', ' ', '\u00a0', '\u200b', '\u200f', '\u2068', '\ufe0f', '\u0301'}
+	for _, l := range lookalikes {
+		pick = append(pick, l.r)
+	}
+	f.Add(uint16(0), uint16(0), "", "help")
+	f.Add(uint16(12), uint16(4), " ", "Hola amigo")
+	f.Add(uint16(30), uint16(30), "", " note")
+	f.Add(uint16(50), uint16(2), "\u200b", "helpdsk x")
+	r := New(nil, Options{BotName: "chatbridge"})
+	f.Fuzz(func(t *testing.T, a, b uint16, between, after string) {
+		text := string(pick[int(a)%len(pick)]) + between + string(pick[int(b)%len(pick)]) + after
+		checkNoLeak(t, r, text)
+		checkNoLeak(t, r, string(pick[int(a)%len(pick)])+after)
 	})
+}
+
+// TestSkeleton: the fast path (nothing to change) and the slow one give what
+// reading every character does.
+func TestSkeleton(t *testing.T) {
+	slow := func(text string) string {
+		var b strings.Builder
+		for _, r := range text {
+			if !isInvisible(r) {
+				b.WriteRune(foldRune(r))
+			}
+		}
+		return strings.TrimLeftFunc(b.String(), isGap)
+	}
+	for _, s := range []string{"", "  hello", "¡Hola!", "ノート", "\u200f;; x", "！ｈｅｌｐ", "a\xffb", "é\u0301", "\u2800 x", "日本語\u200bです"} {
+		if got, want := skeleton(s), slow(s); got != want {
+			t.Errorf("skeleton(%q) = %q, want %q", s, got, want)
+		}
+	}
 }

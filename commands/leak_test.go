@@ -80,10 +80,46 @@ var staticLeakCorpus = []leakCase{
 	{in: ":sig", relay: "Alice's own signature"},
 	{in: "!canned sorry", relay: "I am sorry to hear that."},
 	{in: "!canned :hi", relay: "Hello Nora, I am Alice Martin. How can I help?"},
-	{in: ":SORRY", relay: ":SORRY"},
+	{in: ":SORRY", relay: "I am sorry to hear that."},
 	{in: ":sorry:", relay: ":sorry:"},
+	// Canned variables: an unknown or malformed one is refused when added,
+	// and a stored one (from an older version) is never sent.
+	{in: "!canned add typo Hello {{visitor.nme}}"}, {in: `!canned add typo "Hello {{visitor.nme}}"`},
+	{in: "!canned add typo Hello {{visitor.name"}, {in: "!canned add typo Hello {{ }}"},
+	{in: "!canned add typo Hi {{ {{visitor.name}} }}"}, {in: "!canned add typo Hi {visitor.name}"},
+	{in: ":stale"}, {in: "hello :stale"}, {in: ":sorry :stale"}, {in: "!canned stale"}, {in: ":unclosed"},
+	{in: ":nested"}, {in: ":mystale"}, {in: "!canned :mystale"},
 	{in: "(:sorry)", relay: "(:sorry)"},
 	{in: "a:sorry", relay: "a:sorry"},
+	// Shortcuts in any case (a shortcut-like word alone is never sent as
+	// typed), and emoticons that are no shortcut.
+	{in: ":Sorry", relay: "I am sorry to hear that."}, {in: "hello :Sorry", relay: "hello I am sorry to hear that."},
+	{in: ":Bye :SORRY", relay: "Bye from Alice! I am sorry to hear that."}, {in: "Thanks :BYE!", relay: "Thanks Bye from Alice!!"},
+	{in: ":ZZZ"}, {in: ":So"}, {in: ":XD"}, {in: ":Stale"}, {in: "!canned Sorry", relay: "I am sorry to hear that."},
+	{in: ":O", relay: ":O"}, {in: ":o", relay: ":o"}, {in: ":3", relay: ":3"}, {in: ":p", relay: ":p"},
+	{in: ":-P", relay: ":-P"}, {in: ":-D", relay: ":-D"}, {in: ":'(", relay: ":'("}, {in: "ok :D", relay: "ok :D"},
+	{in: ":-", relay: ":-"}, {in: "Bye :P", relay: "Bye :P"},
+	// Look-alike prefixes (DESIGN §4.1): before a command name or a near
+	// miss, a second ';'-like, a known shortcut.
+	{in: "‼help"}, {in: "‼helpdsk"}, {in: "⁉help"}, {in: "❗help"}, {in: "❗️help"}, {in: "❕note secret"},
+	{in: "❢ticket Printer broken"}, {in: "ꜝhistory"}, {in: "¡help"}, {in: "¡helpdesk Printer"}, {in: "¡Helo"},
+	{in: "¡ note secret"}, {in: "ǃhlep"}, {in: "∕help"}, {in: "⁄ticket x"}, {in: "⫽help"}, {in: "╱lead x"},
+	{in: "ノhelp"}, {in: "ⵑhelp"}, {in: "‏‼help"}, {in: "‼​help"}, {in: "⁨❗note x⁩"},
+	{in: "︕wow"}, {in: "！Important"}, {in: "!ǃwow"}, {in: "‼ note", relay: "‼ note"}, {in: "<@UBOT> ‼help"},
+	{in: "؛؛ private"}, {in: "⁏; private"}, {in: "⸵⸵ x"}, {in: "፤፤ x"}, {in: "؛ ؛ x"}, {in: ";؛x"},
+	{in: "：so"}, {in: "：", relay: ""}, {in: "︓Sorry", relay: "I am sorry to hear that."},
+	{in: "：sorry", relay: "I am sorry to hear that."}, {in: "꞉sorry", relay: "I am sorry to hear that."},
+	{in: "hello ∶sorry", relay: "hello I am sorry to hear that."}, {in: "։Sorry", relay: "I am sorry to hear that."},
+	{in: "：ｓｏｒｒｙ", relay: "I am sorry to hear that."}, {in: ":so​rry", relay: "I am sorry to hear that."},
+	{in: "꞉zzz", relay: "꞉zzz"}, {in: "꞉D", relay: "꞉D"},
+	// Look-alikes where the result is no command, note or shortcut: replies.
+	{in: "¡Hola! ¿En qué puedo ayudarle?", relay: "¡Hola! ¿En qué puedo ayudarle?"},
+	{in: "‼ Important: your order shipped", relay: "‼ Important: your order shipped"},
+	{in: "‼Important: your order shipped", relay: "‼Important: your order shipped"},
+	{in: "⁉ really?", relay: "⁉ really?"}, {in: "❗ Attention please", relay: "❗ Attention please"},
+	{in: "❗Attention please", relay: "❗Attention please"}, {in: "ǃKung people", relay: "ǃKung people"},
+	{in: "ノート", relay: "ノート"}, {in: "؛ hello", relay: "؛ hello"}, {in: "∕ 2", relay: "∕ 2"},
+	{in: "¡Claro que sí!", relay: "¡Claro que sí!"}, {in: "∕home∕user", relay: "∕home∕user"},
 	// Colons that are not shortcuts.
 	{in: "Meeting at 10:30", relay: "Meeting at 10:30"}, {in: "10:30", relay: "10:30"},
 	{in: ":)", relay: ":)"}, {in: ":-)", relay: ":-)"}, {in: ":D", relay: ":D"}, {in: ":P", relay: ":P"},
@@ -178,6 +214,7 @@ func TestNoLeak(t *testing.T) {
 	}
 	h := newHarness(t)
 	h.seedCanned()
+	h.seedStale()
 	if _, err := h.engine.CreateTicket(h.ctx, bridge.Ticket{Title: "Printer broken", CustomerName: "Earlier Visitor"}); err != nil {
 		t.Fatal(err)
 	}

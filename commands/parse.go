@@ -24,11 +24,11 @@ const (
 	KindUnknown
 	// KindNote is a private note for the operators: Parsed.Text.
 	KindNote
-	// KindListCanned is a message of just ":".
+	// KindListCanned is a message of just ":" (or "：").
 	KindListCanned
-	// KindCannedQuery is a message of just ":prefix": Parsed.Text is the
-	// prefix. An exact shortcut is sent; otherwise matches are listed and
-	// nothing is sent.
+	// KindCannedQuery is a message of just ":prefix" (see Parse for which
+	// words count): Parsed.Text is the prefix, lowercased. An exact shortcut
+	// is sent; otherwise matches are listed and nothing is sent.
 	KindCannedQuery
 	// KindMistyped is a known command name after a lone prefix and white
 	// space or punctuation ("! note secret", "!_note x") or ";" then white
@@ -58,7 +58,7 @@ type Parsed struct {
 	Args string
 	// Text is the reply (KindReply) as typed, trimmed (see Parse) and
 	// without a Matrix reply fallback; the note (KindNote); the shortcut
-	// prefix (KindCannedQuery).
+	// prefix, lowercased (KindCannedQuery).
 	Text string
 	// Prefix is how a command was typed: "!", "/", "//" or "@" (a mention),
 	// or ";;" (KindMistyped "; ;"); fullwidth prefixes and look-alikes are
@@ -75,37 +75,54 @@ type Parsed struct {
 // variation selectors and combining marks with nothing to combine with) and
 // removing a Matrix reply fallback ("> <@user> …" lines and the blank line
 // after them). Invisible characters are also skipped inside the prefix
-// ("!\u200b!help", ";\u200f;"):
+// ("!\u200b!help", ";\u200f;").
 //
-//   - ";;text" is a note; the fullwidth "；", the Greek question mark ";"
-//     (canonically a semicolon) and the small "﹔" count as ';'. "!note
-//     text" is a note too.
+// Prefix characters are read with their equivalents and look-alikes
+// (lookalike.go, from Unicode's data): an equivalent — the fullwidth "！",
+// "／", "；", "：" (CJK keyboards), the small and vertical forms, the Greek
+// question mark ";" — counts exactly like the ASCII character; a look-alike
+// — "‼", "⁉", "❗", "❕", "ꜝ", "¡", "ǃ", "∕", "⁄", "؛", "꞉", … — counts only
+// where the result is a command, a note or a shortcut (DESIGN §4.1):
+//
+//   - ";;text" is a note: two ';' characters, equivalents or look-alikes
+//     ("；；", "؛؛", ";⁏"). "!note text" is a note too.
 //   - A message starting with the mention (optionally followed by ':' or ',')
 //     is addressed to the bot: the next word is a command name; a bare
 //     mention means help; any other word is an unknown command. Fullwidth
 //     forms and case do not matter.
 //   - A command prefix followed by a letter is a command attempt: "!",
-//     repeated or not ("!!help"), and "/" or "//" — except "/word/more",
-//     which is a path or URL ("/home/user/file", "/r/golang") and a reply.
-//     The fullwidth forms "！" and "／" (CJK keyboards) and the look-alikes
-//     "﹗", "︕" and "ǃ" count as prefixes, and fullwidth letters in the name
-//     are read as ASCII ("！ｈｅｌｐ" is help). A command attempt whose name
-//     is not a known command or alias (by Unicode lowercase, so a Cyrillic
-//     "е" in "!hеlp" makes it unknown) is KindUnknown: the operator is told,
-//     the visitor never sees it.
+//     repeated or not ("!!help", "‼help"), and "/" or "//" — except
+//     "/word/more", which is a path or URL ("/home/user/file", "/r/golang")
+//     and a reply. Fullwidth letters in the name are read as ASCII
+//     ("！ｈｅｌｐ" is help). A command attempt whose name is not a known
+//     command or alias (by Unicode lowercase, so a Cyrillic "е" in "!hеlp"
+//     makes it unknown) is KindUnknown: the operator is told, the visitor
+//     never sees it. When every character of the prefix is a look-alike, only
+//     a command name or a near miss of one (four letters or more, one edit
+//     away: "¡helo", "‼histroy") makes a command attempt: "¡Hola!",
+//     "‼Important: your order shipped" and "ǃKung" are replies.
 //   - A lone "!", or one or more "/", then white space or punctuation, then
 //     a known command name as a whole word is KindMistyped ("! note secret",
-//     "!_note x", "/ help"): nothing is sent, the operator is asked "Did you
-//     mean !note?". So is ";" then white space then ";" ("; ; x"). Only a
-//     lone "!" counts, because "!!! Help is on the way" is ordinary text.
+//     "!_note x", "/ help", "⁉ help"): nothing is sent, the operator is asked
+//     "Did you mean !note?". So is ";" then white space then ";" ("; ; x").
+//     Only a lone "!" counts, because "!!! Help is on the way" is ordinary
+//     text ("‼ note" is two).
 //   - Any other prefix not followed by a letter is ordinary text: "!!!",
-//     "! wow", "!1", "/ 2", "¡Hola!".
-//   - ":" alone lists the canned responses; ":prefix" alone (lowercase
-//     [a-z0-9_-]) is a canned query.
+//     "! wow", "!1", "/ 2", "‼ Important".
+//   - ":" alone (or an equivalent: "：") lists the canned responses.
+//     ":word" alone, where word is letters, digits, '_' and '-' in any case
+//     with at least two letters or digits, is a canned query, Parsed.Text
+//     the word lowercased (":so", ":Sorry", ":30"): an exact shortcut is
+//     sent, anything else listed, and nothing is sent as typed. A shorter
+//     word is an emoticon and a reply (":D", ":P", ":3", ":-P"), like any
+//     ":word" after a look-alike colon ("꞉zzz"): the Router expands it only
+//     if it is exactly a shortcut.
 //   - Anything else is a reply. Its text is as typed, less the leading and
 //     trailing white space and invisible characters (trailing variation
 //     selectors and combining marks are kept: they belong to the last
-//     character).
+//     character). The Router expands the :shortcuts in it (see
+//     canned.ExpandWith), whatever their case and after ':' or any
+//     equivalent or look-alike of it.
 //
 // Whatever Parse says, the Router relays nothing that the relay gate
 // (relayable, gate.go) refuses.
@@ -127,29 +144,67 @@ func ParseWith(text, mention string, known func(name string) bool) Parsed {
 		if rest == "" {
 			return Parsed{Kind: KindCommand, Name: "help", Prefix: "@"}
 		}
-		if p, r, _ := cutPrefix(rest); p != "" && startsWithLetter(r) {
-			rest = skipInvisible(r) // "@bot !help"
+		if p := cutPrefix(rest); p.prefix != "" && startsWithLetter(p.rest) {
+			rest = skipInvisible(p.rest) // "@bot !help"
 		}
 		return classifyCommand(rest, "@", known)
 	}
-	if prefix, rest, n := cutPrefix(t); prefix != "" {
-		if startsWithLetter(rest) {
-			if rest = skipInvisible(rest); prefix == "!" || !isPath(rest) {
-				return classifyCommand(rest, prefix, known)
+	if p := cutPrefix(t); p.prefix != "" {
+		if startsWithLetter(p.rest) {
+			rest := skipInvisible(p.rest)
+			if (p.prefix == "!" || !isPath(rest)) && (!p.lookalike || nearCommand(commandWord(rest), known)) {
+				return classifyCommand(rest, p.prefix, known)
 			}
-		} else if prefix != "!" || n == 1 {
-			if name := spacedName(rest, known); name != "" {
-				return Parsed{Kind: KindMistyped, Name: name, Prefix: prefix}
+		} else if p.prefix != "!" || p.count == 1 {
+			if name := spacedName(p.rest, known); name != "" {
+				return Parsed{Kind: KindMistyped, Name: name, Prefix: p.prefix}
 			}
 		}
 	}
-	if t == ":" {
-		return Parsed{Kind: KindListCanned}
-	}
-	if len(t) > 1 && t[0] == ':' && allShortcutBytes(t[1:]) {
-		return Parsed{Kind: KindCannedQuery, Text: t[1:]}
+	if c, n := utf8.DecodeRuneInString(t); isColonEquivalent(c) {
+		if name, ok := shortcutWord(t[n:]); ok && name == "" {
+			return Parsed{Kind: KindListCanned}
+		} else if ok && shortcutLike(name) {
+			return Parsed{Kind: KindCannedQuery, Text: name}
+		}
 	}
 	return Parsed{Kind: KindReply, Text: t}
+}
+
+// shortcutWord reads s (the text after a ':') as a shortcut name: ASCII
+// letters, digits, '_' and '-', in any case and width, invisible characters
+// skipped. It returns the name lowercased, and false when s holds anything
+// else.
+func shortcutWord(s string) (name string, ok bool) {
+	var b []byte
+	for _, r := range s {
+		if isInvisible(r) {
+			continue
+		}
+		r = foldRune(r)
+		if r >= 'A' && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		if r >= 0x80 || !canned.IsShortcutByte(byte(r)) {
+			return "", false
+		}
+		b = append(b, byte(r))
+	}
+	return string(b), true
+}
+
+// shortcutLike reports whether a word typed alone after ':' is meant as a
+// shortcut (and so is never sent as typed when it matches none): it has at
+// least two letters or digits. ":D", ":P", ":3", ":-P" and ":-)" are
+// emoticons; ":so", ":Sorry", ":zz" and ":30" are shortcuts.
+func shortcutLike(name string) bool {
+	n := 0
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n >= 2
 }
 
 // normalize trims white space and invisible characters (see Parse) and
@@ -190,15 +245,15 @@ func trimBlank(s string) string {
 // white space then ";": not a note, not a reply either.
 func cutNote(t string) (rest string, spaced, ok bool) {
 	r, n := utf8.DecodeRuneInString(t)
-	if foldRune(r) != ';' {
+	if !isSemicolon(r) {
 		return "", false, false
 	}
 	rest = skipInvisible(t[n:])
-	if r, n := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+	if r, n := utf8.DecodeRuneInString(rest); isSemicolon(r) {
 		return rest[n:], false, true
 	}
 	rest = strings.TrimLeftFunc(rest, isBlank)
-	if r, _ := utf8.DecodeRuneInString(rest); foldRune(r) == ';' {
+	if r, _ := utf8.DecodeRuneInString(rest); isSemicolon(r) {
 		return "", true, true
 	}
 	return "", false, false
@@ -241,26 +296,49 @@ func cutMention(t, mention string) (string, bool) {
 	return trimSpace(rest), true
 }
 
-// cutPrefix splits a leading run of '!' (or '/') look-alikes from t,
-// skipping invisible characters inside it, and returns the ASCII prefix ("!",
-// "/" or "//"), the rest and the number of prefix characters.
-func cutPrefix(t string) (prefix, rest string, count int) {
+// prefixRun is a leading run of '!' (or '/') characters and look-alikes.
+type prefixRun struct {
+	// prefix is the ASCII prefix: "!", "/", "//" or "" for none.
+	prefix string
+	// rest is the text after the run; a reading's tail ("?" of "⁉") comes
+	// first.
+	rest string
+	// count is the number of '!' or '/' read ("‼" counts two).
+	count int
+	// lookalike: every character of the run is a look-alike, none the ASCII
+	// character or an equivalent (see lookalike.go).
+	lookalike bool
+}
+
+// cutPrefix splits a leading run of '!' (or '/') characters and their
+// equivalents and look-alikes from t, skipping invisible characters inside
+// it.
+func cutPrefix(t string) prefixRun {
 	bangs, slashes := 0, 0
+	strong := false
 	i := 0
 	for i < len(t) {
 		r, n := utf8.DecodeRuneInString(t[i:])
-		switch r = foldRune(r); {
-		case r == '!' && slashes == 0:
-			bangs++
-		case r == '/' && bangs == 0:
-			slashes++
+		reading, equivalent := readPrefix(r)
+		switch {
+		case reading != "" && (reading[0] == '!' && slashes == 0 || reading[0] == '/' && bangs == 0):
+			k := len(reading) - len(strings.TrimLeft(reading, reading[:1]))
+			if reading[0] == '!' {
+				bangs += k
+			} else {
+				slashes += k
+			}
+			strong = strong || equivalent
+			if k < len(reading) { // "⁉": '!' then '?'
+				return prefixRun{prefixOf(bangs, slashes), reading[k:] + t[i+n:], bangs + slashes, !strong}
+			}
 		case bangs+slashes > 0 && isInvisible(r):
 		default:
-			return prefixOf(bangs, slashes), t[i:], bangs + slashes
+			return prefixRun{prefixOf(bangs, slashes), t[i:], bangs + slashes, !strong}
 		}
 		i += n
 	}
-	return prefixOf(bangs, slashes), "", bangs + slashes
+	return prefixRun{prefixOf(bangs, slashes), "", bangs + slashes, !strong}
 }
 
 func prefixOf(bangs, slashes int) string {
@@ -280,10 +358,10 @@ func prefixOf(bangs, slashes int) string {
 func skipInvisible(s string) string { return strings.TrimLeftFunc(s, isInvisible) }
 
 // startsWithLetter reports whether s starts with a letter, after invisible
-// characters.
+// characters (see isNameStart).
 func startsWithLetter(s string) bool {
 	r, _ := utf8.DecodeRuneInString(skipInvisible(s))
-	return unicode.IsLetter(r)
+	return isNameStart(r)
 }
 
 // spacedName returns the known command name that s (the text after a prefix
@@ -292,7 +370,7 @@ func startsWithLetter(s string) bool {
 // must be a whole word; invisible characters in it are skipped.
 func spacedName(s string, known func(string) bool) string {
 	s = strings.TrimLeftFunc(s, func(r rune) bool {
-		return isBlank(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)
+		return isBlank(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) || isPrefixChar(r)
 	})
 	var word strings.Builder
 	for _, r := range s {
@@ -337,6 +415,26 @@ func cutWord(s string) (word, rest string, found bool) {
 	return s[:i], s[i+n:], true
 }
 
+// commandWord returns the first word of s as a command name is compared
+// after a look-alike prefix (and as the relay gate reads it): invisible
+// characters dropped, fullwidth forms folded, lowercased, up to white space,
+// without trailing punctuation or prefix characters ("❗note❗" is "note").
+func commandWord(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if isInvisible(r) {
+			continue
+		}
+		if isGap(r) {
+			break
+		}
+		b.WriteRune(foldRune(r))
+	}
+	return strings.TrimRightFunc(strings.ToLower(b.String()), func(r rune) bool {
+		return unicode.IsPunct(r) || isPrefixChar(r)
+	})
+}
+
 // classifyCommand classifies "name args" typed after a prefix.
 func classifyCommand(s, prefix string, known func(string) bool) Parsed {
 	word, args, _ := cutWord(s)
@@ -359,13 +457,4 @@ func dropFormat(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func allShortcutBytes(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !canned.IsShortcutByte(s[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/chatbridge/chatbridge/canned"
 )
 
 func TestParse(t *testing.T) {
@@ -49,6 +51,33 @@ func TestParse(t *testing.T) {
 		{"fullwidth letters", "！ｈｅｌｐ", cmd("help", "", "!")},
 		{"small bang", "﹗help", cmd("help", "", "!")},
 		{"click letter bang", "ǃhelp", cmd("help", "", "!")},
+		// Look-alikes (DESIGN §4.1): a prefix only before a command name or
+		// a near miss of one.
+		{"double exclamation", "‼help", cmd("help", "", "!")},
+		{"double exclamation typo", "‼helpdsk", unknown("helpdsk", "!")},
+		{"double exclamation text", "‼Important: your order shipped", reply("‼Important: your order shipped")},
+		{"double exclamation space", "‼ Important: your order shipped", reply("‼ Important: your order shipped")},
+		{"exclamation question", "⁉help", Parsed{Kind: KindMistyped, Name: "help", Prefix: "!"}},
+		{"heavy exclamation", "❗ticket Printer", cmd("ticket", "Printer", "!")},
+		{"heavy exclamation emoji", "❗️help", cmd("help", "", "!")},
+		{"white exclamation", "❕note secret", Parsed{Kind: KindNote, Text: "secret", Name: "note", Prefix: "!"}},
+		{"modifier exclamation", "ꜝhistory", cmd("history", "", "!")},
+		{"inverted exclamation command", "¡help", cmd("help", "", "!")},
+		{"spanish", "¡Hola! ¿En qué puedo ayudarle?", reply("¡Hola! ¿En qué puedo ayudarle?")},
+		{"inverted exclamation near miss", "¡Helo", unknown("helo", "!")},
+		{"inverted exclamation space note", "¡ note secret", Parsed{Kind: KindMistyped, Name: "note", Prefix: "!"}},
+		{"click letter word", "ǃKung people", reply("ǃKung people")},
+		{"division slash", "∕help", cmd("help", "", "/")},
+		{"fraction slash", "⁄ticket x", cmd("ticket", "x", "/")},
+		{"double solidus", "⫽help", cmd("help", "", "//")},
+		{"katakana no", "ノート", reply("ノート")},
+		{"look-alike slash path", "∕home∕user", reply("∕home∕user")},
+		{"vertical bang word", "︕wow", unknown("wow", "!")},
+		{"mixed run is strong", "!ǃwow", unknown("wow", "!")},
+		{"arabic semicolons", "؛؛ private", note("private")},
+		{"reversed semicolon", "⁏; private", note("private")},
+		{"arabic semicolon spaced", "؛ ؛ private", Parsed{Kind: KindMistyped, Name: "note", Prefix: ";;"}},
+		{"arabic semicolon alone", "؛ hello", reply("؛ hello")},
 		{"double bang", "!!help", cmd("help", "", "!")},
 		{"args", "!helpdesk_search #12", cmd("helpdesk_search", "#12", "!")},
 		{"typo", "!helpdsk", unknown("helpdsk", "!")},
@@ -81,7 +110,21 @@ func TestParse(t *testing.T) {
 		{"canned query spaces", "  :sorry  ", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
 		{"canned digits", ":30", Parsed{Kind: KindCannedQuery, Text: "30"}},
 		{"canned in text", "hello :sorry", reply("hello :sorry")},
-		{"uppercase is no query", ":Sorry", reply(":Sorry")},
+		{"capitalised query", ":Sorry", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
+		{"uppercase query", ":ZZZ", Parsed{Kind: KindCannedQuery, Text: "zzz"}},
+		{"fullwidth colon query", "：Ｓｏ", Parsed{Kind: KindCannedQuery, Text: "so"}},
+		{"fullwidth colon alone", "：", Parsed{Kind: KindListCanned}},
+		{"invisible inside query", ":so\u200brry", Parsed{Kind: KindCannedQuery, Text: "sorry"}},
+		{"emoticon D", ":D", reply(":D")},
+		{"emoticon P", ":P", reply(":P")},
+		{"emoticon p", ":p", reply(":p")},
+		{"emoticon O", ":O", reply(":O")},
+		{"emoticon 3", ":3", reply(":3")},
+		{"emoticon nose P", ":-P", reply(":-P")},
+		{"emoticon nose D", ":-D", reply(":-D")},
+		{"dash alone", ":-", reply(":-")},
+		{"two letters", ":xd", Parsed{Kind: KindCannedQuery, Text: "xd"}},
+		{"look-alike colon is no query", "꞉zzz", reply("꞉zzz")},
 		{"smiley", ":)", reply(":)")},
 		{"smiley nose", ":-)", reply(":-)")},
 		{"time", "10:30", reply("10:30")},
@@ -175,41 +218,75 @@ func TestKnownAndSuggest(t *testing.T) {
 	}
 }
 
-// commandLike is an oracle written independently of Parse: a message whose
-// trimmed form starts with a command prefix followed by a letter (for '/',
-// with no further '/' inside the first word) must never be a reply.
+// commandLike is an oracle written independently of Parse, on the Unicode
+// data (unicodeReading): a message whose trimmed form starts with a run of
+// '!' (or '/') readings followed by a letter (for '/', with no further '/'
+// inside the first word) must never be a reply — when the run is made only
+// of look-alikes, only if the word is a command name or one edit from one
+// (four letters or more).
 func commandLike(text string) bool {
 	s := normalize(text)
-	isBang := func(r rune) bool { return strings.ContainsRune("!！﹗ǃ", r) }
-	isSlash := func(r rune) bool { return r == '/' || r == '／' }
-	first, _ := utf8.DecodeRuneInString(s)
-	var same func(rune) bool
-	switch {
-	case isBang(first):
-		same = isBang
-	case isSlash(first):
-		same = isSlash
-	default:
+	var kind byte
+	strong := false
+	for s != "" {
+		r, n := utf8.DecodeRuneInString(s)
+		if kind != 0 && unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			s = s[n:]
+			continue
+		}
+		reading, eq := dataReading(r)
+		if reading == "" || reading[0] != '!' && reading[0] != '/' || kind != 0 && reading[0] != kind {
+			break
+		}
+		if strings.Trim(reading, reading[:1]) != "" {
+			return false // "⁉": '!' then '?'
+		}
+		kind, strong, s = reading[0], strong || eq, s[n:]
+	}
+	if kind == 0 {
 		return false
 	}
-	s = strings.TrimLeftFunc(s, same)
-	s = strings.TrimLeftFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) })
+	s = strings.TrimLeftFunc(s, func(r rune) bool {
+		return unicode.In(r, unicode.Cf, unicode.Mn, unicode.Me, unicode.Variation_Selector)
+	})
 	if r, _ := utf8.DecodeRuneInString(s); !unicode.IsLetter(r) {
 		return false
+	} else if reading, _ := dataReading(r); reading != "" {
+		return false // another prefix character ("!〳help" is "!/help")
 	}
-	if isSlash(first) {
-		word := strings.FieldsFunc(s, isSpace)[0]
+	word := strings.FieldsFunc(s, isSpace)[0]
+	if kind == '/' {
 		for i, r := range word {
-			if isSlash(r) && i+utf8.RuneLen(r) < len(word) {
+			if (r == '/' || r == '／') && i+utf8.RuneLen(r) < len(word) {
 				return false // a path: "/home/user"
 			}
 		}
 	}
-	return true
+	if strong {
+		return true
+	}
+	word = strings.ToLower(strings.TrimRightFunc(strings.Map(func(r rune) rune {
+		if r >= 0xFF01 && r <= 0xFF5E {
+			return r - 0xFEE0
+		}
+		return r
+	}, word), func(r rune) bool {
+		reading, _ := dataReading(r)
+		return unicode.IsPunct(r) || reading != "" // "help!", "help…", "help❗"
+	}))
+	for _, c := range Commands() {
+		for _, n := range append([]string{c.Name}, c.Aliases...) {
+			if word == n || utf8.RuneCountInString(word) >= 4 && distance(word, n) <= 1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"!help", "/home/x", "//help", "！ｈｅｌｐ", ";; x", ":so", ":", "> <@a:b> q\n\n!help", "<@UBOT> help", "!\u200bhelp", "\u200b", "!!!", "/a/", "ǃx"} {
+	for _, s := range []string{"!help", "/home/x", "//help", "！ｈｅｌｐ", ";; x", ":so", ":", "> <@a:b> q\n\n!help", "<@UBOT> help", "!\u200bhelp", "\u200b", "!!!", "/a/", "ǃx",
+		"‼help", "¡Hola!", "⁉ x", "∕help", "؛؛x", "：Sorry", ":D", "❗\ufe0fhelp", "ǃhlep"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
@@ -227,9 +304,36 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("command %q is not known", p.Name)
 			}
 		case KindCannedQuery:
-			if p.Text == "" || ":"+p.Text != normalize(text) {
+			c, _ := utf8.DecodeRuneInString(normalize(text))
+			if !shortcutLike(p.Text) || canned.ValidateShortcut(p.Text) != nil && len(p.Text) <= canned.MaxShortcutLen || !isColonEquivalent(c) {
 				t.Fatalf("canned query %q from %q", p.Text, text)
 			}
+		}
+	})
+}
+
+// TestOneEdit: oneEdit agrees with distance(a, b) <= 1.
+func TestOneEdit(t *testing.T) {
+	words := []string{"", "a", "ab", "ba", "abc", "acb", "help", "hlep", "hepl", "helpp", "hel", "helo", "hola",
+		"hеlp", "héLp", "history", "histroy", "histor", "ticket", "ticke", "tickets", "ノート", "ノトー", "note", "nota"}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := oneEdit(a, b), distance(a, b) <= 1; got != want {
+				t.Errorf("oneEdit(%q, %q) = %v, distance %d", a, b, got, distance(a, b))
+			}
+		}
+	}
+}
+
+func FuzzOneEdit(f *testing.F) {
+	f.Add("help", "hlep")
+	f.Add("ノート", "ノトー")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if len(a) > 64 || len(b) > 64 || !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return // distance reads invalid bytes as U+FFFD, oneEdit compares bytes
+		}
+		if got, want := oneEdit(a, b), distance(a, b) <= 1; got != want {
+			t.Fatalf("oneEdit(%q, %q) = %v, distance %d", a, b, got, distance(a, b))
 		}
 	})
 }

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
@@ -99,6 +100,61 @@ func suggest(typo string) string {
 		}
 	}
 	return best
+}
+
+// nearCommand reports whether word (lowercased) is a command name (known) or
+// a near miss of a command name or alias: at least four characters and one
+// edit away ("helpdsk", "hlep", "histroy"). After a look-alike prefix only
+// such words make a command attempt ("‼help" is held back, "¡Hola" and
+// "‼Important" are text). Parse and the relay gate both use it.
+func nearCommand(word string, known func(string) bool) bool {
+	if word == "" {
+		return false
+	}
+	if known != nil && known(word) {
+		return true
+	}
+	if n := utf8.RuneCountInString(word); n < 4 || n > 40 {
+		return false
+	}
+	for n := range byName {
+		if oneEdit(word, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// oneEdit reports whether a and b are at most one edit apart (insert, delete,
+// substitute, swap two neighbours): distance(a, b) <= 1 without allocating,
+// as nearCommand runs on the hot path. Invalid UTF-8 is compared byte by
+// byte.
+func oneEdit(a, b string) bool {
+	if len(a) > len(b)+4 || len(b) > len(a)+4 { // a rune is at most 4 bytes
+		return false
+	}
+	// Skip the common prefix.
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			break
+		}
+		a, b = a[na:], b[nb:]
+	}
+	if a == "" || b == "" {
+		return utf8.RuneCountInString(a)+utf8.RuneCountInString(b) <= 1
+	}
+	ra, na := utf8.DecodeRuneInString(a)
+	rb, nb := utf8.DecodeRuneInString(b)
+	switch {
+	case a[na:] == b[nb:], a[na:] == b, a == b[nb:]: // substitute, delete, insert
+		return true
+	}
+	// Swap: "ab…" and "ba…" with the same rest.
+	ra2, na2 := utf8.DecodeRuneInString(a[na:])
+	rb2, nb2 := utf8.DecodeRuneInString(b[nb:])
+	return ra == rb2 && rb == ra2 && a[na+na2:] == b[nb+nb2:]
 }
 
 // distance is the optimal string alignment distance between a and b (edits:

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -39,7 +40,7 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: the message is empty."}, nil
 	}
-	if !strings.Contains(text, ":") {
+	if !mayHaveShortcut(text) {
 		return r.relay(in, text, ""), nil
 	}
 	st, err := r.loadCanned(ctx, in, conv)
@@ -47,13 +48,20 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 		return bridge.Outcome{}, err
 	}
 	key := in.Operator.Key()
-	expanded, used := canned.Expand(text, func(name string) (string, bool) {
+	var broken string
+	expanded, used := canned.ExpandWith(text, func(name string) (string, bool) {
 		c, ok := canned.Find(st.all, name, key)
 		if !ok {
 			return "", false
 		}
+		if why := unrenderable(c); why != "" && broken == "" {
+			broken = why
+		}
 		return canned.Render(c.Text, st.vars), true
-	})
+	}, shortcutSyntax)
+	if broken != "" {
+		return bridge.Outcome{Whisper: broken}, nil
+	}
 	if len(used) == 0 {
 		return r.relay(in, text, ""), nil
 	}
@@ -64,6 +72,27 @@ func (r *Router) reply(ctx context.Context, in bridge.OperatorInput, conv bridge
 	return r.relayCanned(in, expanded, used), nil
 }
 
+// shortcutSyntax is how shortcut tokens are read in a reply: after ':' or
+// any of its equivalents and look-alikes (isColon: "：", "꞉", "∶", …), with
+// invisible characters ignored and fullwidth letters read as ASCII. A
+// look-alike colon only matters in front of an existing shortcut: anything
+// else stays as typed.
+var shortcutSyntax = canned.Syntax{IsColon: isColon, Ignore: isInvisible, Fold: foldRune}
+
+// mayHaveShortcut reports whether text has a ':' or a look-alike of one, so
+// that the store is read only for such replies.
+func mayHaveShortcut(text string) bool {
+	if strings.IndexByte(text, ':') >= 0 {
+		return true
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] >= 0x80 {
+			return strings.ContainsFunc(text[i:], isColon)
+		}
+	}
+	return false
+}
+
 // sendCanned relays one shortcut's rendered text (":sorry" alone, or
 // "!canned sorry"). found is false when no such shortcut is visible.
 func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st cannedState, shortcut string) (out bridge.Outcome, found bool) {
@@ -71,11 +100,31 @@ func (r *Router) sendCanned(ctx context.Context, in bridge.OperatorInput, st can
 	if !ok {
 		return bridge.Outcome{}, false
 	}
+	if why := unrenderable(c); why != "" {
+		return bridge.Outcome{Whisper: why}, true
+	}
 	text := trimSpace(canned.Render(c.Text, st.vars))
 	if text == "" {
 		return bridge.Outcome{Whisper: "Nothing was sent: :" + shortcut + " rendered to an empty text for this visitor."}, true
 	}
 	return r.relayCanned(in, text, []string{shortcut}), true
+}
+
+// unrenderable returns the whisper for a stored response whose variables
+// Render would leave as typed ("{{visitor.nme}}": stored by an older version
+// that did not check them), or "". Such a response is never sent: the
+// visitor would see the braces.
+func unrenderable(c bridge.CannedResponse) string {
+	var ve *canned.VariableError
+	if err := canned.CheckVariables(c.Text); !errors.As(err, &ve) {
+		return ""
+	}
+	fix := "!canned add " + c.Shortcut + " <text>"
+	if c.Owner != "" {
+		fix = "!canned add --mine " + c.Shortcut + " <text>"
+	}
+	return "Nothing was sent: the canned response :" + c.Shortcut + " cannot be filled in: " + ve.Detail() +
+		". Fix it with " + fix + "."
 }
 
 // relayCanned relays text made of the canned responses used: their use

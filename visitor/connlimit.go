@@ -4,14 +4,12 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // StatusTooManyConnections is the close code of a stream refused after its
 // hello because its visitor already has Config.MaxConnsPerVisitor live
 // connections.
-const StatusTooManyConnections websocket.StatusCode = 4429
+const StatusTooManyConnections = 4429
 
 // connRetryAfter is the Retry-After of a connection refused by a cap. A
 // cap has no refill time: a slot frees whenever another connection ends.

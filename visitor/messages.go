@@ -18,6 +18,16 @@ type apiMessage struct {
 	Author string      `json:"author"`
 	Text   string      `json:"text"`
 	At     time.Time   `json:"at"`
+	// System says what a system line reports, so that the widget renders
+	// it in the visitor's language (Text is English).
+	System *bridge.SystemEvent `json:"system,omitempty"`
+	// Emote marks an operator's action ("/me waves").
+	Emote bool `json:"emote,omitempty"`
+	// EditedAt is set on a message its author edited; Deleted on one they
+	// deleted (its text is then empty). A client replaces its copy of the
+	// message with the same seq.
+	EditedAt time.Time `json:"edited_at,omitzero"`
+	Deleted  bool      `json:"deleted,omitempty"`
 }
 
 // publicMessages converts msgs for the visitor. It is the last gate before
@@ -30,7 +40,12 @@ func (s *Server) publicMessages(msgs []bridge.Message) []apiMessage {
 			s.log.Error("non-public message reached the visitor api; dropped", "conversation", m.ConversationID, "seq", m.Seq, "visibility", string(m.Visibility))
 			continue
 		}
-		out = append(out, apiMessage{Seq: m.PublicSeq, From: m.From, Author: m.Author, Text: m.Text, At: m.At})
+		am := apiMessage{Seq: m.PublicSeq, From: m.From, Author: m.Author, Text: m.Text, At: m.At,
+			System: m.System, Emote: m.Emote, EditedAt: m.EditedAt, Deleted: m.Deleted}
+		if m.Deleted {
+			am.Text = ""
+		}
+		out = append(out, am)
 	}
 	return out
 }
@@ -41,7 +56,11 @@ type messagesResponse struct {
 	// before the first message.
 	ConversationID string `json:"conversation_id"`
 	// Status is "open", "closed", or "none" before the first message.
-	Status   string       `json:"status"`
+	Status string `json:"status"`
+	// Revision counts the changes the visitor could see in the
+	// conversation; a client passes it back (revision=R) to get the
+	// messages edited or deleted since, again.
+	Revision uint64       `json:"revision"`
 	Messages []apiMessage `json:"messages"`
 }
 
@@ -89,6 +108,13 @@ func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errBadRequest("conversation is not a conversation id"))
 		return
 	}
+	var rev uint64
+	if rs := q.Get("revision"); rs != "" {
+		if rev, err = strconv.ParseUint(rs, 10, 64); err != nil {
+			s.writeError(w, r, errBadRequest("revision must be a whole number"))
+			return
+		}
+	}
 	if wait > 0 {
 		// A long poll holds a connection like a stream does.
 		release, err := s.acquireLongPoll(r, v.ID)
@@ -98,7 +124,7 @@ func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 		}
 		defer release()
 	}
-	view, err := s.waitMessages(r.Context(), v.ID, convID, after, wait)
+	view, err := s.waitMessages(r.Context(), v.ID, bridge.VisitorQuery{ConversationID: convID, After: after, Revision: rev}, wait)
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client went away
@@ -109,6 +135,7 @@ func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, messagesResponse{
 		ConversationID: view.Conversation.ID,
 		Status:         statusOf(view.Conversation),
+		Revision:       view.Conversation.LastRevision,
 		Messages:       s.publicMessages(view.Messages),
 	})
 }
@@ -128,13 +155,13 @@ func parseAfter(s string) (uint64, error) {
 // up to wait for a hub wake-up and reads again. It subscribes before the
 // first read, so a message committed between the read and the wait still
 // wakes it.
-func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, after uint64, wait time.Duration) (bridge.VisitorView, error) {
+func (s *Server) waitMessages(ctx context.Context, visitorID string, q bridge.VisitorQuery, wait time.Duration) (bridge.VisitorView, error) {
 	var sub *bridge.Subscription
 	if wait > 0 {
 		sub = s.engine.Hub().SubscribeVisitor(visitorID)
 		defer sub.Close()
 	}
-	view, err := s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+	view, err := s.engine.VisitorUpdates(ctx, visitorID, q)
 	if err != nil || wait <= 0 || len(view.Messages) > 0 {
 		return view, err
 	}
@@ -148,11 +175,11 @@ func (s *Server) waitMessages(ctx context.Context, visitorID, convID string, aft
 		case <-s.ctx.Done():
 			return view, nil
 		case <-timer.C:
-			return s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+			return s.engine.VisitorUpdates(ctx, visitorID, q)
 		case <-sub.C:
 			// Re-read on any event: one dropped while the buffer was full
 			// is covered by this read.
-			view, err = s.engine.VisitorMessages(ctx, visitorID, convID, after, 0)
+			view, err = s.engine.VisitorUpdates(ctx, visitorID, q)
 			if err != nil || len(view.Messages) > 0 || view.Conversation.ID != start.ID || view.Conversation.Status != start.Status {
 				return view, err
 			}

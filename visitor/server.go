@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,11 +35,11 @@ type Server struct {
 	ipConns      *connLimiter
 	visitorConns *connLimiter
 
-	// streams tracks live WebSocket connections so Close can end them.
-	ctx       context.Context
-	cancel    context.CancelFunc
-	streamsMu sync.Mutex
-	streams   sync.WaitGroup
+	// ctx ends when the server closes (long polls return).
+	ctx    context.Context
+	cancel context.CancelFunc
+	// ws holds the live WebSocket streams (stream.go).
+	ws *streams
 }
 
 // Engine is what the visitor API and the widget use of the bridge
@@ -55,6 +54,7 @@ type Engine interface {
 	CheckMessage(ctx context.Context, visitorID, clientID string) (bridge.MessageCheck, error)
 	VisitorMessage(ctx context.Context, visitorID, clientID, text string) (bridge.Message, error)
 	VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (bridge.VisitorView, error)
+	VisitorUpdates(ctx context.Context, visitorID string, q bridge.VisitorQuery) (bridge.VisitorView, error)
 	VisitorTyping(ctx context.Context, visitorID, author string) error
 	CloseByVisitor(ctx context.Context, visitorID string) error
 	IssueToken(ctx context.Context, visitorID string) (string, error)
@@ -76,7 +76,7 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:           cfg,
 		engine:        engine,
 		log:           log,
@@ -91,7 +91,12 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Server, error) {
 		visitorConns:  newConnLimiter(cfg.MaxConnsPerVisitor),
 		ctx:           ctx,
 		cancel:        cancel,
-	}, nil
+	}
+	if err := s.startStreams(); err != nil {
+		cancel()
+		return nil, fmt.Errorf("new visitor server: streams: %w", err)
+	}
+	return s, nil
 }
 
 // typingInterval is the minimum time between two typing events of a visitor.
@@ -119,10 +124,8 @@ func (s *Server) Run(ctx context.Context) error {
 // Close ends every live stream and waits for them. Plain HTTP requests are
 // left to http.Server.Shutdown.
 func (s *Server) Close() {
-	s.streamsMu.Lock()
 	s.cancel()
-	s.streamsMu.Unlock()
-	s.streams.Wait()
+	s.closeStreams()
 }
 
 // route is one API endpoint: handlers by method.

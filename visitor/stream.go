@@ -1,34 +1,42 @@
 package visitor
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/lesismal/nbio/nbhttp"
+	nbws "github.com/lesismal/nbio/nbhttp/websocket"
 
 	"github.com/chatbridge/chatbridge/bridge"
 )
 
-// StatusUnauthorized is the close code of a stream whose client sent no
-// valid hello frame in time.
-const StatusUnauthorized websocket.StatusCode = 4401
+// Close codes of the stream, besides the standard ones.
+const (
+	// StatusUnauthorized: the client sent no valid hello frame in time.
+	StatusUnauthorized = 4401
+	// StatusNoHeartbeat: the client asked for heartbeats and did not
+	// answer a ping frame in time: its page is gone or frozen (a page in
+	// the browser's back/forward cache still answers WebSocket pings, but
+	// runs no script), so the visitor counts as away.
+	StatusNoHeartbeat = 4408
+)
 
-// StatusNoHeartbeat is the close code of a stream whose client asked for
-// heartbeats and did not answer a ping frame in time: its page is gone or
-// frozen (a page in the browser's back/forward cache still answers
-// WebSocket pings, but runs no script), so the visitor counts as away.
-const StatusNoHeartbeat websocket.StatusCode = 4408
+// Standard close codes (RFC 6455).
+const (
+	statusGoingAway       = 1001
+	statusUnsupportedData = 1003
+	statusMessageTooBig   = 1009
+	statusInternalError   = 1011
+)
 
-// writeTimeout bounds one frame write to a slow client.
-const writeTimeout = 10 * time.Second
+// closeGrace is how long a closing connection waits for the client's close
+// frame before the socket is closed anyway.
+const closeGrace = 2 * time.Second
 
 // Frames sent by the server. A message frame has the fields of a message in
 // GET /api/v1/messages plus conversation_id.
@@ -65,19 +73,112 @@ var (
 	pingFrame = []byte(`{"type":"ping"}`)
 )
 
+// Streams are held by nbio's network poller once upgraded: an idle stream
+// has no goroutine and no buffer of its own, only its small state below,
+// so that tens of thousands of idle visitors cost little memory. Frames the
+// client sends are handled by nbio's message handlers; live events from the
+// hub queue the stream for a small pool of pusher goroutines; one pinger
+// goroutine checks every stream's liveness.
+
+// streamConn is one live stream.
+type streamConn struct {
+	s    *Server
+	conn atomic.Pointer[nbws.Conn]
+	ip   string
+
+	// Set once by the hello, then read-only.
+	v         bridge.Visitor
+	heartbeat bool
+	authed    atomic.Bool
+
+	helloTimer *time.Timer
+	sub        *bridge.Subscription
+	slot       bool // holds a visitor connection slot
+
+	// Delivery: queued is true while the stream waits in the push queue;
+	// typing is the operator name of a pending typing frame.
+	queued atomic.Bool
+	typing atomic.Pointer[string]
+
+	mu sync.Mutex // serialises pushes
+	st streamState
+
+	// Liveness (pinger goroutine, and heard from the handlers).
+	heard     atomic.Bool  // a frame arrived since the last ping
+	nextPing  atomic.Int64 // unix nanoseconds
+	answerDue atomic.Int64 // unix nanoseconds; 0: no ping awaits an answer
+
+	closing atomic.Bool
+}
+
+// streamState is what one connection has sent so far.
+type streamState struct {
+	conv       string
+	last       uint64
+	revision   uint64
+	closedSent bool
+}
+
+// streams is the server's registry of live streams and its machinery.
+type streams struct {
+	engine   *nbhttp.Engine
+	upgrader *nbws.Upgrader
+
+	mu     sync.Mutex
+	live   map[*streamConn]struct{}
+	closed bool
+	wg     sync.WaitGroup // one per live stream
+
+	push     chan *streamConn
+	stopWork chan struct{}
+	workers  sync.WaitGroup
+}
+
+// pushWorkers is the number of goroutines that write live frames.
+const pushWorkers = 4
+
+func (s *Server) startStreams() error {
+	routeNBIOLogs(s.log)
+	engine := nbhttp.NewEngine(nbhttp.Config{
+		Name:                    "chatbridge-visitor-streams",
+		NPoller:                 1,
+		ReleaseWebsocketPayload: true,
+		// A client that stops reading while frames pile up is dropped.
+		MaxWriteBufferSize: 1 << 20,
+	})
+	if err := engine.Start(); err != nil {
+		return err
+	}
+	u := nbws.NewUpgrader()
+	u.Engine = engine
+	u.KeepaliveTime = 0 // the pinger checks liveness
+	// Frames over the limit get a 1009 close frame from onStreamMessage;
+	// the engine drops the connection only past twice the limit.
+	u.MessageLengthLimit = 2 * int(s.cfg.WSMaxFrameBytes)
+	u.CheckOrigin = func(*http.Request) bool { return true } // checked by handleStream with the allow-list
+	s.ws = &streams{
+		engine: engine, upgrader: u, live: map[*streamConn]struct{}{},
+		push: make(chan *streamConn, 4096), stopWork: make(chan struct{}),
+	}
+	for range pushWorkers {
+		s.ws.workers.Go(s.pushLoop)
+	}
+	s.ws.workers.Go(s.pingLoop)
+	return nil
+}
+
 // handleStream upgrades GET /api/v1/stream?after=N[&conversation=ID] to a
 // WebSocket. The client's first frame must be {"type":"hello","token":"…"}
 // within Config.HelloTimeout, else the connection is closed with 4401. A
 // client IP with Config.MaxConnsPerIP live connections (streams, with or
 // without hello, and long polls) is refused with a 429 before the upgrade; a
 // visitor with Config.MaxConnsPerVisitor is closed with 4429 after the
-// hello. The
-// server then sends {"type":"ready"}, every public message after N, and live
-// message, closed and operator typing frames; the client may send
-// {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}). A
-// client whose hello says "heartbeat": true gets {"type":"ping"} frames
+// hello. The server then sends {"type":"ready"}, every public message after
+// N, and live message, closed and operator typing frames; the client may
+// send {"type":"typing"} and {"type":"ping"} (answered by {"type":"pong"}).
+// A client whose hello says "heartbeat": true gets {"type":"ping"} frames
 // instead of WebSocket pings and must answer each with a frame in time (see
-// serveStream).
+// pingLoop).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	// s.api has already applied the allow-list; checked again here so that
 	// the handshake is never accepted from a foreign origin whatever wraps
@@ -105,249 +206,177 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if !s.streamStarted() {
+	sc := &streamConn{s: s, ip: ip, st: streamState{conv: convID, last: after}}
+	if !s.ws.add(sc) {
 		s.ipConns.release(ip)
 		s.writeError(w, r, &apiError{status: http.StatusServiceUnavailable, code: CodeInternal, message: "the server is shutting down"})
 		return
 	}
-	c, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
-		// The Origin was checked above with the same allow-list as every
-		// API call; Accept's own check only knows the request's host.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		s.ipConns.release(ip)
-		s.streams.Done()
-		return // Accept has written the HTTP error
-	}
-	c.SetReadLimit(s.cfg.WSMaxFrameBytes)
-	// The connection is served from a fresh goroutine so that this one,
-	// and with it net/http's request, response and buffers, can go: an
-	// idle stream then holds little more than its socket.
-	go func() {
-		defer s.streams.Done()
-		defer s.ipConns.release(ip)
-		defer c.CloseNow()
-		s.serveStream(c, after, convID)
-	}()
-}
-
-// streamBufSize is the size of a stream's read and write buffers. Frames
-// larger than that are read and written straight through.
-const streamBufSize = 512
-
-// smallBuffers hands websocket.Accept the hijacked connection with small
-// buffers instead of net/http's 4 KiB ones, which would otherwise be most
-// of an idle stream's memory.
-type smallBuffers struct{ http.ResponseWriter }
-
-// Hijack takes over the connection, keeping any bytes already buffered.
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	br := bufio.NewReaderSize(conn, streamBufSize)
-	if n := brw.Reader.Buffered(); n > 0 {
-		// The client may already have sent its hello. websocket.Accept
-		// only keeps what is in the returned reader's buffer, so the
-		// bytes go there.
-		b, _ := brw.Reader.Peek(n)
-		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(n, streamBufSize))
-		if _, err := br.Peek(n); err != nil {
-			conn.Close()
-			return nil, nil, err
+	// A read deadline would drop the TCP connection without a close frame;
+	// closing from a timer sends 4401 first.
+	sc.helloTimer = time.AfterFunc(s.cfg.HelloTimeout, func() {
+		if !sc.authed.Load() {
+			sc.close(StatusUnauthorized, "no hello frame in time")
 		}
-	}
-	// brw.Writer holds nothing: the 101 response was flushed by Hijack.
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, streamBufSize)), nil
-}
-
-// streamEventBuffer is how many hub events a stream may have pending. Any
-// event re-reads the store, so more would only cost memory per connection.
-const streamEventBuffer = 2
-
-// streamStarted registers a stream unless the server is closing.
-func (s *Server) streamStarted() bool {
-	s.streamsMu.Lock()
-	defer s.streamsMu.Unlock()
-	if s.ctx.Err() != nil {
-		return false
-	}
-	s.streams.Add(1)
-	return true
-}
-
-// streamState is what one connection has sent so far.
-type streamState struct {
-	conv       string
-	last       uint64
-	closedSent bool
-}
-
-// serveStream runs one connection: hello, backlog, then live frames. The
-// calling goroutine writes; one more goroutine reads.
-//
-// Every PingInterval the connection is checked. WebSocket pings prove only
-// that the browser holds the socket: a page frozen in the back/forward
-// cache keeps it open and answered. So a client that asked for heartbeats
-// in its hello is sent a {"type":"ping"} frame instead, which only its
-// script can answer; without a frame back within min(writeTimeout,
-// PingInterval) the connection is closed with StatusNoHeartbeat, which ends
-// the hub subscription and so the visitor's presence.
-func (s *Server) serveStream(c *websocket.Conn, after uint64, convID string) {
-	// The connection's own context: it ends when the reader stops. Server
-	// shutdown closes the connection with a proper close frame instead of
-	// cancelling reads (which would drop it without one).
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, func() {
-		c.Close(websocket.StatusGoingAway, "server shutting down")
-		cancel()
 	})
-	defer stop()
-	v, heartbeat, ok := s.hello(ctx, c)
-	if !ok {
+	// The handlers are bound to this stream (a copy of the upgrader per
+	// connection), so that a frame or a close that comes before Upgrade
+	// returns still finds it.
+	u := *s.ws.upgrader
+	u.OnOpen(sc.setConn)
+	u.OnMessage(func(c *nbws.Conn, mt nbws.MessageType, data []byte) { sc.setConn(c); s.onStreamMessage(sc, mt, data) })
+	u.OnClose(func(c *nbws.Conn, err error) { sc.setConn(c); s.onStreamClose(sc) })
+	u.SetPongHandler(func(*nbws.Conn, string) { sc.heard.Store(true) })
+	if _, err := u.UpgradeAndTransferConnToPoller(w, r, nil); err != nil {
+		sc.helloTimer.Stop()
+		sc.closing.Store(true)
+		sc.release()
+		return // the upgrader has answered
+	}
+}
+
+// setConn records the stream's connection (from the first callback that
+// has it).
+func (sc *streamConn) setConn(c *nbws.Conn) {
+	if sc.conn.Load() == nil {
+		sc.conn.CompareAndSwap(nil, c)
+	}
+}
+
+// onStreamMessage handles a frame from the client (nbio's handler
+// goroutines, one frame of a connection at a time).
+func (s *Server) onStreamMessage(sc *streamConn, mt nbws.MessageType, data []byte) {
+	if sc.closing.Load() {
 		return
 	}
-	if !s.visitorConns.acquire(v.ID) {
-		c.Close(StatusTooManyConnections, "too many open connections for this visitor")
+	if int64(len(data)) > s.cfg.WSMaxFrameBytes {
+		sc.close(statusMessageTooBig, "frame too large")
 		return
-	}
-	defer s.visitorConns.release(v.ID)
-	sub := s.engine.Hub().SubscribeVisitorSize(v.ID, streamEventBuffer)
-	defer sub.Close()
-	s.log.Debug("stream opened", "visitor", v.ID)
-	defer s.log.Debug("stream closed", "visitor", v.ID)
-
-	pongs := make(chan struct{}, 1)
-	var heard atomic.Bool // a frame arrived since the last ping frame
-	readerDone := make(chan struct{})
-	go func() {
-		defer close(readerDone)
-		defer cancel()
-		s.readFrames(ctx, c, v, pongs, &heard)
-	}()
-	defer func() { c.CloseNow(); <-readerDone }()
-
-	st := streamState{conv: convID, last: after}
-	if s.write(ctx, c, readyFrame{Type: "ready", VisitorID: v.ID}) != nil || s.catchUp(ctx, c, v.ID, &st) != nil {
-		return
-	}
-	pingTimeout := min(writeTimeout, s.cfg.PingInterval)
-	ping := time.NewTicker(s.cfg.PingInterval)
-	defer ping.Stop()
-	var answerDue <-chan time.Time // set while a ping frame awaits its answer
-	for {
-		var err error
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-sub.C:
-			// Every event, whatever its kind, re-reads the store: an event
-			// dropped because the small buffer was full is covered by it.
-			err = s.catchUp(ctx, c, v.ID, &st)
-			if err == nil && ev.Kind == bridge.EventTyping && ev.From == bridge.FromOperator {
-				err = s.write(ctx, c, typingFrame{Type: "typing", From: bridge.FromOperator, Author: ev.Author})
-			}
-		case <-pongs:
-			err = s.writeRaw(ctx, c, pongFrame)
-		case <-ping.C:
-			if heartbeat {
-				if answerDue == nil {
-					heard.Store(false)
-					answerDue = time.After(pingTimeout)
-					err = s.writeRaw(ctx, c, pingFrame)
-				}
-				break
-			}
-			// A client that does not answer within the interval is gone.
-			pctx, pcancel := context.WithTimeout(ctx, pingTimeout)
-			err = c.Ping(pctx)
-			pcancel()
-		case <-answerDue:
-			answerDue = nil
-			if !heard.Load() {
-				s.log.Debug("stream without heartbeat closed", "visitor", v.ID)
-				// The visitor is away now, not after the close handshake
-				// that a frozen page cannot answer.
-				sub.Close()
-				c.Close(StatusNoHeartbeat, "no answer to ping")
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// hello waits for the client's hello frame and authenticates its token. It
-// returns the visitor and whether the client asked for heartbeats. On
-// failure the connection is closed with StatusUnauthorized.
-func (s *Server) hello(ctx context.Context, c *websocket.Conn) (v bridge.Visitor, heartbeat, ok bool) {
-	// A read deadline through ctx would drop the TCP connection without a
-	// close frame; closing from a timer sends 4401 first.
-	timer := time.AfterFunc(s.cfg.HelloTimeout, func() {
-		c.Close(StatusUnauthorized, "no hello frame in time")
-	})
-	typ, data, err := c.Read(ctx)
-	if !timer.Stop() || err != nil {
-		return bridge.Visitor{}, false, false
 	}
 	var f clientFrame
-	if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil || f.Type != "hello" || f.Token == "" {
-		c.Close(StatusUnauthorized, "first frame must be a hello with a token")
-		return bridge.Visitor{}, false, false
+	bad := mt != nbws.TextMessage || json.Unmarshal(data, &f) != nil
+	if !sc.authed.Load() {
+		if bad {
+			sc.helloTimer.Stop()
+			sc.close(StatusUnauthorized, "first frame must be a hello with a token")
+			return
+		}
+		s.hello(sc, f)
+		return
 	}
-	v, err = s.engine.Authenticate(ctx, f.Token)
+	if bad {
+		sc.close(statusUnsupportedData, "frames are JSON text")
+		return
+	}
+	sc.heard.Store(true)
+	switch f.Type {
+	case "typing":
+		if err := s.visitorTyping(s.ctx, sc.v); err != nil {
+			s.log.Warn("stream typing failed", "visitor", sc.v.ID, "err", err)
+		}
+	case "ping":
+		sc.writeRaw(pongFrame)
+	}
+}
+
+// hello authenticates the client's first frame and starts the stream: a
+// visitor slot, the hub subscription, the ready frame and the backlog. On
+// failure the connection is closed with StatusUnauthorized.
+func (s *Server) hello(sc *streamConn, f clientFrame) {
+	sc.helloTimer.Stop()
+	if f.Type != "hello" || f.Token == "" {
+		sc.close(StatusUnauthorized, "first frame must be a hello with a token")
+		return
+	}
+	v, err := s.engine.Authenticate(s.ctx, f.Token)
 	if err != nil {
 		if !errors.Is(err, bridge.ErrUnauthorized) {
 			s.log.Error("stream authentication failed", "err", err)
-			c.Close(websocket.StatusInternalError, "internal error")
-			return bridge.Visitor{}, false, false
+			sc.close(statusInternalError, "internal error")
+			return
 		}
-		c.Close(StatusUnauthorized, "unknown or expired token")
-		return bridge.Visitor{}, false, false
+		sc.close(StatusUnauthorized, "unknown or expired token")
+		return
 	}
-	return v, f.Heartbeat, true
+	if !s.visitorConns.acquire(v.ID) {
+		sc.close(StatusTooManyConnections, "too many open connections for this visitor")
+		return
+	}
+	sc.mu.Lock()
+	if sc.closing.Load() { // closed meanwhile: release has run without these
+		sc.mu.Unlock()
+		s.visitorConns.release(v.ID)
+		return
+	}
+	sc.v, sc.heartbeat, sc.slot = v, f.Heartbeat, true
+	sc.sub = s.engine.Hub().SubscribeFunc(v.ID, sc.onEvent)
+	sc.nextPing.Store(time.Now().Add(s.cfg.PingInterval).UnixNano())
+	sc.authed.Store(true)
+	sc.mu.Unlock()
+	s.log.Debug("stream opened", "visitor", v.ID)
+	sc.write(readyFrame{Type: "ready", VisitorID: v.ID})
+	sc.schedule()
 }
 
-// readFrames handles the client's frames until the connection ends. Every
-// frame sets heard: any frame is a sign of life (the answer to a ping frame
-// is usually {"type":"pong"}, which needs nothing else).
-func (s *Server) readFrames(ctx context.Context, c *websocket.Conn, v bridge.Visitor, pongs chan<- struct{}, heard *atomic.Bool) {
+// onEvent takes a hub event (under the hub's lock: it only queues).
+func (sc *streamConn) onEvent(ev bridge.Event) {
+	if ev.Kind == bridge.EventTyping {
+		if ev.From != bridge.FromOperator {
+			return
+		}
+		author := ev.Author
+		sc.typing.Store(&author)
+	}
+	sc.schedule()
+}
+
+// schedule queues the stream for a push, once however many events came.
+func (sc *streamConn) schedule() {
+	if !sc.queued.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case sc.s.ws.push <- sc:
+	default:
+		// The queue is full (a burst over very many streams): hand it over
+		// without holding the hub.
+		go func() { sc.s.ws.push <- sc }()
+	}
+}
+
+// pushLoop writes what queued streams have pending.
+func (s *Server) pushLoop() {
 	for {
-		typ, data, err := c.Read(ctx)
-		if err != nil {
+		select {
+		case <-s.ws.stopWork:
 			return
-		}
-		var f clientFrame
-		if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil {
-			c.Close(websocket.StatusUnsupportedData, "frames are JSON text")
-			return
-		}
-		heard.Store(true)
-		switch f.Type {
-		case "typing":
-			if err := s.visitorTyping(ctx, v); err != nil {
-				s.log.Warn("stream typing failed", "visitor", v.ID, "err", err)
+		case sc := <-s.ws.push:
+			sc.queued.Store(false)
+			if sc.closing.Load() {
+				continue
 			}
-		case "ping":
-			select {
-			case pongs <- struct{}{}:
-			default: // a pong is already due
+			sc.mu.Lock()
+			err := s.catchUp(sc)
+			if a := sc.typing.Swap(nil); err == nil && a != nil {
+				sc.write(typingFrame{Type: "typing", From: bridge.FromOperator, Author: *a})
+			}
+			sc.mu.Unlock()
+			if err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Warn("stream update failed", "visitor", sc.v.ID, "err", err)
+				sc.close(statusInternalError, "internal error")
 			}
 		}
 	}
 }
 
-// catchUp sends the public messages committed since the last one sent, and
-// a closed frame when the conversation has ended. It re-reads the store on
-// every wake-up, so a dropped hub event never leaves a gap, and never sends
-// a seq twice.
-func (s *Server) catchUp(ctx context.Context, c *websocket.Conn, visitorID string, st *streamState) error {
-	view, err := s.engine.VisitorMessages(ctx, visitorID, st.conv, st.last, 0)
+// catchUp sends the public messages committed since the last one sent,
+// again those edited or deleted since (same seq: the client replaces its
+// copy), and a closed frame when the conversation has ended. It re-reads
+// the store on every wake-up, so a dropped event never leaves a gap, and
+// never sends a new seq twice. sc.mu is held.
+func (s *Server) catchUp(sc *streamConn) error {
+	st := &sc.st
+	view, err := s.engine.VisitorUpdates(s.ctx, sc.v.ID, bridge.VisitorQuery{ConversationID: st.conv, After: st.last, Revision: st.revision})
 	if err != nil {
 		return err
 	}
@@ -356,39 +385,222 @@ func (s *Server) catchUp(ctx context.Context, c *websocket.Conn, visitorID strin
 		return nil
 	}
 	if conv.ID != st.conv {
-		// A new conversation (VisitorMessages returns it from the start),
-		// or the first one this connection learns about.
+		// A new conversation (the engine returns it from the start), or
+		// the first one this connection learns about.
 		if st.conv != "" {
 			st.last = 0
 		}
 		st.conv, st.closedSent = conv.ID, false
 	}
 	for _, m := range s.publicMessages(view.Messages) {
-		if m.Seq <= st.last {
-			continue
+		if m.Seq <= st.last && m.EditedAt.IsZero() && !m.Deleted {
+			continue // sent already, and not changed
 		}
-		if err := s.write(ctx, c, messageFrame{Type: "message", apiMessage: m, ConversationID: conv.ID}); err != nil {
-			return err
-		}
-		st.last = m.Seq
+		sc.write(messageFrame{Type: "message", apiMessage: m, ConversationID: conv.ID})
+		st.last = max(st.last, m.Seq)
 	}
+	st.revision = conv.LastRevision
 	if conv.Status == bridge.StatusClosed && !st.closedSent {
 		st.closedSent = true
-		return s.write(ctx, c, closedFrame{Type: "closed", ConversationID: conv.ID})
+		sc.write(closedFrame{Type: "closed", ConversationID: conv.ID})
 	}
 	return nil
 }
 
-func (s *Server) write(ctx context.Context, c *websocket.Conn, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+// pingLoop checks every stream's liveness about every second. A stream due
+// for a ping gets one: a {"type":"ping"} frame when its client asked for
+// heartbeats (only the page's script can answer it), else a WebSocket ping.
+// A ping not answered (by any frame, or a pong) within
+// min(PingInterval, 10 s) closes the stream; for a heartbeat client with
+// StatusNoHeartbeat, ending its hub subscription at once, so the visitor is
+// away now and not after a close handshake a frozen page cannot answer.
+func (s *Server) pingLoop() {
+	interval := min(time.Second, s.cfg.PingInterval/4)
+	timeout := min(10*time.Second, s.cfg.PingInterval)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ws.stopWork:
+			return
+		case now := <-t.C:
+			n := now.UnixNano()
+			for _, sc := range s.ws.snapshot() {
+				if !sc.authed.Load() || sc.closing.Load() {
+					continue
+				}
+				if due := sc.answerDue.Load(); due != 0 {
+					if sc.heard.Load() {
+						sc.answerDue.Store(0)
+					} else if n >= due {
+						s.dropSilent(sc)
+					}
+					continue
+				}
+				if n < sc.nextPing.Load() {
+					continue
+				}
+				sc.heard.Store(false)
+				sc.answerDue.Store(n + int64(timeout))
+				sc.nextPing.Store(n + int64(s.cfg.PingInterval))
+				if sc.heartbeat {
+					sc.writeRaw(pingFrame)
+				} else if err := sc.conn.Load().WriteMessage(nbws.PingMessage, nil); err != nil {
+					sc.close(statusGoingAway, "")
+				}
+			}
+		}
 	}
-	return s.writeRaw(ctx, c, b)
 }
 
-func (s *Server) writeRaw(ctx context.Context, c *websocket.Conn, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	return c.Write(wctx, websocket.MessageText, b)
+// dropSilent closes a stream whose client did not answer its ping.
+func (s *Server) dropSilent(sc *streamConn) {
+	if sc.heartbeat {
+		s.log.Debug("stream without heartbeat closed", "visitor", sc.v.ID)
+		sc.mu.Lock()
+		if sc.sub != nil {
+			sc.sub.Close()
+		}
+		sc.mu.Unlock()
+		sc.close(StatusNoHeartbeat, "no answer to ping")
+		return
+	}
+	sc.close(statusGoingAway, "no answer to ping")
+}
+
+func (sc *streamConn) write(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		sc.s.log.Error("encode stream frame", "err", err)
+		return
+	}
+	sc.writeRaw(b)
+}
+
+// writeRaw queues a text frame (nbio writes without blocking; a client that
+// lets too much pile up is dropped by the engine).
+func (sc *streamConn) writeRaw(b []byte) {
+	c := sc.conn.Load()
+	if c == nil {
+		return
+	}
+	if err := c.WriteMessage(nbws.TextMessage, b); err != nil {
+		sc.close(statusGoingAway, "")
+	}
+}
+
+// close sends a close frame with code and closes the connection once the
+// client answered it, or after closeGrace.
+func (sc *streamConn) close(code int, reason string) {
+	if !sc.closing.CompareAndSwap(false, true) {
+		return
+	}
+	c := sc.conn.Load()
+	if c == nil {
+		return
+	}
+	_ = c.WriteClose(code, reason)
+	time.AfterFunc(closeGrace, func() { _ = c.Close() })
+}
+
+// onStreamClose releases what a stream held, however it ended.
+func (s *Server) onStreamClose(sc *streamConn) {
+	sc.closing.Store(true)
+	if sc.helloTimer != nil {
+		sc.helloTimer.Stop()
+	}
+	sc.release()
+	if sc.authed.Load() {
+		s.log.Debug("stream closed", "visitor", sc.v.ID)
+	}
+}
+
+// release gives back the stream's subscription and slots, once.
+func (sc *streamConn) release() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if !sc.closing.Load() {
+		return
+	}
+	if sc.sub != nil {
+		sc.sub.Close()
+		sc.sub = nil
+	}
+	if sc.slot {
+		sc.s.visitorConns.release(sc.v.ID)
+		sc.slot = false
+	}
+	if sc.ip != "" {
+		sc.s.ipConns.release(sc.ip)
+		sc.ip = ""
+	}
+	sc.s.ws.remove(sc)
+}
+
+// add registers a stream unless the server is closing.
+func (w *streams) add(sc *streamConn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return false
+	}
+	w.live[sc] = struct{}{}
+	w.wg.Add(1)
+	return true
+}
+
+func (w *streams) remove(sc *streamConn) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.live[sc]; ok {
+		delete(w.live, sc)
+		w.wg.Done()
+	}
+}
+
+func (w *streams) snapshot() []*streamConn {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]*streamConn, 0, len(w.live))
+	for sc := range w.live {
+		out = append(out, sc)
+	}
+	return out
+}
+
+// closeStreams ends every live stream (1001, going away) and waits until
+// they are gone, then stops the machinery.
+func (s *Server) closeStreams() {
+	w := s.ws
+	w.mu.Lock()
+	already := w.closed
+	w.closed = true
+	w.mu.Unlock()
+	if already {
+		w.wg.Wait()
+		return
+	}
+	for _, sc := range w.snapshot() {
+		if sc.conn.Load() == nil {
+			sc.closing.Store(true)
+			sc.release()
+			continue
+		}
+		sc.close(statusGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { w.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace + time.Second):
+		for _, sc := range w.snapshot() {
+			if c := sc.conn.Load(); c != nil {
+				_ = c.Close()
+			}
+		}
+		<-done
+	}
+	close(w.stopWork)
+	w.workers.Wait()
+	w.engine.Stop()
 }

@@ -3,8 +3,8 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	bolt "go.etcd.io/bbolt"
@@ -16,11 +16,13 @@ import (
 //	C\0 seq               → message (8 bytes big-endian; seq < 2^56, so
 //	                        the byte after \0 is 0)
 //	C\0 \xfe visitor\0 id → seq of the message a client id produced
-//	C\0 \xff              → the conversation (header + JSON)
+//	C\0 \xff              → the conversation (header + record)
 //
 // The newest message, the conversation's client ids and its record sort
 // together at the end of its range. Two indexes end with updatedAt
-// (big-endian) + id, so that a reverse scan is newest first:
+// (big-endian, to the second) + id, so that a reverse scan is newest first;
+// a conversation that gets several messages within a second does not move
+// in them (the record's UpdatedAt stays exact):
 //
 //	conv_by_visitor: visitor\0 updated id → status
 //	conv_by_status:  status\0 updated id  → (empty)
@@ -54,15 +56,22 @@ type convHead struct {
 	visitor, status string
 }
 
-// encodeConv stores c as: updated key (8 bytes), uvarint length + visitor
-// id, uvarint length + status, then c as JSON.
-func encodeConv(c bridge.Conversation) ([]byte, error) {
-	data, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
+// indexTime is a conversation's position in the indexes: UpdatedAt to the
+// second.
+func indexTime(c bridge.Conversation) uint64 {
+	if c.UpdatedAt.IsZero() {
+		return 0
 	}
+	return timeKey(c.UpdatedAt.Truncate(time.Second))
+}
+
+// encodeConv stores c as: index time (8 bytes), uvarint length + visitor
+// id, uvarint length + status, then the record (codec.go; JSON before
+// schema 3).
+func encodeConv(c bridge.Conversation) ([]byte, error) {
+	data := encodeConversationBody(c)
 	b := make([]byte, 0, 8+2*binary.MaxVarintLen64+len(c.VisitorID)+len(c.Status)+len(data))
-	b = binary.BigEndian.AppendUint64(b, timeKey(c.UpdatedAt))
+	b = binary.BigEndian.AppendUint64(b, indexTime(c))
 	b = binary.AppendUvarint(b, uint64(len(c.VisitorID)))
 	b = append(b, c.VisitorID...)
 	b = binary.AppendUvarint(b, uint64(len(c.Status)))
@@ -100,7 +109,7 @@ func (t *tx) Conversation(id string) (bridge.Conversation, error) {
 	_, data, err := decodeHead(v)
 	var c bridge.Conversation
 	if err == nil {
-		err = json.Unmarshal(data, &c)
+		c, err = decodeConversationBody(data)
 	}
 	if err != nil {
 		return bridge.Conversation{}, fmt.Errorf("conversation %s: %w", id, err)
@@ -113,7 +122,8 @@ func convSuffix(updated uint64, id string) []byte {
 	return append(u64(updated), id...)
 }
 
-// PutConversation stores c and moves its index entries.
+// PutConversation stores c and moves its index entries when its place in
+// them changed (status, visitor, or UpdatedAt's second).
 func (t *tx) PutConversation(c bridge.Conversation) error {
 	if err := t.writable("put conversation"); err != nil {
 		return err
@@ -126,6 +136,7 @@ func (t *tx) PutConversation(c bridge.Conversation) error {
 	}
 	convs, byVis, byStatus, meta := t.b(bConvs), t.b(bConvByVis), t.b(bConvByStatus), t.b(bMeta)
 	rk := recordKey(c.ID)
+	now := convHead{updated: indexTime(c), visitor: c.VisitorID, status: string(c.Status)}
 	var old convHead
 	had := false
 	if v := convs.Get(rk); v != nil {
@@ -134,13 +145,6 @@ func (t *tx) PutConversation(c bridge.Conversation) error {
 			return fmt.Errorf("put conversation: %w", err)
 		}
 		had = true
-		oldSuffix := convSuffix(old.updated, c.ID)
-		if err := byVis.Delete(key([]string{old.visitor}, oldSuffix)); err != nil {
-			return fmt.Errorf("put conversation: %w", err)
-		}
-		if err := byStatus.Delete(key([]string{old.status}, oldSuffix)); err != nil {
-			return fmt.Errorf("put conversation: %w", err)
-		}
 	}
 	data, err := encodeConv(c)
 	if err != nil {
@@ -149,14 +153,26 @@ func (t *tx) PutConversation(c bridge.Conversation) error {
 	if err := convs.Put(rk, data); err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
-	suffix := convSuffix(timeKey(c.UpdatedAt), c.ID)
+	if had && old == now {
+		return nil // same place in the indexes and the counters
+	}
+	if had {
+		oldSuffix := convSuffix(old.updated, c.ID)
+		if err := byVis.Delete(key([]string{old.visitor}, oldSuffix)); err != nil {
+			return fmt.Errorf("put conversation: %w", err)
+		}
+		if err := byStatus.Delete(key([]string{old.status}, oldSuffix)); err != nil {
+			return fmt.Errorf("put conversation: %w", err)
+		}
+	}
+	suffix := convSuffix(now.updated, c.ID)
 	if err := byVis.Put(key([]string{c.VisitorID}, suffix), []byte(c.Status)); err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
 	if err := byStatus.Put(key([]string{string(c.Status)}, suffix), []byte{}); err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
-	if had && old.status == string(c.Status) {
+	if had && old.status == now.status {
 		return nil
 	}
 	if had {
@@ -164,7 +180,7 @@ func (t *tx) PutConversation(c bridge.Conversation) error {
 			return fmt.Errorf("put conversation: %w", err)
 		}
 	}
-	if err := addCount(meta, string(c.Status), 1); err != nil {
+	if err := addCount(meta, now.status, 1); err != nil {
 		return fmt.Errorf("put conversation: %w", err)
 	}
 	return nil
@@ -275,7 +291,7 @@ func (t *tx) PutMessage(m bridge.Message) error {
 	if m.Seq == 0 || m.Seq > maxSeq {
 		return fmt.Errorf("put message: %w: seq %d out of range", bridge.ErrInvalid, m.Seq)
 	}
-	if err := putJSON(t.b(bConvs), msgKey(m.ConversationID, m.Seq), m); err != nil {
+	if err := t.b(bConvs).Put(msgKey(m.ConversationID, m.Seq), encodeMessage(m)); err != nil {
 		return fmt.Errorf("put message: %w", err)
 	}
 	return nil
@@ -283,16 +299,16 @@ func (t *tx) PutMessage(m bridge.Message) error {
 
 // Message returns one message.
 func (t *tx) Message(conversationID string, seq uint64) (bridge.Message, error) {
-	var m bridge.Message
-	ok := false
+	var data []byte
 	if validParts(conversationID) && seq <= maxSeq {
-		var err error
-		if ok, err = getJSON(t.b(bConvs), msgKey(conversationID, seq), &m); err != nil {
-			return bridge.Message{}, fmt.Errorf("message: %w", err)
-		}
+		data = t.b(bConvs).Get(msgKey(conversationID, seq))
 	}
-	if !ok {
+	if data == nil {
 		return bridge.Message{}, errNotFound("message", fmt.Sprintf("%s/%d", conversationID, seq))
+	}
+	m, err := decodeMessage(data)
+	if err != nil {
+		return bridge.Message{}, fmt.Errorf("message: decode: %w", err)
 	}
 	return m, nil
 }
@@ -306,8 +322,8 @@ func (t *tx) Messages(conversationID string, after uint64, limit int) ([]bridge.
 	c := t.b(bConvs).Cursor()
 	var out []bridge.Message
 	for k, v := c.Seek(msgKey(conversationID, after+1)); isMsgKey(k, pfx); k, v = c.Next() {
-		var m bridge.Message
-		if err := json.Unmarshal(v, &m); err != nil {
+		m, err := decodeMessage(v)
+		if err != nil {
 			return nil, fmt.Errorf("messages: decode: %w", err)
 		}
 		out = append(out, m)

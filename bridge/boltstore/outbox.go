@@ -3,7 +3,6 @@ package boltstore
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -33,7 +32,7 @@ func (t *tx) Enqueue(e bridge.OutboxEntry) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
-	if err := putJSON(dest, u64(id), e); err != nil {
+	if err := dest.Put(u64(id), encodeOutbox(e)); err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
 	return id, nil
@@ -42,10 +41,15 @@ func (t *tx) Enqueue(e bridge.OutboxEntry) (uint64, error) {
 // Outbox returns up to limit entries of a destination with id > after, in
 // id order.
 func (t *tx) Outbox(destination string, after uint64, limit int) ([]bridge.OutboxEntry, error) {
+	return t.entries(bOutbox, destination, after, limit)
+}
+
+// entries reads a destination's entries under the outbox or dead bucket.
+func (t *tx) entries(root []byte, destination string, after uint64, limit int) ([]bridge.OutboxEntry, error) {
 	if destination == "" {
 		return nil, nil
 	}
-	dest := t.b(bOutbox).Bucket([]byte(destination))
+	dest := t.b(root).Bucket([]byte(destination))
 	if dest == nil {
 		return nil, nil
 	}
@@ -56,8 +60,8 @@ func (t *tx) Outbox(destination string, after uint64, limit int) ([]bridge.Outbo
 		k, v = c.Seek(u64(after + 1))
 	}
 	for ; k != nil; k, v = c.Next() {
-		var e bridge.OutboxEntry
-		if err := json.Unmarshal(v, &e); err != nil {
+		e, err := decodeOutbox(v)
+		if err != nil {
 			return nil, fmt.Errorf("outbox: decode: %w", err)
 		}
 		out = append(out, e)
@@ -80,11 +84,7 @@ func (t *tx) PutOutbox(e bridge.OutboxEntry) error {
 	if dest == nil || dest.Get(u64(e.ID)) == nil {
 		return errNotFound("outbox entry", e.Destination+"/"+fmt.Sprint(e.ID))
 	}
-	data, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("put outbox: encode: %w", err)
-	}
-	if err := dest.Put(u64(e.ID), data); err != nil {
+	if err := dest.Put(u64(e.ID), encodeOutbox(e)); err != nil {
 		return fmt.Errorf("put outbox: %w", err)
 	}
 	return nil
@@ -110,10 +110,12 @@ func (t *tx) DeleteOutbox(destination string, id uint64) error {
 
 // OutboxDepth counts the entries of every destination that ever had one
 // (zero for drained ones), from the page headers, without decoding.
-func (t *tx) OutboxDepth() (map[string]int, error) {
+func (t *tx) OutboxDepth() (map[string]int, error) { return t.depth(bOutbox) }
+
+func (t *tx) depth(root []byte) (map[string]int, error) {
 	out := map[string]int{}
-	err := t.b(bOutbox).ForEachBucket(func(name []byte) error {
-		out[string(name)] = t.b(bOutbox).Bucket(name).Stats().KeyN
+	err := t.b(root).ForEachBucket(func(name []byte) error {
+		out[string(name)] = t.b(root).Bucket(name).Stats().KeyN
 		return nil
 	})
 	if err != nil {
@@ -121,6 +123,72 @@ func (t *tx) OutboxDepth() (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// Dead letters: the dead bucket holds one nested bucket per destination,
+// keyed by entry id, like the outbox.
+
+// Bury moves an entry from the outbox to the dead letters.
+func (t *tx) Bury(e bridge.OutboxEntry) error {
+	if err := t.writable("bury"); err != nil {
+		return err
+	}
+	return t.move("bury", bOutbox, bDead, e)
+}
+
+// Revive moves a dead letter back into the outbox.
+func (t *tx) Revive(e bridge.OutboxEntry) error {
+	if err := t.writable("revive"); err != nil {
+		return err
+	}
+	return t.move("revive", bDead, bOutbox, e)
+}
+
+// move deletes e's id from the destination's bucket under from and stores e
+// under to; ErrNotFound when from does not hold it.
+func (t *tx) move(op string, from, to []byte, e bridge.OutboxEntry) error {
+	var src *bolt.Bucket
+	if e.Destination != "" {
+		src = t.b(from).Bucket([]byte(e.Destination))
+	}
+	if src == nil || src.Get(u64(e.ID)) == nil {
+		return errNotFound(op+" entry", e.Destination+"/"+fmt.Sprint(e.ID))
+	}
+	if err := src.Delete(u64(e.ID)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	dst, err := t.b(to).CreateBucketIfNotExists([]byte(e.Destination))
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := dst.Put(u64(e.ID), encodeOutbox(e)); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// DeadLetters lists a destination's dead letters in id order.
+func (t *tx) DeadLetters(destination string, after uint64, limit int) ([]bridge.OutboxEntry, error) {
+	return t.entries(bDead, destination, after, limit)
+}
+
+// DeleteDead removes a dead letter.
+func (t *tx) DeleteDead(destination string, id uint64) error {
+	if err := t.writable("delete dead"); err != nil {
+		return err
+	}
+	if destination == "" {
+		return nil
+	}
+	if b := t.b(bDead).Bucket([]byte(destination)); b != nil {
+		if err := b.Delete(u64(id)); err != nil {
+			return fmt.Errorf("delete dead: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeadDepth counts the dead letters per destination.
+func (t *tx) DeadDepth() (map[string]int, error) { return t.depth(bDead) }
 
 // De-duplication records: seen holds key → expiry, seen_by_expiry holds
 // expiry key → (empty) so that PurgeSeen reads only what expired. A record is

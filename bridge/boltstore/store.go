@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -20,15 +21,13 @@ import (
 //   - 2: messages carry PublicSeq and conversations LastPublicSeq (the
 //     numbers visitors see); migrated from 1 by numbering existing public
 //     messages with their Seq, so numbers clients already hold stay valid.
-const SchemaVersion = 2
-
-// DefaultBatchDelay is how long Update waits by default for concurrent
-// Updates to join its commit (bbolt's MaxBatchDelay, whose own default is
-// 10 ms). A commit with fsync takes about a millisecond on an SSD, so a
-// longer wait mostly adds latency: an idle store acknowledges a write
-// within DefaultBatchDelay plus one commit. On a disk whose fsync is much
-// slower than that, a longer delay makes fuller batches.
-const DefaultBatchDelay = time.Millisecond
+//   - 3: messages, conversations, outbox entries and visitors are written
+//     in the compact binary form of codec.go (JSON ones are still read, and
+//     re-encoded when next written); the conversation indexes keep
+//     UpdatedAt to the second; dead letters; conversations count their
+//     visitor-visible revisions (LastRevision), migrated from 2 as one per
+//     public message.
+const SchemaVersion = 3
 
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // store file: usually a running chatbridge server, which the CLI then talks
@@ -39,9 +38,6 @@ var ErrLocked = errors.New("store is locked by another process")
 type Options struct {
 	// Timeout is how long Open waits for the file lock (default 1 s).
 	Timeout time.Duration
-	// BatchDelay is how long Update waits for concurrent Updates to join
-	// its commit (default DefaultBatchDelay).
-	BatchDelay time.Duration
 	// NoSync skips fsync on commit. Only for tests and benchmarks: a crash
 	// loses acknowledged writes.
 	NoSync bool
@@ -49,8 +45,11 @@ type Options struct {
 
 // Store is a bridge.Store on a bbolt file. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db        *bolt.DB
+	path      string
+	committer *committer
+	closeOnce sync.Once
+	closeErr  error
 }
 
 var _ bridge.Store = (*Store)(nil)
@@ -76,11 +75,12 @@ var (
 	bLeads        = []byte("leads")
 	bCanned       = []byte("canned")
 	bState        = []byte("state")
+	bDead         = []byte("dead")
 
 	allBuckets = [][]byte{
 		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
 		bConvByStatus, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
-		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState,
+		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState, bDead,
 	}
 
 	keySchemaVersion = []byte("schema_version")
@@ -110,9 +110,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
 	}
-	if opts.BatchDelay <= 0 {
-		opts.BatchDelay = DefaultBatchDelay
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -131,8 +128,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = opts.BatchDelay
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, committer: newCommitter(db, maxBatch)}, nil
 }
 
 // initSchema checks the schema version, migrates older stores and creates
@@ -162,6 +158,11 @@ func initSchema(btx *bolt.Tx) error {
 			return fmt.Errorf("migrate schema 1 to 2: %w", err)
 		}
 	}
+	if have >= 1 && have <= 2 {
+		if err := migrateRevisions(&tx{tx: btx}); err != nil {
+			return fmt.Errorf("migrate schema 2 to 3: %w", err)
+		}
+	}
 	if have != SchemaVersion {
 		if err := btx.Bucket(bMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
 			return fmt.Errorf("write schema version: %w", err)
@@ -173,16 +174,21 @@ func initSchema(btx *bolt.Tx) error {
 // Path is the file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Update runs fn in a read-write transaction, coalesced with concurrent
-// Updates into one commit (bbolt Batch): fn may run more than once, and when
-// it fails it is re-run alone so that its error does not abort the others.
-// An error returned by fn is returned unchanged; nothing fn wrote is kept.
+// maxBatch bounds the Updates of one commit.
+const maxBatch = 1024
+
+// Update runs fn in a read-write transaction, in the next group commit with
+// the Updates that arrived meanwhile (see committer): fn may run more than
+// once, and when it fails it is re-run alone so that its error does not
+// abort the others. An error returned by fn is returned unchanged; nothing
+// fn wrote is kept. A cancelled ctx stops Update only before fn is queued:
+// once queued, Update waits for the commit.
 func (s *Store) Update(ctx context.Context, fn func(bridge.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("update: %w", err)
 	}
 	var fnErr error
-	err := s.db.Batch(func(btx *bolt.Tx) error {
+	err := s.committer.update(func(btx *bolt.Tx) error {
 		fnErr = fn(&tx{tx: btx})
 		return fnErr
 	})
@@ -200,13 +206,16 @@ func (s *Store) View(ctx context.Context, fn func(bridge.Tx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error { return fn(&tx{tx: btx}) })
 }
 
-// Close waits for running transactions and closes the file. Closing twice
-// is not an error.
+// Close commits the queued Updates, waits for running transactions and
+// closes the file. Closing twice is not an error.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("close store: %w", err)
-	}
-	return nil
+	s.closeOnce.Do(func() {
+		s.committer.close()
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("close store: %w", err)
+		}
+	})
+	return s.closeErr
 }
 
 // migratePublicSeq gives the public messages of schema-1 stores a public
@@ -241,6 +250,27 @@ func migratePublicSeq(t *tx) error {
 			if err := t.PutConversation(c); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// migrateRevisions gives conversations written before schema 3 a
+// LastRevision: one per public message (no message was edited then), so
+// that clients' revision numbers start in step with the new messages.
+// Records are re-encoded in the binary form on the way.
+func migrateRevisions(t *tx) error {
+	convs, err := t.Conversations(bridge.ConversationFilter{})
+	if err != nil {
+		return err
+	}
+	for _, c := range convs {
+		if c.LastRevision >= c.LastPublicSeq {
+			continue
+		}
+		c.LastRevision = c.LastPublicSeq
+		if err := t.PutConversation(c); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,7 +109,7 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 	if !errors.Is(err, bridge.ErrSchemaTooNew) {
 		t.Errorf("error %v does not wrap bridge.ErrSchemaTooNew", err)
 	}
-	want := "store schema version 7 is newer than this chatbridge supports (2); upgrade chatbridge"
+	want := "store schema version 7 is newer than this chatbridge supports (3); upgrade chatbridge"
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
 	}
@@ -233,5 +234,95 @@ func TestMigratePublicSeq(t *testing.T) {
 	view, _ = eng.VisitorMessages(ctx, "v_1", "", 3, 0)
 	if len(view.Messages) != 1 || view.Messages[0].Text != "after the upgrade" {
 		t.Fatalf("a client resuming after 3 gets %+v", view.Messages)
+	}
+}
+
+// A store written by the previous version (schema 2: JSON records, index
+// times in nanoseconds; testdata/schema2.db has three conversations, one
+// closed, with replies, notes, outbox entries and tickets) opens as
+// schema 3: everything reads back, conversations get their revisions, new
+// writes use the binary form, and old index entries move cleanly.
+func TestMigrateFromSchema2(t *testing.T) {
+	src, err := os.ReadFile("testdata/schema2.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "chatbridge.db")
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := boltstore.Open(path, boltstore.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	var convs []bridge.Conversation
+	err = st.View(ctx, func(tx bridge.Tx) error {
+		var err error
+		if convs, err = tx.Conversations(bridge.ConversationFilter{}); err != nil {
+			return err
+		}
+		for _, c := range convs {
+			msgs, err := tx.Messages(c.ID, 0, 0)
+			if err != nil {
+				return err
+			}
+			if len(msgs) < 4 || msgs[0].From != bridge.FromVisitor || !strings.HasPrefix(msgs[0].Text, "Hello from") {
+				t.Errorf("conversation %s: messages %+v", c.ID, msgs)
+			}
+			if c.LastRevision != c.LastPublicSeq || c.LastRevision == 0 {
+				t.Errorf("conversation %s: LastRevision %d, LastPublicSeq %d", c.ID, c.LastRevision, c.LastPublicSeq)
+			}
+		}
+		tickets, err := tx.Tickets(0)
+		if err != nil || len(tickets) != 3 {
+			t.Errorf("tickets %d, %v", len(tickets), err)
+		}
+		depth, err := tx.OutboxDepth()
+		if err != nil || depth["slack"] == 0 {
+			t.Errorf("outbox %v, %v", depth, err)
+		}
+		entries, err := tx.Outbox("slack", 0, 0)
+		if err != nil || len(entries) != depth["slack"] || entries[0].Destination != "slack" || entries[0].CreatedAt.IsZero() {
+			t.Errorf("outbox entries %+v, %v", entries, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(convs) != 3 {
+		t.Fatalf("%d conversations, want 3", len(convs))
+	}
+	// The engine goes on where the old version stopped.
+	e, err := bridge.New(bridge.Config{}, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open bridge.Conversation
+	for _, c := range convs {
+		if c.Status == bridge.StatusOpen {
+			open = c
+		}
+	}
+	m, err := e.VisitorMessage(ctx, open.VisitorID, "after-upgrade", "still there?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.ConversationID != open.ID || m.PublicSeq != open.LastPublicSeq+1 || m.Revision != open.LastRevision+1 {
+		t.Fatalf("new message %+v after %+v", m, open)
+	}
+	again, err := e.VisitorMessage(ctx, open.VisitorID, "c1", "a retry of the first message")
+	if err != nil || again.Seq != 1 {
+		t.Fatalf("a client id from before the upgrade: %+v, %v", again, err)
+	}
+	got, err := e.Conversations(ctx, bridge.ConversationFilter{Status: bridge.StatusOpen})
+	if err != nil || len(got) != 2 || got[0].Conversation.ID != open.ID {
+		t.Fatalf("open conversations after a write: %+v, %v", got, err)
+	}
+	n, err := e.CountConversations(ctx, "")
+	if err != nil || n != 3 {
+		t.Fatalf("count %d, %v", n, err)
 	}
 }

@@ -44,13 +44,16 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 
 // Visitor returns a visitor by id.
 func (t *tx) Visitor(id string) (bridge.Visitor, error) {
-	var v bridge.Visitor
-	ok, err := getJSON(t.b(bVisitors), []byte(id), &v)
-	if err != nil {
-		return bridge.Visitor{}, fmt.Errorf("visitor %s: %w", id, err)
+	var data []byte
+	if id != "" {
+		data = t.b(bVisitors).Get([]byte(id))
 	}
-	if !ok || id == "" {
+	if data == nil {
 		return bridge.Visitor{}, errNotFound("visitor", id)
+	}
+	v, err := decodeVisitor(data)
+	if err != nil {
+		return bridge.Visitor{}, fmt.Errorf("visitor %s: decode: %w", id, err)
 	}
 	return v, nil
 }
@@ -63,7 +66,7 @@ func (t *tx) PutVisitor(v bridge.Visitor) error {
 	if err := checkParts("put visitor", v.ID); err != nil {
 		return err
 	}
-	if err := putJSON(t.b(bVisitors), []byte(v.ID), v); err != nil {
+	if err := t.b(bVisitors).Put([]byte(v.ID), encodeVisitor(v)); err != nil {
 		return fmt.Errorf("put visitor: %w", err)
 	}
 	return nil

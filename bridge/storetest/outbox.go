@@ -225,3 +225,108 @@ func testSeen(t *testing.T, s bridge.Store) {
 		t.Errorf("PurgeSeen after ForgetSeen = %d, want 2 (no stale index entry)", n)
 	}
 }
+
+func testDeadLetters(t *testing.T, s bridge.Store) {
+	var ids []uint64
+	update(t, s, func(tx bridge.Tx) error {
+		ids = ids[:0]
+		for i, d := range []string{"slack", "slack", "webhook"} {
+			id, err := tx.Enqueue(bridge.OutboxEntry{Destination: d, Kind: bridge.KindMessage, ConversationID: "c_1", Seq: uint64(i + 1), CreatedAt: at(i)})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	dead := bridge.OutboxEntry{ID: ids[0], Destination: "slack", Kind: bridge.KindMessage, ConversationID: "c_1", Seq: 1, CreatedAt: at(0),
+		Attempts: 3, LastError: "msg_too_long", DeadAt: at(5)}
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.Bury(dead); err != nil {
+			return err
+		}
+		gone := dead
+		gone.ID = 99999
+		wantNotFound(t, "Bury(an entry not in the outbox)", tx.Bury(gone))
+		wantNotFound(t, "Bury(the same entry again)", tx.Bury(dead))
+		return nil
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		live, err := tx.Outbox("slack", 0, 0)
+		wantNoErr(t, "Outbox", err)
+		if len(live) != 1 || live[0].ID != ids[1] {
+			t.Errorf("Outbox(slack) after Bury = %+v, want only entry %d", live, ids[1])
+		}
+		got, err := tx.DeadLetters("slack", 0, 0)
+		wantNoErr(t, "DeadLetters", err)
+		if len(got) != 1 {
+			t.Fatalf("DeadLetters(slack) = %+v", got)
+		}
+		wantSame(t, "dead letter", got[0], dead)
+		got, err = tx.DeadLetters("slack", ids[0], 0)
+		wantNoErr(t, "DeadLetters(after)", err)
+		if len(got) != 0 {
+			t.Errorf("DeadLetters(slack, after its id) = %+v", got)
+		}
+		got, err = tx.DeadLetters("webhook", 0, 0)
+		wantNoErr(t, "DeadLetters(webhook)", err)
+		if len(got) != 0 {
+			t.Errorf("DeadLetters(webhook) = %+v", got)
+		}
+		dd, err := tx.DeadDepth()
+		wantNoErr(t, "DeadDepth", err)
+		od, err := tx.OutboxDepth()
+		wantNoErr(t, "OutboxDepth", err)
+		if dd["slack"] != 1 || dd["webhook"] != 0 || od["slack"] != 1 || od["webhook"] != 1 {
+			t.Errorf("DeadDepth %v, OutboxDepth %v", dd, od)
+		}
+		return nil
+	})
+	revived := dead
+	revived.Attempts, revived.LastError, revived.DeadAt = 0, "", time.Time{}
+	update(t, s, func(tx bridge.Tx) error {
+		if err := tx.Revive(revived); err != nil {
+			return err
+		}
+		wantNotFound(t, "Revive(no longer dead)", tx.Revive(revived))
+		return nil
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		live, err := tx.Outbox("slack", 0, 0)
+		wantNoErr(t, "Outbox", err)
+		if len(live) != 2 || live[0].ID != ids[0] {
+			t.Fatalf("Outbox(slack) after Revive = %+v", live)
+		}
+		wantSame(t, "revived entry", live[0], revived)
+		got, err := tx.DeadLetters("slack", 0, 0)
+		wantNoErr(t, "DeadLetters", err)
+		if len(got) != 0 {
+			t.Errorf("DeadLetters after Revive = %+v", got)
+		}
+		return nil
+	})
+	// Bury the webhook's entry and delete it for good.
+	update(t, s, func(tx bridge.Tx) error {
+		w := bridge.OutboxEntry{ID: ids[2], Destination: "webhook", Kind: bridge.KindMessage, ConversationID: "c_1", Seq: 3, CreatedAt: at(2), DeadAt: at(6)}
+		if err := tx.Bury(w); err != nil {
+			return err
+		}
+		if err := tx.DeleteDead("webhook", ids[2]); err != nil {
+			return err
+		}
+		if err := tx.DeleteDead("webhook", ids[2]); err != nil {
+			t.Errorf("DeleteDead of a deleted dead letter: %v", err)
+		}
+		return tx.DeleteDead("nowhere", 1)
+	})
+	view(t, s, func(tx bridge.Tx) error {
+		got, err := tx.DeadLetters("webhook", 0, 0)
+		wantNoErr(t, "DeadLetters", err)
+		live, err2 := tx.Outbox("webhook", 0, 0)
+		wantNoErr(t, "Outbox", err2)
+		if len(got) != 0 || len(live) != 0 {
+			t.Errorf("after DeleteDead: dead %+v, live %+v", got, live)
+		}
+		return nil
+	})
+}

@@ -36,6 +36,7 @@ var suite = []test{
 	{"ClientIDs", testClientIDs, []string{"ConversationStore.PutClientID", "ConversationStore.ClientID"}},
 
 	{"Outbox", testOutbox, []string{"OutboxStore.Enqueue", "OutboxStore.Outbox", "OutboxStore.PutOutbox", "OutboxStore.DeleteOutbox", "OutboxStore.OutboxDepth"}},
+	{"DeadLetters", testDeadLetters, []string{"OutboxStore.Bury", "OutboxStore.DeadLetters", "OutboxStore.Revive", "OutboxStore.DeleteDead", "OutboxStore.DeadDepth"}},
 
 	{"Seen", testSeen, []string{"DedupStore.MarkSeen", "DedupStore.Seen", "DedupStore.ForgetSeen", "DedupStore.PurgeSeen"}},
 

@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -506,5 +508,83 @@ channel = "general"
 	}
 	if strings.Contains(string(serveOut), "ready in") {
 		t.Errorf("serve got ready with a configuration config check refuses:\n%s", serveOut)
+	}
+}
+
+// A delivery the destination refuses for good is a dead letter: the CLI
+// lists it and the metric counts it; once the destination is fixed,
+// `outbox retry` delivers it, and `outbox drop` deletes another for good.
+func TestDeadLettersThroughTheCLI(t *testing.T) {
+	var gone atomic.Bool
+	gone.Store(true)
+	rcv := &receiver{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() {
+			http.Error(w, "this endpoint is gone", http.StatusGone)
+			return
+		}
+		rcv.ServeHTTP(w, r)
+	}))
+	defer hook.Close()
+	dir := t.TempDir()
+	cfgPath := writeConfig(t, dir, fmt.Sprintf(`
+[sinks.webhook]
+url = %q
+secret = "test-secret"
+events = ["message"]
+`, hook.URL))
+	s := startServer(t, cfgPath)
+	defer s.stop(t)
+	v := newVisitor(t, s.base, "Dora")
+	v.send("d1", "first")
+	v.send("d2", "second")
+
+	type row struct {
+		ID          uint64 `json:"id"`
+		Destination string `json:"destination"`
+		LastError   string `json:"last_error"`
+	}
+	deadRows := func() []row {
+		out, err := exec.Command(binPath, "outbox", "list", "--dead", "--json", "--config", cfgPath).Output()
+		var rows []row
+		if err != nil || json.Unmarshal(out, &rows) != nil {
+			return nil
+		}
+		return rows
+	}
+	var rows []row
+	waitFor(t, "two dead letters", func() bool { rows = deadRows(); return len(rows) == 2 })
+	if rows[0].Destination != "webhook" || !strings.Contains(rows[0].LastError, "410") {
+		t.Fatalf("dead letters %+v", rows)
+	}
+	resp, err := http.Get(s.ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `chatbridge_outbox_dead{destination="webhook"} 2`) {
+		t.Errorf("metrics lack the dead letters:\n%s", body)
+	}
+
+	gone.Store(false)
+	out, err := exec.Command(binPath, "outbox", "retry", fmt.Sprint(rows[0].ID), "--config", cfgPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "back in the outbox of webhook") {
+		t.Fatalf("outbox retry: %v\n%s", err, out)
+	}
+	waitFor(t, "the retried letter delivered", func() bool { a, _ := rcv.snapshot(); return slices.Contains(a, "first") })
+	out, err = exec.Command(binPath, "outbox", "drop", fmt.Sprint(rows[1].ID), "--config", cfgPath).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "deleted") {
+		t.Fatalf("outbox drop: %v\n%s", err, out)
+	}
+	if rows := deadRows(); len(rows) != 0 {
+		t.Fatalf("dead letters left: %+v", rows)
+	}
+	if a, _ := rcv.snapshot(); slices.Contains(a, "second") {
+		t.Fatal("the dropped letter was delivered")
+	}
+	out, err = exec.Command(binPath, "outbox", "retry", "999999", "--config", cfgPath).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no dead letter 999999") {
+		t.Fatalf("retry of an unknown id: %v\n%s", err, out)
 	}
 }

@@ -34,6 +34,9 @@ type Engine interface {
 	Leads(ctx context.Context, limit int) ([]bridge.Lead, error)
 	Lead(ctx context.Context, number uint64) (bridge.Lead, error)
 	PendingDeliveries(ctx context.Context, destination string, limit int) ([]bridge.OutboxEntry, error)
+	DeadLetters(ctx context.Context, destination string, limit int) ([]bridge.OutboxEntry, error)
+	RetryDeadLetter(ctx context.Context, id uint64) (bridge.OutboxEntry, error)
+	DropDeadLetter(ctx context.Context, id uint64) (bridge.OutboxEntry, error)
 	Destinations() []string
 }
 

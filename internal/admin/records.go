@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ func (h *Handler) records() {
 	h.mux.HandleFunc("GET /v1/leads", h.listLeads)
 	h.mux.HandleFunc("GET /v1/leads/{number}", h.showLead)
 	h.mux.HandleFunc("GET /v1/outbox", h.listOutbox)
+	h.mux.HandleFunc("POST /v1/outbox/{id}/retry", h.retryDead)
+	h.mux.HandleFunc("POST /v1/outbox/{id}/drop", h.dropDead)
 }
 
 func (h *Handler) answer(w http.ResponseWriter, out any, err error) {
@@ -258,7 +261,11 @@ func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) {
 		limit = 100
 	}
 	dest := r.URL.Query().Get("destination")
-	entries, err := h.engine.PendingDeliveries(r.Context(), dest, limit)
+	list := h.engine.PendingDeliveries
+	if r.URL.Query().Get("dead") != "" {
+		list = h.engine.DeadLetters
+	}
+	entries, err := list(r.Context(), dest, limit)
 	// An empty list for a destination that does not exist would read as
 	// "all delivered": say it does not exist (entries left for one that is
 	// no longer configured are still listed).
@@ -278,4 +285,27 @@ func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, OutboxRow{OutboxEntry: e, AgeSeconds: now.Sub(e.CreatedAt).Seconds()})
 	}
 	h.answer(w, rows, err)
+}
+
+// retryDead puts a dead letter back into its outbox.
+func (h *Handler) retryDead(w http.ResponseWriter, r *http.Request) {
+	h.deadLetter(w, r, h.engine.RetryDeadLetter)
+}
+
+// dropDead deletes a dead letter for good.
+func (h *Handler) dropDead(w http.ResponseWriter, r *http.Request) {
+	h.deadLetter(w, r, h.engine.DropDeadLetter)
+}
+
+func (h *Handler) deadLetter(w http.ResponseWriter, r *http.Request, fn func(context.Context, uint64) (bridge.OutboxEntry, error)) {
+	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+	if err != nil || id == 0 {
+		WriteError(w, http.StatusBadRequest, fmt.Errorf("%q is not an outbox entry id", r.PathValue("id")))
+		return
+	}
+	en, err := fn(r.Context(), id)
+	if errors.Is(err, bridge.ErrNotFound) {
+		err = fmt.Errorf("no dead letter %d (`chatbridge outbox list --dead` lists them): %w", id, bridge.ErrNotFound)
+	}
+	h.answer(w, en, err)
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/canned"
 	"github.com/chatbridge/chatbridge/internal/config"
@@ -45,7 +46,9 @@ type App struct {
 	Config config.Config
 	Log    *slog.Logger
 	// Store is the open store; Close closes it.
-	Store  bridge.Store
+	Store bridge.Store
+	// Blobs keeps the bytes of files ([files] storage).
+	Blobs  bridge.BlobStore
 	Engine *bridge.Engine
 	// Mux serves every HTTP surface the components mounted.
 	Mux *http.ServeMux
@@ -146,6 +149,10 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux(), opts: opts}
+	if a.Blobs, err = openBlobs(cfg); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	if err := a.build(); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -159,6 +166,7 @@ func (a *App) build() error {
 	a.Engine, err = bridge.New(bridge.Config{
 		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
 		VisitorIdleTTL:  cfg.Visitor.TokenIdleTTL.Duration(),
+		GiveUpAfter:     cfg.Outbox.GiveUpAfter.Duration(),
 		CheckCanned:     canned.Validate,
 	}, a.Store, a.Log)
 	if err != nil {
@@ -182,6 +190,23 @@ func (a *App) build() error {
 		a.Components = append(a.Components, c)
 	}
 	return nil
+}
+
+// openBlobs opens the blob store [files] names.
+func openBlobs(cfg config.Config) (bridge.BlobStore, error) {
+	switch cfg.Files.Storage {
+	case "dir":
+		return blobdir.Open(FilesDir(cfg))
+	}
+	return nil, fmt.Errorf("files.storage: %q is not supported by this build", cfg.Files.Storage)
+}
+
+// FilesDir is the directory of files with storage "dir".
+func FilesDir(cfg config.Config) string {
+	if cfg.Files.Dir != "" {
+		return cfg.Files.Dir
+	}
+	return filepath.Join(cfg.Server.DataDir, "files")
 }
 
 // engineComponent reports whether the engine uses c (see

@@ -63,6 +63,7 @@ var (
 	outboxDesc = prometheus.NewDesc("chatbridge_outbox_depth", "Outbox entries waiting, by destination.", []string{"destination"}, nil)
 	convDesc   = prometheus.NewDesc("chatbridge_conversations", "Conversations in the store, by status.", []string{"status"}, nil)
 	liveDesc   = prometheus.NewDesc("chatbridge_live_subscribers", "Live connections (widget streams, long polls, inbox pages).", nil, nil)
+	deadDesc   = prometheus.NewDesc("chatbridge_outbox_dead", "Dead letters (deliveries refused for good, or given up), by destination (alert on any: `chatbridge outbox list --dead`).", []string{"destination"}, nil)
 	oldestDesc = prometheus.NewDesc("chatbridge_outbox_oldest_seconds", "Age of the oldest waiting delivery, by destination (alert on it: a destination is stuck).", []string{"destination"}, nil)
 )
 
@@ -71,6 +72,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- convDesc
 	ch <- liveDesc
 	ch <- oldestDesc
+	ch <- deadDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -98,6 +100,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for d, s := range oldest {
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, s, d)
+	}
+	for d, n := range st.Dead {
+		ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(n), d)
 	}
 	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(open), "open")
 	ch <- prometheus.MustNewConstMetric(convDesc, prometheus.GaugeValue, float64(cl), "closed")

@@ -22,9 +22,37 @@ type Config struct {
 	Widget  Widget  `toml:"widget"`
 	Email   Email   `toml:"email"`
 	Inbox   Inbox   `toml:"inbox"`
+	Outbox  Outbox  `toml:"outbox"`
+	Files   Files   `toml:"files"`
 	Sinks   Sinks   `toml:"sinks"`
 	Slack   Slack   `toml:"slack"`
 	Matrix  Matrix  `toml:"matrix"`
+}
+
+// Files is [files]: files that visitors and operators send, and where their
+// bytes are kept.
+type Files struct {
+	// Storage is "dir" (a directory, Dir) or "s3" (S3-compatible object
+	// storage).
+	Storage string `toml:"storage"`
+	// Dir holds the files with storage "dir" (default: data_dir/files).
+	Dir string `toml:"dir"`
+	// MaxBytes is the largest file accepted, from visitors and operators.
+	MaxBytes int `toml:"max_bytes"`
+	// PerConversationPerDay caps the files a visitor sends in one
+	// conversation in a day; BytesPerConversationPerDay their total size.
+	PerConversationPerDay      int `toml:"per_conversation_per_day"`
+	BytesPerConversationPerDay int `toml:"bytes_per_conversation_per_day"`
+	// StripMetadata removes location and other metadata from visitors'
+	// photos before operators see them.
+	StripMetadata bool `toml:"strip_metadata"`
+}
+
+// Outbox is [outbox]: deliveries to Slack, Matrix, e-mail and the sinks.
+type Outbox struct {
+	// GiveUpAfter makes a delivery that still fails this long after it was
+	// queued a dead letter (`chatbridge outbox list --dead`).
+	GiveUpAfter Duration `toml:"give_up_after"`
 }
 
 // Server is [server]: where chatbridge listens and keeps its data.
@@ -368,8 +396,11 @@ func Default() Config {
 			Position: "right", PrechatName: "optional", PrechatEmail: "optional",
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
-		Email: Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
-		Inbox: Inbox{Enabled: true},
+		Email:  Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
+		Inbox:  Inbox{Enabled: true},
+		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
+		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
+			BytesPerConversationPerDay: 50 << 20, StripMetadata: true},
 		Sinks: Sinks{
 			Webhook: Webhook{Events: []string{"ticket", "lead"}, Timeout: Duration(10 * time.Second)},
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},

@@ -40,6 +40,8 @@ func (c Config) validate(errs *Errors) {
 	c.Widget.validate(errs)
 	c.Email.validate(errs)
 	c.Inbox.validate(errs)
+	positiveDuration(errs, "outbox.give_up_after", c.Outbox.GiveUpAfter)
+	c.Files.validate(errs)
 	c.Sinks.Webhook.validate(errs)
 	c.Sinks.Odoo.validate(errs)
 	c.validateSlack(errs)
@@ -103,6 +105,16 @@ func (c Config) validateMatrix(errs *Errors) {
 	}
 	if len(m.Operators) == 0 {
 		errs.add("matrix.operators", "list at least one operator to invite to new rooms")
+	}
+}
+
+func (f Files) validate(errs *Errors) {
+	oneOf(errs, "files.storage", f.Storage, []string{"dir", "s3"})
+	positive(errs, "files.max_bytes", f.MaxBytes)
+	positive(errs, "files.per_conversation_per_day", f.PerConversationPerDay)
+	positive(errs, "files.bytes_per_conversation_per_day", f.BytesPerConversationPerDay)
+	if f.MaxBytes > 1<<30 {
+		errs.add("files.max_bytes", "must be at most 1 GB (1073741824)")
 	}
 }
 
