@@ -33,10 +33,17 @@ func newHTTPServer(h http.Handler, s config.Server, log *slog.Logger) *http.Serv
 	}
 }
 
-// bodyDeadline gives a request with a body d to send it: the connection's
-// read deadline is set when the handler starts and cleared as soon as the
-// body has been read (or failed). Requests without a body (GET: long
-// polls, streams) get no deadline at all.
+// minBodyRate is the slowest pace a large body may arrive at: on top of
+// read_timeout, a body gets one second per minBodyRate bytes (a 10 MiB
+// upload: 10 minutes more), so that files on a slow line are not cut.
+const minBodyRate = 16 << 10
+
+// bodyDeadline gives a request with a body d to send it (plus the time a
+// large body needs at minBodyRate): the connection's read deadline is set
+// when the handler starts and cleared as soon as the body has been read.
+// A body of unknown length (chunked) gets d again after each read that
+// brought data. Requests without a body (GET: long polls, streams) get no
+// deadline at all.
 func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
@@ -44,8 +51,16 @@ func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
 			return
 		}
 		rc := http.NewResponseController(w)
-		if err := rc.SetReadDeadline(time.Now().Add(d)); err == nil {
-			r.Body = &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+		allow := d
+		if r.ContentLength > 0 {
+			allow += time.Duration(r.ContentLength/minBodyRate) * time.Second
+		}
+		if err := rc.SetReadDeadline(time.Now().Add(allow)); err == nil {
+			b := &deadlineBody{ReadCloser: r.Body, clear: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+			if r.ContentLength < 0 {
+				b.progress = func() { _ = rc.SetReadDeadline(time.Now().Add(d)) }
+			}
+			r.Body = b
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -56,14 +71,18 @@ func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
 // wait for the rest of the body either: it closes the connection.
 type deadlineBody struct {
 	io.ReadCloser
-	once  sync.Once
-	clear func()
+	once     sync.Once
+	clear    func()
+	progress func() // nil: the deadline does not move
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if errors.Is(err, io.EOF) {
+	switch {
+	case errors.Is(err, io.EOF):
 		b.once.Do(b.clear)
+	case n > 0 && err == nil && b.progress != nil:
+		b.progress()
 	}
 	return n, err
 }

@@ -72,8 +72,9 @@ type Server struct {
 	// the detailed /healthz); "" disables them. Loopback by default.
 	AdminListen string `toml:"admin_listen"`
 	// ReadTimeout bounds how long a client may take to send a request's
-	// headers, and then its body (long polls and live streams, which wait
-	// after the request was read, are not cut by it).
+	// headers, and then its body (plus a second per 16 KiB of a large
+	// body). Long polls and live streams, which wait after the request was
+	// read, are not cut by it.
 	ReadTimeout Duration `toml:"read_timeout"`
 	// IdleTimeout closes a kept-alive connection idle for this long.
 	IdleTimeout Duration `toml:"idle_timeout"`
