@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -52,28 +53,40 @@ type TicketQuery struct {
 // Tickets holds the first limit of them (limit 0: all).
 func FindTickets(tx Tx, q string, limit int) (TicketQuery, error) {
 	q = strings.TrimSpace(q)
-	var numbers []uint64
+	var (
+		numbers []uint64
+		byNum   *Ticket // the ticket a number names, listed first
+	)
 	if n, ok := ticketNumber(q); ok {
-		if _, err := tx.Ticket(n); err == nil {
-			numbers = append(numbers, n)
+		if t, err := tx.Ticket(n); err == nil {
+			numbers, byNum = append(numbers, n), &t
 		} else if !errors.Is(err, ErrNotFound) {
 			return TicketQuery{}, err
 		}
 	}
+	total := len(numbers)
 	if !strings.HasPrefix(q, "#") {
 		if terms := SearchTerms(q); len(terms) > 0 {
-			found, err := tx.SearchTickets(terms)
+			want := limit
+			if want > 0 {
+				want++ // room for the numbered ticket among the matches
+			}
+			found, n, err := tx.SearchTickets(terms, want)
 			if err != nil {
 				return TicketQuery{}, err
 			}
+			total += n
+			if byNum != nil && ticketHasTerms(*byNum, terms) {
+				total-- // counted by the search too
+			}
 			for _, n := range found {
-				if len(numbers) == 0 || n != numbers[0] {
+				if byNum == nil || n != byNum.Number {
 					numbers = append(numbers, n)
 				}
 			}
 		}
 	}
-	res := TicketQuery{Total: len(numbers)}
+	res := TicketQuery{Total: total}
 	if limit > 0 && len(numbers) > limit {
 		numbers = numbers[:limit]
 	}
@@ -85,6 +98,23 @@ func FindTickets(tx Tx, q string, limit int) (TicketQuery, error) {
 		res.Tickets = append(res.Tickets, t)
 	}
 	return res, nil
+}
+
+// TicketTerms are the index terms of a ticket: the words of its title,
+// description, customer name and e-mail.
+func TicketTerms(t Ticket) []string {
+	return SearchTerms(strings.Join([]string{t.Title, t.Description, t.CustomerName, t.CustomerEmail}, " "))
+}
+
+// ticketHasTerms reports whether t would be found by terms.
+func ticketHasTerms(t Ticket, terms []string) bool {
+	have := TicketTerms(t)
+	for _, term := range terms {
+		if !slices.Contains(have, term) {
+			return false
+		}
+	}
+	return true
 }
 
 // ticketNumber parses "#12" or "12".

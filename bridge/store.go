@@ -164,10 +164,12 @@ type RecordStore interface {
 	PutTicket(t Ticket) error
 	// Tickets lists up to limit tickets, newest first (limit 0: all).
 	Tickets(limit int) ([]Ticket, error)
-	// SearchTickets returns the numbers of the tickets that contain every
-	// term (as produced by SearchTerms) in their title, description,
-	// customer name or email, newest first. It uses an index.
-	SearchTickets(terms []string) ([]uint64, error)
+	// SearchTickets finds the tickets that contain every term (as produced
+	// by SearchTerms) in their title, description, customer name or email
+	// (TicketTerms): the numbers of the first limit of them, newest first
+	// (limit 0: all), and how many match in all. It uses an index: its cost
+	// must not grow with the matches beyond limit much more than a count.
+	SearchTickets(terms []string, limit int) (numbers []uint64, total int, err error)
 	// CreateLead assigns l.Number (the next one) and stores l.
 	CreateLead(l Lead) (Lead, error)
 	// Lead returns a lead by number.

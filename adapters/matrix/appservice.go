@@ -143,10 +143,14 @@ func (a *Adapter) handleTransaction(ctx context.Context, txnID string, txn *tran
 					evt.Type.Class = event.StateEventType
 				}
 				fn := handlers[evt.Type.Type]
+				if fn == nil && evt.Type.Class == event.MessageEventType {
+					fn = a.onOther // a word to the operator who sent it
+				}
 				if fn == nil {
 					continue
 				}
-				if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+				err := evt.Content.ParseRaw(evt.Type)
+				if err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) && !errors.Is(err, event.ErrUnsupportedContentType) {
 					a.log.Debug("matrix event not parsed", "event", evt.ID, "type", evt.Type.Type, "err", err)
 					continue
 				}

@@ -60,6 +60,8 @@ func newAppserviceWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.store = &flakyStore{Store: fx.Store(t)}
+	w.blobs = newBlobs(t)
+	w.cfg.Blobs = w.blobs
 	return w
 }
 

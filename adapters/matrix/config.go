@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/chatbridge/chatbridge/bridge"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -78,7 +79,23 @@ type Config struct {
 	// an operator writes a ";; note" or a command; false hides operators'
 	// typing from visitors altogether.
 	ForwardTyping *bool
+	// OperatorPowerLevel, when set, makes every member of a conversation's
+	// room whose power level there is at least this an operator too
+	// [operator_power_level]. Only operators reach the visitor: anyone
+	// else who writes in the room (a guest, another bot) is told that
+	// their message was not sent. nil (not set): the Operators only.
+	OperatorPowerLevel *int
+	// Blobs keeps the bytes of files (the app's blob store): visitors'
+	// files are uploaded from it into rooms, operators' files are stored
+	// in it. nil: files are not carried (operators are told).
+	Blobs bridge.BlobStore
+	// MaxFileBytes is the largest file an operator may send to a visitor
+	// ([files] max_bytes); 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
 }
+
+// DefaultMaxFileBytes is the default Config.MaxFileBytes.
+const DefaultMaxFileBytes = 10 << 20
 
 // forwardTyping reports whether operators' typing reaches the visitor.
 func (cfg Config) forwardTyping() bool { return cfg.ForwardTyping == nil || *cfg.ForwardTyping }
@@ -128,6 +145,12 @@ func (cfg Config) Validate() []error {
 	}
 	if cfg.RoomName != "" && strings.TrimSpace(cfg.RoomName) == "" {
 		bad("room_name", "is blank")
+	}
+	if cfg.OperatorPowerLevel != nil && *cfg.OperatorPowerLevel < 0 {
+		bad("operator_power_level", "%d is negative", *cfg.OperatorPowerLevel)
+	}
+	if cfg.MaxFileBytes < 0 {
+		errs = append(errs, fmt.Errorf("files.max_bytes: %d is negative", cfg.MaxFileBytes))
 	}
 	return errs
 }

@@ -23,6 +23,9 @@ func TestConfigValidate(t *testing.T) {
 		{"bad server name", func(c *Config) { c.ServerName = "a b" }, []string{"matrix.server_name", "matrix.operators[1]"}},
 		{"blank room name", func(c *Config) { c.RoomName = "  " }, []string{"matrix.room_name"}},
 		{"token with a newline", func(c *Config) { c.AccessToken = "syt_x\n" }, []string{"matrix.access_token"}},
+		{"power level", func(c *Config) { c.OperatorPowerLevel = ptr(50) }, nil},
+		{"negative power level", func(c *Config) { c.OperatorPowerLevel = ptr(-1) }, []string{"matrix.operator_power_level"}},
+		{"negative file limit", func(c *Config) { c.MaxFileBytes = -1 }, []string{"files.max_bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

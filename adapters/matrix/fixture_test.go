@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/commands"
 	fx "github.com/chatbridge/chatbridge/internal/fixture"
 	"github.com/chatbridge/chatbridge/internal/testpeer"
@@ -37,6 +38,20 @@ type world struct {
 	// appservice is the running bridge's appservice handler, behind the
 	// URL the homeserver pushes transactions to (appservice mode only).
 	appservice atomic.Pointer[http.Handler]
+	// blobs keeps the bridge's files (w.cfg.Blobs).
+	blobs bridge.BlobStore
+	// tweak, when set, changes each adapter before it runs.
+	tweak func(*Adapter)
+}
+
+// newBlobs is a blob store in a temporary directory.
+func newBlobs(t *testing.T) bridge.BlobStore {
+	t.Helper()
+	b, err := blobdir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // flakyStore is the bolt store whose next writes can be made to fail.
@@ -67,10 +82,11 @@ func newWorld(t *testing.T) *world {
 	if err := op.SetDisplayName(context.Background(), "Alice Operator"); err != nil {
 		t.Fatal(err)
 	}
+	blobs := newBlobs(t)
 	return &world{
 		hs:       hs,
-		cfg:      Config{HomeserverURL: hs.URL, UserID: botID, AccessToken: botToken, Operators: []string{opID}},
-		botToken: botToken, op: op, store: &flakyStore{Store: fx.Store(t)},
+		cfg:      Config{HomeserverURL: hs.URL, UserID: botID, AccessToken: botToken, Operators: []string{opID}, Blobs: blobs},
+		botToken: botToken, op: op, store: &flakyStore{Store: fx.Store(t)}, blobs: blobs,
 		// The client bot: only its sync token keeps replays out.
 		dedupTTL: time.Nanosecond,
 	}
@@ -96,6 +112,9 @@ func (w *world) start(t *testing.T) *running {
 	a, err := New(w.cfg, engine, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if w.tweak != nil {
+		w.tweak(a)
 	}
 	for _, c := range []any{commands.New(engine, commands.Options{}), a} {
 		if err := engine.Register(c); err != nil {

@@ -98,6 +98,9 @@ func messageContent(m bridge.Message) (c content, ok bool) {
 			author += ", private note"
 			return textContent("m.notice", author+": "+text, "<i>"+escape(author)+"</i>: "+escape(text), nil), true
 		}
+		if m.Emote { // "/me waves" on another platform
+			return textContent("m.text", "* "+author+" "+text, "* <b>"+escape(author)+"</b> "+escape(text), nil), true
+		}
 		return textContent("m.text", author+": "+text, "<b>"+escape(author)+"</b>: "+escape(text), nil), true
 	default: // system lines
 		t := defang(m.Text)
@@ -240,4 +243,22 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// editContent replaces the event orig with nc (m.replace): clients that
+// know edits show nc; others show the "* " fallback.
+func editContent(nc content, orig id.EventID) content {
+	c := content{}
+	for k, v := range nc {
+		c[k] = v
+	}
+	if b, ok := nc["body"].(string); ok {
+		c["body"] = "* " + b
+	}
+	if f, ok := nc["formatted_body"].(string); ok {
+		c["formatted_body"] = "* " + f
+	}
+	c["m.new_content"] = nc
+	c["m.relates_to"] = map[string]any{"rel_type": "m.replace", "event_id": string(orig)}
+	return c
 }

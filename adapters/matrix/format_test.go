@@ -30,6 +30,8 @@ func TestMessageContent(t *testing.T) {
 			true, "m.text", "Vera Bob (inbox) (visitor): hi", "<b>Vera Bob (inbox)</b> (visitor)<blockquote>hi</blockquote>"},
 		{"reply from another platform", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Operator: inbox, Text: "Hello"},
 			true, "m.text", "Alice (inbox): Hello", "<b>Alice (inbox)</b>: Hello"},
+		{"emote from another platform", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Operator: inbox, Text: "waves", Emote: true},
+			true, "m.text", "* Alice (inbox) waves", "* <b>Alice (inbox)</b> waves"},
 		{"note from another platform", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Author: "Alice", Operator: inbox, Text: "vip"},
 			true, "m.notice", "Alice (inbox), private note: vip", "<i>Alice (inbox), private note</i>: vip"},
 		{"system line", bridge.Message{From: bridge.FromSystem, Visibility: bridge.VisibilityPublic, Text: "The visitor ended the chat."},

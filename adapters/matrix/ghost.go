@@ -9,7 +9,6 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"maunium.net/go/mautrix"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -118,22 +117,6 @@ func (a *Adapter) ensureGhost(ctx context.Context, room id.RoomID, v bridge.Visi
 		g.rooms[room] = true
 	}
 	return g, nil
-}
-
-// ghostSay posts a visitor's message as the visitor's ghost: the text as
-// typed, not HTML, pinging nobody, with a transaction id from the outbox
-// entry.
-func (a *Adapter) ghostSay(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
-	g, err := a.ensureGhost(ctx, room, d.Visitor)
-	if err != nil {
-		return err
-	}
-	c := textContent("m.text", defang(d.Message.Text), "", nil)
-	_, err = g.client.SendMessageEvent(ctx, room, event.EventMessage, c, mautrix.ReqSendEvent{TransactionID: d.Entry.EventID()})
-	if err != nil {
-		return fmt.Errorf("send as %s to %s: %w", g.id, room, a.wrap(err))
-	}
-	return nil
 }
 
 // typist is who shows a visitor typing in room: the visitor's ghost when

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -29,55 +30,234 @@ func (a *Adapter) conversation(ctx context.Context, room id.RoomID) (string, err
 }
 
 // onMessage hands what an operator typed in a conversation's room to the
-// engine. It returns an error only for failures that a retry can fix.
+// engine: text, notices and emotes, files (downloaded and stored), and
+// edits of earlier messages. A message of someone who is not an operator,
+// or of a kind that is not relayed, gets a notice instead. It returns an
+// error only for failures that a retry can fix.
 func (a *Adapter) onMessage(ctx context.Context, evt *event.Event) error {
 	if a.ours(evt.Sender) {
 		return nil // our own messages, cards, whispers and ghosts
 	}
-	msg := evt.Content.AsMessage()
-	if msg.MsgType != event.MsgText && msg.MsgType != event.MsgNotice {
-		return nil // emotes, media, …: not relayed
-	}
 	if _, marked := evt.Content.Raw[fieldOperatorOnly]; marked {
-		return nil
-	}
-	if msg.RelatesTo != nil && msg.RelatesTo.Type == event.RelReplace {
-		a.log.Debug("matrix edit not relayed", "event", evt.ID)
 		return nil
 	}
 	conv, err := a.conversation(ctx, evt.RoomID)
 	if err != nil || conv == "" {
 		return err
 	}
-	msg.RemoveReplyFallback()
-	text := msg.Body
-	if msg.RelatesTo.GetReplyTo() != "" {
-		text = event.TrimReplyFallbackText(text)
-	}
-	text = a.mentionAsID(msg, text)
+	msg := evt.Content.AsMessage()
+	in := a.input(ctx, conv, evt)
 	if root := msg.RelatesTo.GetThreadParent(); root != "" {
 		a.rememberThread(evt.ID, root)
 	}
+	if ok, err := a.isOperator(ctx, evt.RoomID, evt.Sender); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return a.refuseNonOperator(ctx, in, msg.MsgType)
+	}
+	if msg.RelatesTo != nil && msg.RelatesTo.Type == event.RelReplace {
+		return a.onEdit(ctx, in, msg)
+	}
+	switch msg.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+		msg.RemoveReplyFallback()
+		text := msg.Body
+		if msg.RelatesTo.GetReplyTo() != "" {
+			text = event.TrimReplyFallbackText(text)
+		}
+		in.Text = a.mentionAsID(msg, text)
+		in.Emote = msg.MsgType == event.MsgEmote
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+		att, refused, err := a.ingest(ctx, msg)
+		if err != nil {
+			return fmt.Errorf("file of message %s: %w", evt.ID, err)
+		}
+		if refused != "" {
+			return a.notice(ctx, in, refused)
+		}
+		in.File, in.Text = &att, strings.TrimSpace(msg.GetCaption())
+	case event.MsgLocation:
+		return a.notice(ctx, in, notRelayed("a location"))
+	case event.MsgVerificationRequest:
+		return nil // a client's key verification, not a message
+	default:
+		return a.notice(ctx, in, notRelayed(fmt.Sprintf("a message of type %q", msg.MsgType)))
+	}
+	return a.handle(ctx, in)
+}
+
+// input is the engine's view of an operator event in conv: its id (for
+// de-duplication and, as PlatformID, for later edits and deletions that
+// name it), the operator and the bot's mention.
+func (a *Adapter) input(ctx context.Context, conv string, evt *event.Event) bridge.OperatorInput {
 	op := bridge.Operator{Adapter: adapterName, ID: string(evt.Sender), Name: a.displayName(ctx, evt.RoomID, evt.Sender)}
-	err = a.engine.HandleOperator(ctx, bridge.OperatorInput{
-		EventID: string(evt.ID), ConversationID: conv, Operator: op,
-		Text: text, Mention: string(a.bot),
-	})
+	return bridge.OperatorInput{
+		EventID: string(evt.ID), PlatformID: string(evt.ID), ConversationID: conv,
+		Operator: op, Mention: string(a.bot),
+	}
+}
+
+// onEdit hands an operator's edit (m.replace) to the engine: the new text
+// is m.new_content's (not the "* " fallback body), and the edit names the
+// original event, which is the PlatformID the reply was stored with. The
+// engine refuses an edit into a command or a note and tells the operator
+// when the visitor never saw the original.
+func (a *Adapter) onEdit(ctx context.Context, in bridge.OperatorInput, msg *event.MessageEventContent) error {
+	orig := msg.RelatesTo.EventID
+	// Answers about the edit go under the original message.
+	a.rememberThread(id.EventID(in.EventID), orig)
+	nc := msg.NewContent
+	if nc == nil {
+		return a.notice(ctx, in, "Not edited for the visitor: the edit carries no new content (m.new_content).")
+	}
+	in.Edits = string(orig)
+	switch nc.MsgType {
+	case event.MsgText, event.MsgNotice, event.MsgEmote:
+		in.Text = a.mentionAsID(nc, nc.Body)
+	case event.MsgImage, event.MsgFile, event.MsgVideo, event.MsgAudio:
+		in.Text = nc.GetCaption()
+	default:
+		return a.notice(ctx, in, fmt.Sprintf("Not edited for the visitor: chatbridge does not relay messages of type %q.", nc.MsgType))
+	}
+	return a.handle(ctx, in)
+}
+
+// onRedaction hands an operator's deletion of an earlier message to the
+// engine (the engine tells the operator when the visitor never saw it).
+func (a *Adapter) onRedaction(ctx context.Context, evt *event.Event) error {
+	if a.ours(evt.Sender) {
+		return nil
+	}
+	target := evt.Redacts
+	if target == "" { // room version 11 puts it in the content
+		if r := evt.Content.AsRedaction(); r != nil {
+			target = r.Redacts
+		}
+	}
+	if target == "" {
+		return nil
+	}
+	conv, err := a.conversation(ctx, evt.RoomID)
+	if err != nil || conv == "" {
+		return err
+	}
+	if ok, err := a.isOperator(ctx, evt.RoomID, evt.Sender); err != nil || !ok {
+		if err == nil {
+			a.log.Debug("matrix redaction of a non-operator not relayed", "conversation", conv, "sender", evt.Sender, "event", evt.ID)
+		}
+		return err
+	}
+	in := a.input(ctx, conv, evt)
+	in.Deletes = string(target)
+	// A redaction cannot root a thread: answers about it are plain
+	// notices that mention the operator.
+	a.rememberThread(evt.ID, "")
+	return a.handle(ctx, in)
+}
+
+// ignoredTypes are message events that need no word to the operator: the
+// answers and ends of polls and calls whose start was already noticed, and
+// what clients exchange among themselves.
+var ignoredTypes = map[string]bool{
+	"m.poll.response": true, "org.matrix.msc3381.poll.response": true,
+	"m.poll.end": true, "org.matrix.msc3381.poll.end": true,
+	"m.call.candidates": true, "m.call.answer": true, "m.call.hangup": true, "m.call.reject": true,
+	"m.call.select_answer": true, "m.call.negotiate": true, "m.call.sdp_stream_metadata_changed": true,
+	"m.key.verification.ready": true, "m.key.verification.start": true, "m.key.verification.cancel": true,
+	"m.key.verification.accept": true, "m.key.verification.key": true, "m.key.verification.mac": true,
+	"m.key.verification.done": true, "m.room.encrypted": true,
+}
+
+// otherNames name the message events that are not relayed, for the notice.
+var otherNames = map[string]string{
+	"m.sticker": "a sticker", "m.reaction": "a reaction",
+	"m.poll.start": "a poll", "org.matrix.msc3381.poll.start": "a poll",
+	"m.call.invite": "a call", "org.matrix.msc3672.beacon": "a live location",
+	"m.beacon": "a live location",
+}
+
+// onOther answers an operator's message event that is not relayed
+// (stickers, reactions, polls, calls, …) with a notice, once: nothing an
+// operator sends into the room vanishes without a word.
+func (a *Adapter) onOther(ctx context.Context, evt *event.Event) error {
+	if a.ours(evt.Sender) || ignoredTypes[evt.Type.Type] || evt.StateKey != nil {
+		return nil
+	}
+	conv, err := a.conversation(ctx, evt.RoomID)
+	if err != nil || conv == "" {
+		return err
+	}
+	if ok, err := a.isOperator(ctx, evt.RoomID, evt.Sender); err != nil || !ok {
+		if err == nil && evt.Type.Type == event.EventSticker.Type {
+			return a.refuseNonOperator(ctx, a.input(ctx, conv, evt), "")
+		}
+		if err == nil {
+			a.log.Debug("matrix event of a non-operator not relayed", "conversation", conv, "sender", evt.Sender, "type", evt.Type.Type)
+		}
+		return err
+	}
+	what := otherNames[evt.Type.Type]
+	if what == "" {
+		what = fmt.Sprintf("an event of type %q", evt.Type.Type)
+	}
+	// Answers go under the related message (a reaction cannot root a
+	// thread), or stand alone.
+	var rel struct {
+		RelatesTo *event.RelatesTo `json:"m.relates_to"`
+	}
+	_ = json.Unmarshal(evt.Content.VeryRaw, &rel)
+	root := id.EventID("")
+	if rel.RelatesTo != nil {
+		root = rel.RelatesTo.EventID
+		if p := rel.RelatesTo.GetThreadParent(); p != "" {
+			root = p
+		}
+	}
+	if rel.RelatesTo != nil || evt.Type.Type == "m.sticker" {
+		a.rememberThread(evt.ID, root)
+	}
+	return a.notice(ctx, a.input(ctx, conv, evt), notRelayed(what))
+}
+
+// notRelayed is the notice about something an operator sent that is not
+// carried to the visitor.
+func notRelayed(what string) string {
+	return "Not sent to the visitor: " + what + ". chatbridge relays text, /me actions, files, edits and deletions."
+}
+
+// notice shows text to the operator who caused the event in, once (a
+// repeated event shows nothing again).
+func (a *Adapter) notice(ctx context.Context, in bridge.OperatorInput, text string) error {
+	err := a.engine.Notice(ctx, in, text)
+	switch {
+	case err == nil:
+		return nil
+	case permanent(err):
+		a.log.Warn("matrix notice not shown", "conversation", in.ConversationID, "event", in.EventID, "err", err)
+		return nil
+	}
+	return fmt.Errorf("notice about %s: %w", in.EventID, err)
+}
+
+// handle hands an operator event to the engine.
+func (a *Adapter) handle(ctx context.Context, in bridge.OperatorInput) error {
+	err := a.engine.HandleOperator(ctx, in)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, bridge.ErrInvalid):
 		// Refused (too long, …): the operator must not believe the visitor
 		// saw it.
-		if err := a.engine.Whisper(ctx, conv, op, "Not sent to the visitor: "+invalidReason(err), string(evt.ID)); err != nil {
-			return fmt.Errorf("tell operator about message %s: %w", evt.ID, err)
+		if err := a.engine.Whisper(ctx, in.ConversationID, in.Operator, "Not sent to the visitor: "+invalidReason(err), in.EventID); err != nil {
+			return fmt.Errorf("tell operator about message %s: %w", in.EventID, err)
 		}
 		return nil
 	case permanent(err):
-		a.log.Warn("matrix message not handled", "conversation", conv, "event", evt.ID, "err", err)
+		a.log.Warn("matrix message not handled", "conversation", in.ConversationID, "event", in.EventID, "err", err)
 		return nil
 	}
-	return fmt.Errorf("handle operator message %s: %w", evt.ID, err)
+	return fmt.Errorf("handle operator message %s: %w", in.EventID, err)
 }
 
 // invalidReason is what an error wrapping bridge.ErrInvalid says after
@@ -245,7 +425,8 @@ func (a *Adapter) rememberThread(evt, root id.EventID) {
 	a.threads[evt] = root
 }
 
-// threadRoot is the root of the thread an answer to evt belongs in.
+// threadRoot is the root of the thread an answer to evt belongs in ("":
+// no thread).
 func (a *Adapter) threadRoot(evt id.EventID) id.EventID {
 	a.mu.Lock()
 	defer a.mu.Unlock()

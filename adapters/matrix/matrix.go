@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 )
 
@@ -38,13 +39,24 @@ type Adapter struct {
 	log    *slog.Logger
 
 	mu        sync.Mutex
-	names     map[id.RoomID]map[id.UserID]string // display names by room
-	encrypted map[id.RoomID]bool                 // checked rooms: true if encrypted
-	threads   map[id.EventID]id.EventID          // operator event → its thread root
-	typingAt  map[string]time.Time               // conversation → last visitor typing sent
-	syncErr   error                              // last sync/transaction failure, nil after a success
-	syncOK    uint64                             // handled sync responses or transactions
-	ghosts    map[id.UserID]*ghost               // appservice mode: visitors' ghost users
+	names     map[id.RoomID]map[id.UserID]string           // display names by room
+	encrypted map[id.RoomID]bool                           // checked rooms: true if encrypted
+	threads   map[id.EventID]id.EventID                    // operator event → its thread root
+	typingAt  map[string]time.Time                         // conversation → last visitor typing sent
+	syncErr   error                                        // last sync/transaction failure, nil after a success
+	syncOK    uint64                                       // handled sync responses or transactions
+	ghosts    map[id.UserID]*ghost                         // appservice mode: visitors' ghost users
+	levels    map[id.RoomID]*event.PowerLevelsEventContent // rooms' power levels, when operator_power_level is set
+	mediaAuth *bool                                        // the homeserver serves authenticated media (nil: not asked yet)
+
+	// What is known about outbox entries' sends (see resend.go).
+	started time.Time               // when the adapter was made: older entries may have been sent by a process before
+	notSent map[uint64]struct{}     // entries certainly not in their room
+	triedAt map[uint64]time.Time    // entries whose last attempt's outcome is unknown
+	scans   map[id.RoomID]*roomScan // the last look through each room for earlier sends
+
+	timelineLimit int // events per room in one sync (timelineLimit; tests lower it)
+	maxBackfill   int // events fetched to fill one room's gap (maxBackfill; tests lower it)
 
 	txnMu sync.Mutex // one transaction at a time
 
@@ -79,6 +91,7 @@ type Engine interface {
 	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
 	SaveAdapter(ctx context.Context, adapter string, ch bridge.AdapterChange) error
 	Once(ctx context.Context, key string, ttl time.Duration, fn func(context.Context) error) error
+	Notice(ctx context.Context, in bridge.OperatorInput, text string) error
 }
 
 var _ Engine = (*bridge.Engine)(nil)
@@ -99,6 +112,9 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 	if cfg.RoomName == "" {
 		cfg.RoomName = DefaultRoomName
 	}
+	if cfg.MaxFileBytes == 0 {
+		cfg.MaxFileBytes = DefaultMaxFileBytes
+	}
 	token := cfg.AccessToken
 	if cfg.appservice() {
 		token = cfg.ASToken
@@ -114,14 +130,21 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 	a := &Adapter{
 		cfg: cfg, as: cfg.appservice(), bot: cfg.botID(), ops: cfg.operators(),
 		engine: engine, client: client,
-		log:       log.With("adapter", adapterName),
-		names:     map[id.RoomID]map[id.UserID]string{},
-		encrypted: map[id.RoomID]bool{},
-		threads:   map[id.EventID]id.EventID{},
-		typingAt:  map[string]time.Time{},
-		ghosts:    map[id.UserID]*ghost{},
-		now:       time.Now,
-		whoamiSem: make(chan struct{}, 1),
+		log:           log.With("adapter", adapterName),
+		names:         map[id.RoomID]map[id.UserID]string{},
+		encrypted:     map[id.RoomID]bool{},
+		threads:       map[id.EventID]id.EventID{},
+		typingAt:      map[string]time.Time{},
+		ghosts:        map[id.UserID]*ghost{},
+		levels:        map[id.RoomID]*event.PowerLevelsEventContent{},
+		started:       time.Now(),
+		notSent:       map[uint64]struct{}{},
+		triedAt:       map[uint64]time.Time{},
+		scans:         map[id.RoomID]*roomScan{},
+		timelineLimit: timelineLimit,
+		maxBackfill:   maxBackfill,
+		now:           time.Now,
+		whoamiSem:     make(chan struct{}, 1),
 	}
 	client.Store = &syncStore{a: a}
 	return a, nil
@@ -130,11 +153,11 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 // Name is the outbox destination name, "matrix".
 func (a *Adapter) Name() string { return adapterName }
 
-// Wants reports the outbox kinds shown in rooms: conversation lifecycle and
-// messages.
+// Wants reports the outbox kinds shown in rooms: conversation lifecycle,
+// messages, and edits and deletions of messages made on other platforms.
 func (a *Adapter) Wants(k bridge.OutboxKind) bool {
 	switch k {
-	case bridge.KindOpened, bridge.KindMessage, bridge.KindWaiting, bridge.KindClosed:
+	case bridge.KindOpened, bridge.KindMessage, bridge.KindWaiting, bridge.KindClosed, bridge.KindEdited, bridge.KindDeleted:
 		return true
 	}
 	return false

@@ -20,63 +20,164 @@ import (
 const maxRetryAfter = time.Hour
 
 // Deliver shows an outbox entry in the conversation's room, creating the
-// room (with the context card) first when the conversation has none. Every
-// event is sent with a transaction id derived from the entry, so that a
-// repeated delivery does not repeat the message.
+// room (with the context card) first when the conversation has none. A
+// repeated delivery does not repeat the message: every event is sent with
+// a transaction id derived from the entry and names the entry in its
+// content, and an entry whose earlier attempt may have succeeded is first
+// looked for in the room (see resend.go).
 func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
-	if d.Entry.Kind == bridge.KindMessage && (d.Message == nil || !a.WantsMessage(*d.Message)) {
-		return bridge.Receipt{}, nil
+	switch d.Entry.Kind {
+	case bridge.KindMessage, bridge.KindEdited, bridge.KindDeleted:
+		if d.Message == nil || !a.WantsMessage(*d.Message) {
+			return bridge.Receipt{}, nil
+		}
 	}
-	room, step, err := a.roomAndWelcome(ctx, d.Conversation.ID)
-	if err != nil {
+	if !a.uncertain(d.Entry) {
+		a.setNotSent(d.Entry.ID) // until an attempt may have sent it
+	}
+	if err := a.deliver(ctx, d); err != nil {
 		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
 	}
+	a.delivered(d.Entry.ID)
+	return bridge.Receipt{}, nil
+}
+
+func (a *Adapter) deliver(ctx context.Context, d bridge.Delivery) error {
+	room, step, err := a.roomAndWelcome(ctx, d.Conversation.ID)
+	if err != nil {
+		return err
+	}
+	kind := d.Entry.Kind
 	switch {
-	case room == "" && d.Entry.Kind == bridge.KindClosed:
-		return bridge.Receipt{}, nil // never shown in Matrix: nothing to end
-	case d.Entry.Kind == bridge.KindClosed:
+	case room == "" && (kind == bridge.KindClosed || kind == bridge.KindEdited || kind == bridge.KindDeleted):
+		return nil // never shown in Matrix: nothing to end or change
+	case kind == bridge.KindClosed:
 		defer a.forgetRoom(room)
 	case room == "":
 		if room, err = a.openRoom(ctx, d); err != nil {
-			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+			return err
 		}
-	case step == welcomeInvite || step == welcomeCard || step == "" && d.Entry.Kind == bridge.KindOpened:
+	case step == welcomeInvite || step == welcomeCard || step == "" && kind == bridge.KindOpened:
 		// A retry after the room was recorded: the invitations or the
 		// card are missing. (No step recorded: a room of an older
 		// version, resumed as before on its KindOpened entry.)
 		if err := a.welcome(ctx, room, d, step); err != nil {
-			return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+			return err
 		}
 	}
 	if err := a.checkEncryption(ctx, room); err != nil {
-		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+		return err
 	}
 	var c content
-	switch d.Entry.Kind {
-	case bridge.KindOpened:
-		return bridge.Receipt{}, nil // the card is sent
+	switch kind {
 	case bridge.KindMessage:
-		if a.as && d.Message.From == bridge.FromVisitor {
-			if err := a.ghostSay(ctx, room, d); err != nil {
-				return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
-			}
-			return bridge.Receipt{}, nil
-		}
-		var ok bool
-		if c, ok = messageContent(*d.Message); !ok {
-			return bridge.Receipt{}, nil
-		}
+		return a.deliverMessage(ctx, room, d)
+	case bridge.KindEdited:
+		return a.deliverEdit(ctx, room, d)
+	case bridge.KindDeleted:
+		return a.deliverDeletion(ctx, room, d)
 	case bridge.KindWaiting:
 		c = mentionContent(a.ops, []string{"Waiting for an operator again: " + defang(d.Visitor.DisplayName()) + " has nobody following this chat."})
 	case bridge.KindClosed:
 		c = textContent("m.notice", "The chat has ended.", "", nil)
 	default:
-		return bridge.Receipt{}, nil
+		return nil // KindOpened: the card is sent
 	}
-	if err := a.send(ctx, room, c, d.Entry.EventID()); err != nil {
-		return bridge.Receipt{}, fmt.Errorf("matrix deliver: %w", err)
+	_, err = a.sendOnce(ctx, a.client, room, event.EventMessage, c, d.Entry, d.Entry.EventID())
+	return err
+}
+
+// deliverMessage shows a message in room: a visitor's (appservice mode:
+// sent by the visitor's ghost), or a reply, note or system line from
+// another platform; a file is uploaded and shown natively. The event is
+// recorded for later edits and deletions, and a message recorded as shown
+// is not shown again.
+func (a *Adapter) deliverMessage(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
+	m := *d.Message
+	if shown, err := a.sentEvent(ctx, m.ConversationID, m.Seq); err != nil || shown != "" {
+		return err
 	}
-	return bridge.Receipt{}, nil
+	cli := a.client
+	ghost := a.as && m.From == bridge.FromVisitor
+	var c content
+	if ghost {
+		g, err := a.ensureGhost(ctx, room, d.Visitor)
+		if err != nil {
+			return err
+		}
+		cli = g.client
+		c = textContent("m.text", defang(m.Text), "", nil)
+	} else {
+		var ok bool
+		if c, ok = messageContent(m); !ok {
+			return nil
+		}
+	}
+	if m.File != nil {
+		var err error
+		if c, err = a.fileContent(ctx, m, ghost); err != nil {
+			return err
+		}
+	}
+	evID, err := a.sendOnce(ctx, cli, room, event.EventMessage, c, d.Entry, d.Entry.EventID())
+	if err != nil {
+		return err
+	}
+	return a.recordSent(ctx, m.ConversationID, m.Seq, evID)
+}
+
+// deliverEdit shows an edit made on another platform: an m.replace of the
+// event that showed the message, or, when none is recorded (a message
+// shown by an older version), a notice with the new text.
+func (a *Adapter) deliverEdit(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
+	m := *d.Message
+	orig, err := a.sentEvent(ctx, m.ConversationID, m.Seq)
+	if err != nil {
+		return err
+	}
+	var c content
+	switch {
+	case m.Deleted:
+		return nil // the deletion follows
+	case orig == "":
+		label := defang(operatorLabel(m))
+		c = textContent("m.notice", label+" edited an earlier message: "+defang(m.Text), "", nil)
+	default:
+		nc, ok := messageContent(m)
+		if !ok {
+			return nil
+		}
+		if m.File != nil {
+			if nc, err = a.fileContent(ctx, m, false); err != nil {
+				return err
+			}
+		}
+		c = editContent(nc, orig)
+	}
+	_, err = a.sendOnce(ctx, a.client, room, event.EventMessage, c, d.Entry, d.Entry.EventID())
+	return err
+}
+
+// deliverDeletion redacts the event that showed a message deleted on
+// another platform, or, when none is recorded, says so in a notice.
+// Redacting twice (a repeated delivery) changes nothing.
+func (a *Adapter) deliverDeletion(ctx context.Context, room id.RoomID, d bridge.Delivery) error {
+	m := *d.Message
+	orig, err := a.sentEvent(ctx, m.ConversationID, m.Seq)
+	if err != nil {
+		return err
+	}
+	label := defang(operatorLabel(m))
+	if orig == "" {
+		c := textContent("m.notice", label+" deleted an earlier message.", "", nil)
+		_, err := a.sendOnce(ctx, a.client, room, event.EventMessage, c, d.Entry, d.Entry.EventID())
+		return err
+	}
+	_, err = a.client.RedactEvent(ctx, room, orig, mautrix.ReqRedact{Reason: "deleted by " + label, TxnID: d.Entry.EventID()})
+	if err != nil {
+		return fmt.Errorf("redact %s in %s: %w", orig, room, a.wrap(err))
+	}
+	return nil
 }
 
 // Steps of a room's welcome, recorded in the store (namespace "matrix",
@@ -177,6 +278,18 @@ func (a *Adapter) welcome(ctx context.Context, room id.RoomID, d bridge.Delivery
 		}
 	}
 	card := mentionContent(a.ops, cardLines(d.Visitor))
+	card[fieldEntry] = cardKey(conv)
+	if step == welcomeCard {
+		// An earlier attempt may have posted the card: look first (the
+		// homeserver may have forgotten the transaction id).
+		scan, err := a.scan(ctx, room, time.Time{})
+		if err != nil {
+			return err
+		}
+		if _, found := scan.sent[cardKey(conv)]; found {
+			return a.putWelcome(ctx, conv, welcomeDone)
+		}
+	}
 	if err := a.send(ctx, room, card, "cb-matrix-card-"+conv); err != nil {
 		return err
 	}
@@ -254,6 +367,8 @@ func (a *Adapter) forgetRoom(room id.RoomID) {
 	a.mu.Lock()
 	delete(a.encrypted, room)
 	delete(a.names, room)
+	delete(a.levels, room)
+	delete(a.scans, room)
 	a.mu.Unlock()
 }
 

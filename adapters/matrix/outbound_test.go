@@ -19,7 +19,7 @@ func delivery(id uint64, k bridge.OutboxKind, c bridge.Conversation, v bridge.Vi
 		Conversation: c, Visitor: v,
 	}
 	if k == bridge.KindMessage {
-		d.Message = &bridge.Message{ConversationID: c.ID, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: v.DisplayName(), Text: text}
+		d.Message = &bridge.Message{ConversationID: c.ID, Seq: id, From: bridge.FromVisitor, Visibility: bridge.VisibilityPublic, Author: v.DisplayName(), Text: text}
 	}
 	return d
 }

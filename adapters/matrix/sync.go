@@ -75,7 +75,7 @@ const timelineLimit = 200
 func newSyncer(a *Adapter) *syncer {
 	s := &syncer{DefaultSyncer: mautrix.NewDefaultSyncer(), a: a}
 	s.FilterJSON = &mautrix.Filter{
-		Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: timelineLimit}},
+		Room: &mautrix.RoomFilter{Timeline: &mautrix.FilterPart{Limit: a.timelineLimit}},
 	}
 	// A first start (no token) does not replay history: old commands must
 	// not run again. mautrix's DontProcessOldEvents also skips rooms whose
@@ -83,9 +83,19 @@ func newSyncer(a *Adapter) *syncer {
 	// messages of a room the bot just created; the bot never joins rooms
 	// by invitation, so only the first-sync rule is needed.
 	s.OnSync(func(_ context.Context, _ *mautrix.RespSync, since string) bool { return since != "" })
+	known := map[string]bool{}
 	for _, h := range a.eventHandlers() {
 		s.OnEventType(h.typ, s.handle(h.fn))
+		known[h.typ.Type] = true
 	}
+	// Every other message event in a room's timeline gets a word to the
+	// operator who sent it (onOther).
+	other := s.handle(a.onOther)
+	s.OnEvent(func(ctx context.Context, evt *event.Event) {
+		if evt.Type.Class == event.MessageEventType && evt.Mautrix.EventSource&event.SourceTimeline != 0 && !known[evt.Type.Type] {
+			other(ctx, evt)
+		}
+	})
 	return s
 }
 
@@ -101,6 +111,8 @@ type eventHandler struct {
 func (a *Adapter) eventHandlers() []eventHandler {
 	return []eventHandler{
 		{event.EventMessage, a.onMessage},
+		{event.EventRedaction, a.onRedaction},
+		{event.StatePowerLevels, a.onPowerLevels},
 		{event.EventEncrypted, a.onEncrypted},
 		{event.StateEncryption, a.onEncryption},
 		{event.StateMember, a.onMember},
@@ -119,23 +131,35 @@ func (s *syncer) handle(fn func(context.Context, *event.Event) error) mautrix.Ev
 	}
 }
 
-// ProcessResponse handles resp and then saves its next_batch token. When a
-// handler failed, the token is not saved and the error stops the sync: Run
-// syncs again from the saved token, and the engine drops the events it
-// already handled (by event id).
+// ProcessResponse handles resp and then saves its next_batch token. A
+// room whose timeline the sync limited first gets the events it left out
+// (backfill.go), handled in order before the sync's own. When a handler
+// failed, the token is not saved and the error stops the sync: Run syncs
+// again from the saved token, and the engine drops the events it already
+// handled (by event id).
 func (s *syncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	s.failed = nil
+	var gaps []gap
+	if since != "" { // a first start skips the history anyway
+		var err error
+		if gaps, err = s.a.fillGaps(ctx, resp); err != nil {
+			return fmt.Errorf("fill matrix timeline gaps: %w", err)
+		}
+	}
 	if err := s.DefaultSyncer.ProcessResponse(ctx, resp, since); err != nil {
 		return err
 	}
 	if s.failed != nil {
 		return fmt.Errorf("handle matrix events: %w", s.failed)
 	}
-	err := s.a.engine.SaveAdapter(ctx, stateNamespace, bridge.AdapterChange{
-		State: map[string][]byte{nextBatchKey(s.a.bot): []byte(resp.NextBatch)},
-	})
+	state := s.a.handledState(resp)
+	state[nextBatchKey(s.a.bot)] = []byte(resp.NextBatch)
+	err := s.a.engine.SaveAdapter(ctx, stateNamespace, bridge.AdapterChange{State: state})
 	if err != nil {
 		return fmt.Errorf("save matrix sync token: %w", err)
+	}
+	for _, g := range gaps {
+		s.a.reportGap(ctx, g)
 	}
 	s.a.syncSucceeded()
 	return nil

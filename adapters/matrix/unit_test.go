@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	fx "github.com/chatbridge/chatbridge/internal/fixture"
@@ -28,13 +29,28 @@ type fakeHS struct {
 	encrypted  map[string]bool // rooms with an m.room.encryption state event
 	sent       []sentEvent     // m.room.message events, in order
 	onCreate   func()          // called when a room is created, before the answer
+	lookups    int             // /messages requests
+	sendPlan   []sendStep      // what the next sends do (then: store and answer 200)
+	versions   []string        // /versions
+	features   map[string]bool // /versions unstable_features
+	media      []byte          // what media downloads return (nil: 404)
+	downloads  []string        // media download paths requested
 	createdIDs []string
+}
+
+// sendStep is what the fake homeserver does with one send: it stores the
+// event or not, and answers with status. Like Dendrite after a restart,
+// it does not de-duplicate transaction ids.
+type sendStep struct {
+	store  bool
+	status int
 }
 
 // sentEvent is an m.room.message the fake homeserver received.
 type sentEvent struct {
 	room, txn string
 	content   map[string]any
+	at        time.Time
 }
 
 func newFakeHS(t *testing.T) *fakeHS {
@@ -46,14 +62,28 @@ func newFakeHS(t *testing.T) *fakeHS {
 }
 
 func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch p := r.URL.Path; {
+	case p == "/_matrix/client/versions":
+		writeJSON(w, http.StatusOK, map[string]any{"versions": f.versions, "unstable_features": f.features})
+		return
+	case strings.HasPrefix(p, "/_matrix/client/v1/media/download/") || strings.HasPrefix(p, "/_matrix/media/v3/download/"):
+		f.downloads = append(f.downloads, p)
+		if f.media == nil {
+			matrixError(w, http.StatusNotFound, "M_NOT_FOUND")
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = w.Write(f.media)
+		return
+	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/_matrix/client/v3/")
 	if !ok {
 		matrixError(w, http.StatusNotFound, "M_UNRECOGNIZED")
 		return
 	}
 	parts := strings.Split(path, "/")
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	switch {
 	case path == "account/whoami":
 		f.whoami++
@@ -85,10 +115,33 @@ func (f *fakeHS) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"algorithm": "m.megolm.v1.aes-sha2"})
+	case len(parts) == 3 && parts[0] == "rooms" && parts[2] == "messages":
+		// Newest first, all in one page; the room's start is reached.
+		chunk := []map[string]any{}
+		for i := len(f.sent) - 1; i >= 0; i-- {
+			if e := f.sent[i]; e.room == parts[1] {
+				chunk = append(chunk, map[string]any{
+					"event_id": "$e" + uitoa(i+1), "sender": "@bot:x", "type": "m.room.message",
+					"room_id": e.room, "origin_server_ts": e.at.UnixMilli(), "content": e.content,
+				})
+			}
+		}
+		f.lookups++
+		writeJSON(w, http.StatusOK, map[string]any{"chunk": chunk, "start": "s0"})
 	case len(parts) == 5 && parts[0] == "rooms" && parts[2] == "send" && parts[3] == "m.room.message":
 		var c map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&c)
-		f.sent = append(f.sent, sentEvent{room: parts[1], txn: parts[4], content: c})
+		step := sendStep{store: true, status: http.StatusOK}
+		if len(f.sendPlan) > 0 {
+			step, f.sendPlan = f.sendPlan[0], f.sendPlan[1:]
+		}
+		if step.store {
+			f.sent = append(f.sent, sentEvent{room: parts[1], txn: parts[4], content: c, at: time.Now()})
+		}
+		if step.status != http.StatusOK {
+			matrixError(w, step.status, "M_UNKNOWN")
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"event_id": "$e" + uitoa(len(f.sent))})
 	default:
 		matrixError(w, http.StatusNotFound, "M_NOT_FOUND")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/internal/fakeslack"
 )
 
 const hostile = "<!channel> <@U123> <http://evil|click> & more"
@@ -20,7 +21,7 @@ func TestVisitorMessageOpensThread(t *testing.T) {
 	m := f.say(v, "c1", hostile)
 	root := f.threadRoot(m.ConversationID)
 
-	posts, _ := f.fake.snapshot()
+	posts, _ := f.snapshot()
 	card := posts[0]
 	if card.TS != root || card.ThreadTS != "" {
 		t.Fatalf("first post is not the thread root: %+v", card)
@@ -50,8 +51,8 @@ func TestVisitorMessageOpensThread(t *testing.T) {
 
 // With chat:write.customize the visitor is shown under their own name.
 func TestVisitorNameWithCustomize(t *testing.T) {
-	f := newFixture(t, ModeSocket, func(fs *fakeSlack, _ *Config) {
-		fs.scopes += ",chat:write.customize"
+	f := newFixture(t, ModeSocket, func(fs *fakeslack.Server, _ *Config) {
+		fs.SetScopes(fakeslack.DefaultScopes + ",chat:write.customize")
 	})
 	v := f.visitor("Vera")
 	m := f.say(v, "c1", "hello <b>")
@@ -87,14 +88,14 @@ func TestOperatorReplyReachesVisitor(t *testing.T) {
 	}
 
 	// Slack retries the same event (same event_id, new envelope).
-	f.operatorSays("UALICE", root, "second", "Ev-dup")
-	f.operatorSays("UALICE", root, "second", "Ev-dup")
+	_, dup := f.operatorSays("UALICE", root, "second", "Ev-dup")
+	f.waitAck(f.fake.Redeliver(dup))
 	// The bot's own message, another bot, a top-level message, a foreign thread.
 	f.operatorSays(fakeBotUser, root, "from the bridge itself", "")
-	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "bot_id": "BOTHER", "text": "other bot", "ts": "1700000001.000001", "thread_ts": root}, "")
-	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "top level", "ts": "1700000001.000002"}, "")
-	f.fake.inject(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "foreign thread", "ts": "1700000001.000003", "thread_ts": "1600000000.000001"}, "")
-	f.fake.inject(map[string]any{"type": "message", "subtype": "channel_join", "channel": testChannel, "user": "UALICE", "text": "joined", "ts": "1700000001.000004", "thread_ts": root}, "")
+	f.fake.InjectID(map[string]any{"type": "message", "channel": testChannel, "bot_id": "BOTHER", "text": "other bot", "ts": "1700000001.000001", "thread_ts": root}, "")
+	f.fake.InjectID(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "top level", "ts": "1700000001.000002"}, "")
+	f.fake.InjectID(map[string]any{"type": "message", "channel": testChannel, "user": "UALICE", "text": "foreign thread", "ts": "1700000001.000003", "thread_ts": "1600000000.000001"}, "")
+	f.fake.InjectID(map[string]any{"type": "message", "subtype": "channel_join", "channel": testChannel, "user": "UALICE", "text": "joined", "ts": "1700000001.000004", "thread_ts": root}, "")
 	// Events are handled in order: once the marker is relayed, all were.
 	f.operatorSays("UALICE", root, "marker", "Ev-marker")
 	f.waitPublic(v, "marker", func(m bridge.Message) bool { return m.Text == "marker" })
@@ -122,12 +123,13 @@ func TestOperatorReplyReachesVisitor(t *testing.T) {
 
 // !help is answered ephemerally in the thread and nothing reaches the
 // visitor; a note stays with the operators; an operator outside the channel
-// gets whispers by direct message; an edit gets a private reminder.
+// gets whispers by direct message; editing the command into a reply sends
+// nothing either, and the operator is told.
 func TestCommandsAndNotesStayWithOperators(t *testing.T) {
-	f := newFixture(t, ModeSocket, func(fs *fakeSlack, _ *Config) {
-		fs.notMember["UCAROL"] = true
+	f := newFixture(t, ModeSocket, func(fs *fakeslack.Server, _ *Config) {
+		fs.SetNotInChannel("UCAROL")
 	})
-	f.fake.setUser("UCAROL", "Carol")
+	f.fake.SetUser("UCAROL", "Carol")
 	v := f.visitor("Vera")
 	m := f.say(v, "c1", "hello")
 	conv := m.ConversationID
@@ -135,10 +137,10 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 	f.waitPosts(root, 1)
 	before := len(f.public(v))
 
-	f.operatorSays("UALICE", root, "!help", "Ev-help")
+	helpTS, _ := f.operatorSays("UALICE", root, "!help", "Ev-help")
 	var eph fakePost
 	f.waitFor("ephemeral help", func() bool {
-		_, ephs := f.fake.snapshot()
+		_, ephs := f.snapshot()
 		if len(ephs) > 0 {
 			eph = ephs[0]
 		}
@@ -160,7 +162,7 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 
 	f.operatorSays("UCAROL", root, "<@"+fakeBotUser+"> help", "Ev-carol")
 	f.waitFor("direct message to Carol", func() bool {
-		posts, _ := f.fake.snapshot()
+		posts, _ := f.snapshot()
 		for _, p := range posts {
 			if p.Channel == "DUCAROL" && strings.Contains(p.Text, "this chat") {
 				return true
@@ -169,14 +171,13 @@ func TestCommandsAndNotesStayWithOperators(t *testing.T) {
 		return false
 	})
 
-	f.fake.inject(map[string]any{"type": "message", "subtype": "message_changed", "channel": testChannel, "ts": "1700000002.000001",
-		"message":          map[string]any{"type": "message", "user": "UALICE", "text": "new text", "ts": "1700000001.500000", "thread_ts": root, "edited": map[string]any{"user": "UALICE", "ts": "1700000002.000001"}},
-		"previous_message": map[string]any{"type": "message", "user": "UALICE", "text": "old text", "ts": "1700000001.500000", "thread_ts": root},
-	}, "Ev-edit")
-	f.waitFor("edit reminder", func() bool {
-		_, ephs := f.fake.snapshot()
+	// Editing the command into a reply does not make it one: the visitor
+	// never saw the command.
+	f.fake.Edit(testChannel, helpTS, "thanks for waiting")
+	f.waitFor("edit notice", func() bool {
+		_, ephs := f.snapshot()
 		for _, e := range ephs {
-			if strings.Contains(e.Text, "Edits are not sent") {
+			if e.User == "UALICE" && strings.Contains(e.Text, "never saw the message you edited") {
 				return true
 			}
 		}
@@ -202,17 +203,15 @@ func TestRateLimitHonoured(t *testing.T) {
 	root := f.threadRoot(m.ConversationID)
 	f.waitPosts(root, 1)
 
-	lookups := f.fake.callCount("conversations.replies")
-	f.fake.failNext(fakeFailure{status: 429, retryAfter: "1"})
+	lookups := f.fake.Calls("conversations.replies")
+	f.fake.FailNext(fakeslack.Failure{Status: 429, RetryAfter: "1"})
 	f.say(v, "c2", "second")
 	f.waitPosts(root, 2)
 	// A 429 stored nothing: the retry posts without looking first.
-	if n := f.fake.callCount("conversations.replies") - lookups; n != 0 {
+	if n := f.fake.Calls("conversations.replies") - lookups; n != 0 {
 		t.Errorf("%d conversations.replies calls after a 429, want 0", n)
 	}
-	f.fake.mu.Lock()
-	times := append([]time.Time(nil), f.fake.postTimes...)
-	f.fake.mu.Unlock()
+	times := f.fake.PostTimes()
 	if n := len(times); n < 2 || times[n-1].Sub(times[n-2]) < 900*time.Millisecond {
 		t.Errorf("retry %v after the 429, want at least Retry-After (1s)", times[len(times)-1].Sub(times[len(times)-2]))
 	}
@@ -222,12 +221,12 @@ func TestRateLimitHonoured(t *testing.T) {
 // retry finds it by its metadata. The same holds for the thread root.
 func TestPostNotDuplicatedAfter5xx(t *testing.T) {
 	f := newFixture(t, ModeSocket, nil)
-	f.fake.failNext(fakeFailure{status: 500, store: true}, fakeFailure{status: 503, store: true})
+	f.fake.FailNext(fakeslack.Failure{Status: 500, Lost: true}, fakeslack.Failure{Status: 503, Lost: true})
 	v := f.visitor("Vera")
 	m := f.say(v, "c1", "only once please")
 	f.waitFor("outbox drained", f.outboxEmpty)
 
-	posts, _ := f.fake.snapshot()
+	posts, _ := f.snapshot()
 	roots, copies := 0, 0
 	for _, p := range posts {
 		if p.ThreadTS == "" {
@@ -240,8 +239,8 @@ func TestPostNotDuplicatedAfter5xx(t *testing.T) {
 	if roots != 1 || copies != 1 {
 		t.Errorf("%d roots and %d copies of the message, want 1 and 1: %+v", roots, copies, posts)
 	}
-	if f.fake.callCount("conversations.history") == 0 || f.fake.callCount("conversations.replies") == 0 {
-		t.Errorf("no lookup before the retries: history %d, replies %d", f.fake.callCount("conversations.history"), f.fake.callCount("conversations.replies"))
+	if f.fake.Calls("conversations.history") == 0 || f.fake.Calls("conversations.replies") == 0 {
+		t.Errorf("no lookup before the retries: history %d, replies %d", f.fake.Calls("conversations.history"), f.fake.Calls("conversations.replies"))
 	}
 	if root := f.threadRoot(m.ConversationID); len(f.postsIn(root)) != 1 {
 		t.Errorf("thread has %d posts, want 1", len(f.postsIn(root)))
@@ -254,7 +253,7 @@ func TestPostNotDuplicatedAfter5xx(t *testing.T) {
 func TestHealthPausesOnPlatformErrors(t *testing.T) {
 	f := newFixture(t, ModeSocket, nil)
 	f.waitFor("healthy", func() bool { return f.a.Health(f.ctx) == nil })
-	f.fake.failNext(fakeFailure{slackErr: "not_in_channel"}, fakeFailure{slackErr: "not_in_channel"})
+	f.fake.FailNext(fakeslack.Failure{Error: "not_in_channel"}, fakeslack.Failure{Error: "not_in_channel"})
 	v := f.visitor("Vera")
 	f.say(v, "c1", "anyone?")
 	f.waitFor("unhealthy", func() bool {
@@ -267,7 +266,7 @@ func TestHealthPausesOnPlatformErrors(t *testing.T) {
 	}
 	// Refusals (ok:false, the pause gate) stored nothing: no try looked for
 	// an earlier post.
-	if h, r := f.fake.callCount("conversations.history"), f.fake.callCount("conversations.replies"); h != 0 || r != 0 {
+	if h, r := f.fake.Calls("conversations.history"), f.fake.Calls("conversations.replies"); h != 0 || r != 0 {
 		t.Errorf("lookups after certain failures: history %d, replies %d, want 0 and 0", h, r)
 	}
 }
@@ -295,9 +294,8 @@ func TestClosedAndWaiting(t *testing.T) {
 		t.Errorf("closed post = %+v", posts[2])
 	}
 	f.waitFor("reaction", func() bool {
-		f.fake.mu.Lock()
-		defer f.fake.mu.Unlock()
-		return len(f.fake.reactions) == 1 && f.fake.reactions[0] == "white_check_mark@"+root
+		r := f.fake.Reactions()
+		return len(r) == 1 && r[0] == "white_check_mark@"+root
 	})
 }
 
@@ -342,18 +340,8 @@ func TestSocketModeReconnects(t *testing.T) {
 	v := f.visitor("Vera")
 	m := f.say(v, "c1", "hello")
 	root := f.threadRoot(m.ConversationID)
-	f.fake.mu.Lock()
-	select {
-	case f.fake.events <- []byte(`{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"fake"}}`):
-	default:
-		t.Fatal("event queue full")
-	}
-	f.fake.mu.Unlock()
-	f.waitFor("second connection", func() bool {
-		f.fake.mu.Lock()
-		defer f.fake.mu.Unlock()
-		return f.fake.conns >= 2
-	})
+	f.fake.SendRaw([]byte(`{"type":"disconnect","reason":"refresh_requested","debug_info":{"host":"fake"}}`))
+	f.waitFor("second connection", func() bool { return f.fake.Connections() >= 2 })
 	f.operatorSays("UALICE", root, "after the reconnect", "Ev-after")
 	f.waitPublic(v, "reply after reconnect", func(m bridge.Message) bool { return m.Text == "after the reconnect" })
 	if err := f.a.Health(f.ctx); err != nil {
@@ -363,7 +351,7 @@ func TestSocketModeReconnects(t *testing.T) {
 
 // A wrong app token shows in Health while the bot token works.
 func TestSocketModeBadAppToken(t *testing.T) {
-	f := newFixture(t, ModeHTTP, func(_ *fakeSlack, c *Config) { c.AppToken = "xapp-wrong" })
+	f := newFixture(t, ModeHTTP, func(_ *fakeslack.Server, c *Config) { c.AppToken = "xapp-wrong" })
 	// Run the socket loop by hand: the fixture runs in HTTP mode, so that it
 	// does not wait for a connection.
 	ctx, cancel := context.WithCancel(f.ctx)
@@ -373,27 +361,6 @@ func TestSocketModeBadAppToken(t *testing.T) {
 	f.waitFor("socket error in health", func() bool {
 		err := f.a.Health(f.ctx)
 		return err != nil && strings.Contains(err.Error(), "socket mode") && strings.Contains(err.Error(), "invalid_auth")
-	})
-}
-
-// An operator's file is not sent; the text is, and the operator is told.
-func TestFileShareTextOnly(t *testing.T) {
-	f := newFixture(t, ModeSocket, nil)
-	v := f.visitor("Vera")
-	m := f.say(v, "c1", "hello")
-	root := f.threadRoot(m.ConversationID)
-	env := f.fake.inject(map[string]any{"type": "message", "subtype": "file_share", "channel": testChannel, "user": "UALICE",
-		"text": "here is the invoice", "ts": "1700000003.000001", "thread_ts": root, "files": []any{map[string]any{"id": "F1"}}}, "Ev-file")
-	f.waitFor("ack", func() bool { return f.fake.acked(env) })
-	f.waitPublic(v, "file text", func(m bridge.Message) bool { return m.Text == "here is the invoice" })
-	f.waitFor("file reminder", func() bool {
-		_, ephs := f.fake.snapshot()
-		for _, e := range ephs {
-			if e.User == "UALICE" && strings.Contains(e.Text, "Files are not sent") {
-				return true
-			}
-		}
-		return false
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
 )
 
 // Modes of receiving Slack events.
@@ -57,7 +59,18 @@ type Config struct {
 	// ReconnectMax caps the Socket Mode reconnect backoff (default 5 min).
 	// Wiring and tests only.
 	ReconnectMax time.Duration
+	// Blobs keeps the bytes of files: visitors' files are read from it and
+	// uploaded into the thread, operators' files are stored in it. Without
+	// it no file is relayed, and operators are told. Wiring: the app's
+	// blob store ([files]).
+	Blobs bridge.BlobStore
+	// MaxFileBytes is the largest file an operator may send to a visitor
+	// (files.max_bytes; default 10 MB).
+	MaxFileBytes int64
 }
+
+// DefaultMaxFileBytes is MaxFileBytes unless configured.
+const DefaultMaxFileBytes = 10 << 20
 
 var channelID = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 
@@ -113,6 +126,9 @@ func (c Config) Validate() []error {
 	if c.ReconnectMax < 0 {
 		bad("ReconnectMax", "must not be negative")
 	}
+	if c.MaxFileBytes < 0 {
+		bad("files.max_bytes", "must not be negative")
+	}
 	return errs
 }
 
@@ -134,5 +150,8 @@ func (c *Config) defaults() {
 	}
 	if c.ReconnectMax == 0 {
 		c.ReconnectMax = 5 * time.Minute
+	}
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
 	}
 }

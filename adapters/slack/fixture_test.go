@@ -9,18 +9,27 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/commands"
+	"github.com/chatbridge/chatbridge/internal/fakeslack"
 	fx "github.com/chatbridge/chatbridge/internal/fixture"
 )
 
-const testChannel = "CSUPPORT"
+const (
+	testChannel = fakeslack.DefaultChannel
+	fakeBotUser = fakeslack.BotUserID
+)
+
+// fakePost is what the fake Slack stored.
+type fakePost = fakeslack.Post
 
 // fixture is a real engine on a bolt store with the command router, the
 // Slack adapter, and a fake Slack on loopback.
 type fixture struct {
 	t      *testing.T
 	ctx    context.Context
-	fake   *fakeSlack
+	fake   *fakeslack.Server
+	blobs  bridge.BlobStore
 	engine *bridge.Engine
 	a      *Adapter
 	// cancelAdapter cancels the adapter's Run (not the engine's);
@@ -31,14 +40,19 @@ type fixture struct {
 
 // newFixture starts everything; setup may change the fake and the config
 // before the adapter starts.
-func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fixture {
+func newFixture(t *testing.T, mode string, setup func(*fakeslack.Server, *Config)) *fixture {
 	t.Helper()
-	fake := newFakeSlack(t, testChannel)
-	fake.setUser("UALICE", "Alice Martin")
-	fake.setUser("U123", "Bob Stone")
+	fake := fakeslack.New(t)
+	fake.SetUser("UALICE", "Alice Martin")
+	fake.SetUser("U123", "Bob Stone")
+	blobs, err := blobdir.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{
-		BotToken: "xoxb-test", AppToken: "xapp-test", SigningSecret: "test-signing-secret",
-		Channel: testChannel, Mode: mode, APIURL: fake.apiURL(), ReconnectMax: 100 * time.Millisecond,
+		Blobs:    blobs,
+		BotToken: fakeslack.BotToken, AppToken: fakeslack.AppToken, SigningSecret: "test-signing-secret",
+		Channel: fake.Channel, Mode: mode, APIURL: fake.APIURL, ReconnectMax: 100 * time.Millisecond,
 	}
 	if setup != nil {
 		setup(fake, &cfg)
@@ -84,13 +98,9 @@ func newFixture(t *testing.T, mode string, setup func(*fakeSlack, *Config)) *fix
 			t.Errorf("engine did not stop")
 		}
 	})
-	f := &fixture{t: t, ctx: ctx, fake: fake, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
+	f := &fixture{t: t, ctx: ctx, fake: fake, blobs: blobs, engine: eng, a: a, cancelAdapter: adCancel, waitAdapter: waitAdapter}
 	if mode != ModeHTTP {
-		f.waitFor("socket mode connection", func() bool {
-			fake.mu.Lock()
-			defer fake.mu.Unlock()
-			return fake.conns > 0
-		})
+		f.waitFor("socket mode connection", func() bool { return fake.Connections() > 0 })
 	}
 	return f
 }
@@ -139,12 +149,25 @@ func (f *fixture) threadRoot(conv string) string {
 	return ts
 }
 
-// postsIn returns the fake's posts in a thread (root excluded).
+// snapshot returns the bot's stored posts and its ephemeral messages.
+func (f *fixture) snapshot() (posts, ephemerals []fakePost) {
+	for _, p := range f.fake.Posts() {
+		if p.Ephemeral {
+			ephemerals = append(ephemerals, p)
+		} else {
+			posts = append(posts, p)
+		}
+	}
+	return posts, ephemerals
+}
+
+// postsIn returns the bot's posts in a thread (root excluded), deleted ones
+// left out.
 func (f *fixture) postsIn(root string) []fakePost {
-	posts, _ := f.fake.snapshot()
+	posts, _ := f.snapshot()
 	var out []fakePost
 	for _, p := range posts {
-		if p.ThreadTS == root {
+		if p.ThreadTS == root && !p.Deleted {
 			out = append(out, p)
 		}
 	}
@@ -162,19 +185,20 @@ func (f *fixture) waitPosts(root string, n int) []fakePost {
 	return got
 }
 
-// operatorSays injects an operator's thread message over Socket Mode and
-// waits for its ack. It returns the envelope id.
-func (f *fixture) operatorSays(user, root, text, eventID string) string {
+// operatorSays posts an operator's thread message in the fake (its event
+// goes over Socket Mode) and waits for its ack. It returns the message's ts
+// and the envelope id.
+func (f *fixture) operatorSays(user, root, text, eventID string) (ts, env string) {
 	f.t.Helper()
-	f.fake.mu.Lock()
-	ts := f.fake.nextTS()
-	f.fake.mu.Unlock()
-	env := f.fake.inject(map[string]any{
-		"type": "message", "channel": testChannel, "user": user, "text": text,
-		"ts": ts, "thread_ts": root, "client_msg_id": "cm-" + ts,
-	}, eventID)
-	f.waitFor("ack of "+env, func() bool { return f.fake.acked(env) })
-	return env
+	ts, env = f.fake.SayEvent(fakeslack.UserMessage{Channel: testChannel, ThreadTS: root, User: user, Text: text, EventID: eventID})
+	f.waitAck(env)
+	return ts, env
+}
+
+// waitAck waits until the adapter acknowledged the envelope.
+func (f *fixture) waitAck(env string) {
+	f.t.Helper()
+	f.waitFor("ack of "+env, func() bool { return f.fake.Acked(env) })
 }
 
 // public returns the visitor's view of the conversation.

@@ -167,7 +167,11 @@ func TestRenderVisitorCannotForge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := visitor
 			m.Text = tc.text
-			got, _ := render(m, bridge.Visitor{}, tc.customize)
+			r := render(m, bridge.Visitor{}, tc.customize)
+			if len(r.texts) != 1 {
+				t.Fatalf("render(%q) made %d posts", tc.text, len(r.texts))
+			}
+			got := r.texts[0]
 			if got != tc.want {
 				t.Errorf("render(%q) = %q, want %q", tc.text, got, tc.want)
 			}

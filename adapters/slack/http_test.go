@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/internal/fakeslack"
 )
 
 // sign returns Slack's v0 signature headers for body at t.
@@ -123,7 +124,7 @@ func TestHTTPEvents(t *testing.T) {
 
 // Without a signing secret the handler refuses everything.
 func TestHTTPEventsWithoutSecret(t *testing.T) {
-	f := newFixture(t, ModeSocket, func(_ *fakeSlack, c *Config) { c.SigningSecret = "" })
+	f := newFixture(t, ModeSocket, func(_ *fakeslack.Server, c *Config) { c.SigningSecret = "" })
 	srv := httptest.NewServer(f.a.Handler())
 	defer srv.Close()
 	body := []byte(`{"type":"url_verification","challenge":"c"}`)
@@ -142,12 +143,12 @@ func TestHTTPEventsWithoutSecret(t *testing.T) {
 
 // A full inbound queue answers 503 so that Slack retries later.
 func TestHTTPEventsBackpressure(t *testing.T) {
-	fake := newFakeSlack(t, testChannel)
+	fake := fakeslack.New(t)
 	eng, err := bridge.New(bridge.Config{}, nopStore{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{BotToken: "xoxb-test", SigningSecret: "s", Channel: testChannel, Mode: ModeHTTP, APIURL: fake.apiURL()}, eng, nil)
+	a, err := New(Config{BotToken: "xoxb-test", SigningSecret: "s", Channel: testChannel, Mode: ModeHTTP, APIURL: fake.APIURL}, eng, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,9 +36,17 @@ type messageEvent struct {
 	TS          string        `json:"ts"`
 	ThreadTS    string        `json:"thread_ts"`
 	ClientMsgID string        `json:"client_msg_id"`
-	Edited      *struct{}     `json:"edited"`
+	Files       []slackFile   `json:"files"`
+	Edited      *edited       `json:"edited"`
+	DeletedTS   string        `json:"deleted_ts"`
 	Message     *messageEvent `json:"message"`
 	Previous    *messageEvent `json:"previous_message"`
+}
+
+// edited is a message's edit mark.
+type edited struct {
+	User string `json:"user"`
+	TS   string `json:"ts"`
 }
 
 // drainTimeout bounds how long Run keeps handling queued events after its
@@ -127,11 +136,13 @@ func (a *Adapter) handleWithRetry(ctx context.Context, ev inboundEvent) {
 }
 
 // handleEvent turns an operator's thread message into
-// Engine.HandleOperator. Everything else is ignored: other channels and
-// threads, top-level messages, messages of bots (the bridge's own above all),
-// and subtypes other than thread_broadcast and file_share (whose text is
-// relayed, with a private reminder that files are not); an edit gets a
-// private reminder that edits are not relayed.
+// Engine.HandleOperator: its text, and its files (downloaded and stored,
+// the text as their caption); its edits and deletions become edits and
+// deletions of what the visitor saw. Everything else is ignored: other
+// channels and threads, top-level messages, messages of bots (the bridge's
+// own above all), subtypes other than thread_broadcast and file_share, and
+// message_changed events that are no edit of the text (unfurls, thread
+// bookkeeping).
 func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 	var m messageEvent
 	if err := json.Unmarshal(ev.raw, &m); err != nil {
@@ -149,6 +160,8 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 	case "", "thread_broadcast", "file_share":
 	case "message_changed":
 		return a.handleEdit(ctx, ev, m, self)
+	case "message_deleted":
+		return a.handleDeletion(ctx, ev, m, self)
 	default:
 		return nil
 	}
@@ -160,15 +173,6 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 		return err
 	}
 	op := bridge.Operator{Adapter: AdapterName, ID: m.User, Name: a.displayName(ctx, m.User)}
-	if m.Subtype == "file_share" {
-		if err := a.remind(ctx, ev.id, conv, op, "Files are not sent to the visitor (not supported yet): only the text of your message is.", m.TS); err != nil {
-			return err
-		}
-	}
-	text := a.operatorText(ctx, m.Text, self.UserID)
-	if strings.TrimSpace(text) == "" {
-		return nil
-	}
 	id := ev.id
 	if id == "" {
 		id = m.ClientMsgID
@@ -176,25 +180,75 @@ func (a *Adapter) handleEvent(ctx context.Context, ev inboundEvent) error {
 	if id == "" {
 		id = m.Channel + ":" + m.TS
 	}
-	err = a.engine.HandleOperator(ctx, bridge.OperatorInput{
-		EventID: id, ConversationID: conv, Operator: op, Text: text, Mention: "<@" + self.UserID + ">",
-	})
-	switch {
-	case errors.Is(err, bridge.ErrInvalid):
-		return a.engine.Whisper(ctx, conv, op, "Not sent to the visitor: "+err.Error(), m.TS)
-	case errors.Is(err, bridge.ErrNotFound):
-		a.log.Warn("slack thread of a deleted conversation", "conversation", conv)
-		return nil
+	if len(m.Files) > 0 {
+		// Slack's retry of an event already handled downloads nothing.
+		return a.engine.Once(ctx, "slack:files:"+id, 0, func(ctx context.Context) error {
+			return a.relay(ctx, m, self, conv, op, id)
+		})
 	}
-	return err
+	return a.relay(ctx, m, self, conv, op, id)
 }
 
-// handleEdit tells an operator who edited a thread message that the visitor
-// keeps the first version (see the package documentation).
+// relay hands an operator's thread message to the engine: its text, and
+// its files, downloaded and stored (the text is the first one's caption;
+// refused files are explained to the operator).
+func (a *Adapter) relay(ctx context.Context, m messageEvent, self identity, conv string, op bridge.Operator, id string) error {
+	accepted, refused, err := a.receiveFiles(ctx, m.Files)
+	if err != nil {
+		return err
+	}
+	text := a.operatorText(ctx, m.Text, self.UserID)
+	platformID := m.Channel + ":" + m.TS
+	in := bridge.OperatorInput{
+		EventID: id, ConversationID: conv, Operator: op, Text: text, Mention: "<@" + self.UserID + ">", PlatformID: platformID,
+	}
+	if len(accepted) > 0 {
+		in.File = &accepted[0]
+	}
+	if strings.TrimSpace(text) != "" || in.File != nil {
+		if done, err := a.handleOperator(ctx, in, m.TS); done || err != nil {
+			return err
+		}
+	}
+	// Further files go as messages of their own, without a caption; a
+	// deletion of the Slack message deletes them too (handleDeletion).
+	for i := 1; i < len(accepted); i++ {
+		more := in
+		more.EventID, more.PlatformID = id+"/f"+strconv.Itoa(i+1), platformID+"/f"+strconv.Itoa(i+1)
+		more.Text, more.File = "", &accepted[i]
+		if done, err := a.handleOperator(ctx, more, m.TS); done || err != nil {
+			return err
+		}
+	}
+	if len(refused) > 0 {
+		text := "Not sent to the visitor: " + strings.Join(refused, "; ") + "."
+		return a.engine.Notice(ctx, bridge.OperatorInput{EventID: id, ConversationID: conv, Operator: op}, text)
+	}
+	return nil
+}
+
+// handleOperator hands one input to the engine; done is true when the
+// conversation is gone (nothing more to do for the event).
+func (a *Adapter) handleOperator(ctx context.Context, in bridge.OperatorInput, ts string) (done bool, err error) {
+	err = a.engine.HandleOperator(ctx, in)
+	switch {
+	case errors.Is(err, bridge.ErrInvalid):
+		return false, a.engine.Whisper(ctx, in.ConversationID, in.Operator, "Not sent to the visitor: "+err.Error(), ts)
+	case errors.Is(err, bridge.ErrNotFound):
+		a.log.Warn("slack thread of a deleted conversation", "conversation", in.ConversationID)
+		return true, nil
+	}
+	return false, err
+}
+
+// handleEdit relays an operator's edit of a thread message (message_changed
+// with message.edited and a new text) as an edit of what the visitor saw.
+// Unfurls and thread bookkeeping also fire message_changed: without an
+// edit mark, or with the same text, nothing happens.
 func (a *Adapter) handleEdit(ctx context.Context, ev inboundEvent, m messageEvent, self identity) error {
 	in, prev := m.Message, m.Previous
 	if in == nil || in.Edited == nil || (prev != nil && prev.Text == in.Text) {
-		return nil // unfurls and thread bookkeeping also fire message_changed
+		return nil
 	}
 	if fromBot(*in, self) || in.User == "" || in.ThreadTS == "" || in.ThreadTS == in.TS {
 		return nil
@@ -204,16 +258,49 @@ func (a *Adapter) handleEdit(ctx context.Context, ev inboundEvent, m messageEven
 		return err
 	}
 	op := bridge.Operator{Adapter: AdapterName, ID: in.User, Name: a.displayName(ctx, in.User)}
-	return a.remind(ctx, ev.id, conv, op, "Edits are not sent to the visitor: the visitor keeps your first version. Send a new message instead.", in.TS)
+	id := ev.id
+	if id == "" {
+		id = m.Channel + ":" + in.TS + ":edited:" + in.Edited.TS
+	}
+	_, err = a.handleOperator(ctx, bridge.OperatorInput{
+		EventID: id, ConversationID: conv, Operator: op, Mention: "<@" + self.UserID + ">",
+		Edits: m.Channel + ":" + in.TS, Text: a.operatorText(ctx, in.Text, self.UserID),
+	}, in.TS)
+	return err
 }
 
-// remind whispers a notice about an event to its operator once, even when
-// Slack delivers the event again.
-func (a *Adapter) remind(ctx context.Context, eventID, conv string, op bridge.Operator, text, ts string) error {
-	if eventID == "" {
-		return a.engine.Whisper(ctx, conv, op, text, ts)
+// handleDeletion relays the deletion of an operator's thread message
+// (message_deleted) as a deletion of what the visitor saw: the message,
+// and the further files it carried.
+func (a *Adapter) handleDeletion(ctx context.Context, ev inboundEvent, m messageEvent, self identity) error {
+	prev := m.Previous
+	if prev == nil || m.DeletedTS == "" {
+		return nil
 	}
-	return a.engine.Notice(ctx, bridge.OperatorInput{EventID: eventID, ConversationID: conv, Operator: op}, text)
+	if fromBot(*prev, self) || prev.User == "" || prev.ThreadTS == "" || prev.ThreadTS == m.DeletedTS {
+		return nil
+	}
+	conv, ok, err := a.conversationOf(ctx, m.Channel, prev.ThreadTS)
+	if err != nil || !ok {
+		return err
+	}
+	op := bridge.Operator{Adapter: AdapterName, ID: prev.User, Name: a.displayName(ctx, prev.User)}
+	id := ev.id
+	if id == "" {
+		id = m.Channel + ":" + m.DeletedTS + ":deleted"
+	}
+	target := m.Channel + ":" + m.DeletedTS
+	in := bridge.OperatorInput{EventID: id, ConversationID: conv, Operator: op, Deletes: target}
+	if done, err := a.handleOperator(ctx, in, m.DeletedTS); done || err != nil {
+		return err
+	}
+	for i := 2; i <= len(prev.Files); i++ {
+		in.EventID, in.Deletes = id+"/f"+strconv.Itoa(i), target+"/f"+strconv.Itoa(i)
+		if done, err := a.handleOperator(ctx, in, m.DeletedTS); done || err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fromBot reports messages of any bot or app, the bridge's own included:

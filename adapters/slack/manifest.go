@@ -9,14 +9,18 @@ import (
 )
 
 // Scopes are the bot token scopes chatbridge needs, exactly: those of the
-// Web API methods the adapter calls and of the events it subscribes to
-// (scopes_test.go compares them with the code, so the two cannot drift).
+// Web API methods the adapter calls (TestScopesMatchCalls checks it) and of
+// the events it receives.
 var Scopes = []string{
-	"chat:write", "chat:write.customize",
-	"channels:history", "groups:history",
-	"users:read",
-	"im:write",
-	"reactions:write",
+	"chat:write",           // chat.postMessage, chat.postEphemeral, chat.update, chat.delete
+	"chat:write.customize", // visitors under their own name
+	"channels:history",     // message.channels, conversations.replies/history (public channel)
+	"groups:history",       // message.groups, conversations.replies/history (private channel)
+	"users:read",           // users.info, bots.info
+	"files:read",           // files.info, url_private downloads
+	"files:write",          // files.getUploadURLExternal, files.completeUploadExternal, files.delete
+	"im:write",             // conversations.open (whispers by direct message)
+	"reactions:write",      // reactions.add (closed chats)
 }
 
 // BotEvents are the events chatbridge subscribes to.

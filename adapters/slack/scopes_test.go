@@ -1,185 +1,149 @@
 package slack
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	gotoken "go/token"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/slack-go/slack"
+	"github.com/chatbridge/chatbridge/internal/fakeslack"
 )
 
-// methodScopes maps the Slack Web API methods of slack-go's *slack.Client
-// to the bot token scopes they need (https://api.slack.com/methods). A
-// method that needs none maps to nil. Add a method here when the adapter
-// starts calling it.
-var methodScopes = map[string][]string{
-	"AuthTestContext":                  nil,                                    // auth.test
-	"GetBotInfoContext":                {"users:read"},                         // bots.info
-	"GetUserInfoContext":               {"users:read"},                         // users.info
-	"GetUsersInfoContext":              {"users:read"},                         // users.info
-	"GetConversationHistoryContext":    {"channels:history", "groups:history"}, // the channel may be public or private
-	"GetConversationRepliesContext":    {"channels:history", "groups:history"}, //
-	"GetConversationInfoContext":       {"channels:read", "groups:read"},       // conversations.info
-	"OpenConversationContext":          {"im:write"},                           // conversations.open
-	"PostMessageContext":               {"chat:write"},                         // chat.postMessage
-	"PostEphemeralContext":             {"chat:write"},                         // chat.postEphemeral
-	"UpdateMessageContext":             {"chat:write"},                         // chat.update
-	"DeleteMessageContext":             {"chat:write"},                         // chat.delete
-	"AddReactionContext":               {"reactions:write"},                    // reactions.add
-	"RemoveReactionContext":            {"reactions:write"},                    // reactions.remove
-	"GetUploadURLExternalContext":      {"files:write"},                        // files.getUploadURLExternal
-	"CompleteUploadExternalContext":    {"files:write"},                        // files.completeUploadExternal
-	"UploadFileV2Context":              {"files:write"},                        //
-	"UploadFileContext":                {"files:write"},                        //
-	"GetFileInfoContext":               {"files:read"},                         // files.info
-	"GetFileContext":                   {"files:read"},                         // a file's url_private, with the bot token
-	"ShareFilePublicURLContext":        {"files:write"},                        //
-	"DeleteFileContext":                {"files:write"},                        //
-	"SendMessageContext":               {"chat:write"},                         // what PostMessage and PostEphemeral call
-	"GetPermalinkContext":              nil,                                    // chat.getPermalink
-	"JoinConversationContext":          {"channels:join"},                      //
-	"GetConversationsForUserContext":   {"channels:read", "groups:read"},       //
-	"SetUserPresenceContext":           {"users:write"},                        //
-	"GetReactionsContext":              {"reactions:read"},                     //
-	"ListReactionsContext":             {"reactions:read"},                     //
-	"GetConversationsContext":          {"channels:read", "groups:read"},       //
-	"InviteUsersToConversationContext": {"channels:manage", "groups:write"},    //
-	"GetUserByEmailContext":            {"users:read", "users:read.email"},     //
-	"GetUserIdentityContext":           {"identity.basic"},                     //
-	"GetUserProfileContext":            {"users.profile:read"},                 //
-	"GetTeamInfoContext":               {"team:read"},                          //
-	"GetEmojiContext":                  {"emoji:read"},                         //
-	"GetConversationMembersContext":    {"channels:read", "groups:read"},       //
-	"MarkConversationContext":          {"channels:write", "groups:write"},     //
-	"SetTopicOfConversationContext":    {"channels:manage", "groups:write"},    //
-	"GetUserPresenceContext":           {"users:read"},                         //
-	"PostMessage":                      {"chat:write"},                         // variants without Context
-	"PostEphemeral":                    {"chat:write"},                         //
-	"AuthTest":                         nil,                                    //
-	"GetUserInfo":                      {"users:read"},                         //
-	"GetBotInfo":                       {"users:read"},                         //
-	"GetConversationReplies":           {"channels:history", "groups:history"}, //
-	"GetConversationHistory":           {"channels:history", "groups:history"}, //
-	"OpenConversation":                 {"im:write"},                           //
-	"AddReaction":                      {"reactions:write"},                    //
-	"UploadFileV2":                     {"files:write"},                        //
-	"GetFileInfo":                      {"files:read"},                         //
-	"GetFile":                          {"files:read"},                         //
-	"UpdateMessage":                    {"chat:write"},                         //
-	"DeleteMessage":                    {"chat:write"},                         //
-	"GetConversationInfo":              {"channels:read", "groups:read"},       //
-	"Debug":                            nil,                                    // not API calls
-	"Debugf":                           nil,                                    //
-	"Debugln":                          nil,                                    //
+// webAPIMethods maps the slack-go client methods the adapter may call to
+// the Web API method each calls ("" for none: the upload URL).
+var webAPIMethods = map[string]string{
+	"AuthTestContext":               "auth.test",
+	"GetBotInfoContext":             "bots.info",
+	"GetUserInfoContext":            "users.info",
+	"PostMessageContext":            "chat.postMessage",
+	"PostEphemeralContext":          "chat.postEphemeral",
+	"UpdateMessageContext":          "chat.update",
+	"DeleteMessageContext":          "chat.delete",
+	"GetConversationRepliesContext": "conversations.replies",
+	"GetConversationHistoryContext": "conversations.history",
+	"OpenConversationContext":       "conversations.open",
+	"AddReactionContext":            "reactions.add",
+	"GetUploadURLExternalContext":   "files.getUploadURLExternal",
+	"UploadToURL":                   "",
+	"CompleteUploadExternalContext": "files.completeUploadExternal",
+	"GetFileInfoContext":            "files.info",
+	"DeleteFileContext":             "files.delete",
 }
 
-// Other uses that need a scope, found in the source as they are written.
-var usageScopes = map[string][]string{
-	"MsgOptionUsername":  {"chat:write.customize"}, // posting as the visitor's name
-	"MsgOptionIconEmoji": {"chat:write.customize"},
-	"MsgOptionIconURL":   {"chat:write.customize"},
-	"URLPrivate":         {"files:read"}, // downloading a file shared in Slack
+// optionScopes are scopes that options of a call need.
+var optionScopes = map[string]string{
+	"MsgOptionUsername":  "chat:write.customize",
+	"MsgOptionIconEmoji": "chat:write.customize",
+	"MsgOptionIconURL":   "chat:write.customize",
 }
 
 // eventScopes are the scopes the subscribed events need.
-var eventScopes = map[string][]string{
-	"message.channels": {"channels:history"},
-	"message.groups":   {"groups:history"},
-	"message.im":       {"im:history"},
-	"message.mpim":     {"mpim:history"},
-	"app_mention":      {"app_mentions:read"},
+var eventScopes = map[string]string{
+	"message.channels": "channels:history",
+	"message.groups":   "groups:history",
 }
 
-// The manifest asks for exactly the scopes the adapter's code needs: those
-// of the Web API methods it calls, of the options it uses, and of the
-// events it subscribes to. A method added to the code without its scope,
-// or a scope left in the manifest that nothing uses, fails here.
-func TestManifestScopesMatchTheCode(t *testing.T) {
-	client := reflect.TypeFor[*slack.Client]()
-	isClientMethod := func(name string) bool { _, ok := client.MethodByName(name); return ok }
-
-	files, err := filepath.Glob("*.go")
+// The manifest asks for exactly the scopes of the Web API methods the
+// package calls (found in its source), of the options it uses, of the
+// file downloads it makes, and of the events it subscribes to: a scope
+// nothing uses is not asked for, and a call does not meet missing_scope.
+func TestScopesMatchCalls(t *testing.T) {
+	fset := gotoken.NewFileSet()
+	paths, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	need := map[string][]string{} // scope → why
-	calls := 0
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	need := map[string]string{} // scope → why
+	downloads := false
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
 			continue
 		}
-		src, err := os.ReadFile(f)
+		src, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		file, err := parser.ParseFile(gotoken.NewFileSet(), f, src, 0)
+		file, err := parser.ParseFile(fset, path, src, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		called := map[*ast.SelectorExpr]bool{}
 		ast.Inspect(file, func(n ast.Node) bool {
-			if c, ok := n.(*ast.CallExpr); ok {
-				if sel, ok := c.Fun.(*ast.SelectorExpr); ok {
-					called[sel] = true
+			switch n := n.(type) {
+			case *ast.FuncDecl:
+				if n.Name.Name == "download" && n.Recv != nil {
+					downloads = true
 				}
-			}
-			return true
-		})
-		ast.Inspect(file, func(n ast.Node) bool {
-			sel, ok := n.(*ast.SelectorExpr)
-			if !ok {
-				return true
-			}
-			name := sel.Sel.Name
-			if scopes, ok := usageScopes[name]; ok {
-				for _, s := range scopes {
-					need[s] = append(need[s], f+": "+name)
+			case *ast.SelectorExpr:
+				name := n.Sel.Name
+				if x, ok := n.X.(*ast.Ident); ok && x.Name == "slack" {
+					if s, ok := optionScopes[name]; ok {
+						need[s] = name
+					}
+					return true
 				}
-			}
-			if !called[sel] || !isClientMethod(name) {
-				return true
-			}
-			if _, isPkg := sel.X.(*ast.Ident); isPkg && sel.X.(*ast.Ident).Name == "slack" {
-				return true // a package function (slack.New, slack.MsgOption…), not a method
-			}
-			scopes, known := methodScopes[name]
-			if !known {
-				t.Errorf("%s calls (*slack.Client).%s: add it and its scopes to methodScopes", f, name)
-				return true
-			}
-			calls++
-			for _, s := range scopes {
-				need[s] = append(need[s], f+": "+name)
+				if !callsOnAPI(n.X) {
+					return true
+				}
+				method, ok := webAPIMethods[name]
+				if !ok {
+					t.Errorf("%s calls slack-go's %s: add it to webAPIMethods with its Web API method", fset.Position(n.Pos()), name)
+					return true
+				}
+				if method == "" {
+					return true
+				}
+				for _, s := range fakeslack.MethodScopes[method] {
+					need[s] = method
+				}
 			}
 			return true
 		})
 	}
-	if calls < 5 {
-		t.Fatalf("found only %d Web API calls: the scan is broken", calls)
+	if downloads {
+		need["files:read"] = "url_private downloads"
 	}
 	for _, ev := range BotEvents {
-		scopes, ok := eventScopes[ev]
+		s, ok := eventScopes[ev]
 		if !ok {
-			t.Errorf("event %s: add it and its scopes to eventScopes", ev)
+			t.Errorf("event %s: add its scope to eventScopes", ev)
 		}
-		for _, s := range scopes {
-			need[s] = append(need[s], "event "+ev)
-		}
+		need[s] = ev
 	}
-	for s, why := range need {
-		if !slices.Contains(Scopes, s) {
-			t.Errorf("the manifest lacks %s, which the code needs (%s)", s, strings.Join(slices.Compact(why), ", "))
-		}
+	var want []string
+	for s := range need {
+		want = append(want, s)
 	}
-	for _, s := range Scopes {
-		if _, ok := need[s]; !ok {
-			t.Errorf("the manifest asks for %s, which nothing in the code uses", s)
-		}
+	slices.Sort(want)
+	got := slices.Sorted(slices.Values(Scopes))
+	if !slices.Equal(got, want) {
+		t.Errorf("Scopes = %v\nthe code needs %v (%v)", got, want, need)
 	}
+	out, err := Manifest(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m manifest
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(m.OAuth.Scopes.Bot)), want) {
+		t.Errorf("manifest scopes %v, want %v", m.OAuth.Scopes.Bot, want)
+	}
+}
+
+// callsOnAPI reports whether x is the adapter's slack-go client: a.api,
+// c.api, or api.
+func callsOnAPI(x ast.Expr) bool {
+	switch x := x.(type) {
+	case *ast.SelectorExpr:
+		return x.Sel.Name == "api"
+	case *ast.Ident:
+		return x.Name == "api"
+	}
+	return false
 }

@@ -44,8 +44,8 @@ func TestShutdownHandlesAcknowledgedEvents(t *testing.T) {
 			f.waitPosts(root, 1)
 
 			// The first event waits in users.info; the others queue behind it.
-			f.fake.setUser("USAM", "Sam Slow")
-			release := f.fake.holdCalls("users.info")
+			f.fake.SetUser("USAM", "Sam Slow")
+			release := f.fake.Hold("users.info")
 			texts := []string{"one", "two", "three", "four"}
 			for i, text := range texts {
 				if status := send("USAM", root, text, fmt.Sprintf("Ev-shut-%d", i)); status != http.StatusOK {

@@ -20,8 +20,10 @@ import (
 const AdapterName = "slack"
 
 // Adapter bridges conversations into threads of one Slack channel. It
-// implements bridge.Deliverer, bridge.MessageFilter, bridge.RateLimited,
-// bridge.Whisperer and bridge.HealthChecker.
+// implements bridge.Deliverer, bridge.MessageFilter, bridge.Whisperer and
+// bridge.HealthChecker. It paces its posts itself, per channel (pacer):
+// one delivery may make several posts (a thread's root, the parts of a
+// long text).
 type Adapter struct {
 	cfg     Config
 	engine  Engine
@@ -30,6 +32,7 @@ type Adapter struct {
 	started time.Time
 	inbound chan inboundEvent
 	users   *userCache
+	pace    *pacer
 	// probeEvery is how often a paused adapter tries one post (tests
 	// shorten it).
 	probeEvery time.Duration
@@ -51,10 +54,11 @@ type Adapter struct {
 	platformErr error     // a problem a person must fix; pauses posting
 	probeAt     time.Time // when a paused adapter may try again
 	socketErr   error
-	// notPosted holds the outbox entries known not to be in Slack although
-	// tried before (refused by the pause gate, answered 429 or ok:false),
-	// so that their next try needs no lookup.
-	notPosted map[uint64]struct{}
+	fileErr     error // files cannot be uploaded (a scope is missing); shown by Health
+	// tried holds what is known of the entries this process tried (see
+	// post.go), so that a retry needs no lookup when every earlier try's
+	// outcome is known.
+	tried map[uint64]*tried
 }
 
 // identity is who the bot is, from auth.test (and bots.info, Socket Mode's
@@ -69,7 +73,6 @@ type identity struct {
 var (
 	_ bridge.Deliverer     = (*Adapter)(nil)
 	_ bridge.MessageFilter = (*Adapter)(nil)
-	_ bridge.RateLimited   = (*Adapter)(nil)
 	_ bridge.Whisperer     = (*Adapter)(nil)
 	_ bridge.HealthChecker = (*Adapter)(nil)
 )
@@ -87,6 +90,8 @@ type Engine interface {
 	Ref(ctx context.Context, adapter, conversationID string) (string, error)
 	ConversationByRef(ctx context.Context, adapter, ref string) (string, error)
 	SaveAdapter(ctx context.Context, adapter string, ch bridge.AdapterChange) error
+	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	Once(ctx context.Context, key string, ttl time.Duration, fn func(context.Context) error) error
 }
 
 var _ Engine = (*bridge.Engine)(nil)
@@ -119,7 +124,8 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Adapter, error) {
 		inbound:      make(chan inboundEvent, inboundQueue),
 		probeEvery:   30 * time.Second,
 		drainTimeout: drainTimeout,
-		notPosted:    map[uint64]struct{}{},
+		tried:        map[uint64]*tried{},
+		pace:         newPacer(postsPerSecond, postBurst),
 	}
 	a.users = newUserCache(a.api, engine.Now)
 	return a, nil
@@ -130,8 +136,8 @@ func (a *Adapter) Name() string { return AdapterName }
 
 // Health reports the first problem: auth.test not (yet) passing, a platform
 // error that paused posting (not_in_channel, channel_not_found, is_archived,
-// invalid_auth, missing_scope) with what to do, or a Socket Mode connection
-// that failed. It makes no request.
+// invalid_auth, missing_scope) with what to do, a Socket Mode connection
+// that failed, or files that cannot be uploaded. It makes no request.
 func (a *Adapter) Health(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -144,13 +150,11 @@ func (a *Adapter) Health(ctx context.Context) error {
 		return errors.New("slack: not connected yet (auth.test pending)")
 	case a.socketErr != nil:
 		return fmt.Errorf("slack: socket mode: %w", a.socketErr)
+	case a.fileErr != nil:
+		return fmt.Errorf("slack: files are not uploaded: %w", a.fileErr)
 	}
 	return nil
 }
-
-// RateLimit paces posts to about one a second, with bursts of three:
-// chat.postMessage's limit per channel, and all threads share one channel.
-func (a *Adapter) RateLimit() (perSecond float64, burst int) { return 1, 3 }
 
 // Run checks the token (auth.test, retried with backoff), handles inbound
 // events until ctx ends, and in Socket Mode keeps the connection up,

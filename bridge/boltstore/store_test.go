@@ -58,7 +58,7 @@ func TestReopenKeepsData(t *testing.T) {
 		if v.Name != "Ada" || !v.CreatedAt.Equal(at) {
 			t.Errorf("visitor after reopen = %+v", v)
 		}
-		got, err := tx.SearchTickets([]string{"invoice"})
+		got, _, err := tx.SearchTickets([]string{"invoice"}, 0)
 		if err != nil {
 			return err
 		}

@@ -23,9 +23,7 @@ import (
 // tickets, and intersecting terms is a join on block keys and an AND of
 // their sets.
 
-func ticketTerms(t bridge.Ticket) []string {
-	return bridge.SearchTerms(strings.Join([]string{t.Title, t.Description, t.CustomerName, t.CustomerEmail}, " "))
-}
+func ticketTerms(t bridge.Ticket) []string { return bridge.TicketTerms(t) }
 
 func postingKey(term string, number uint64) []byte {
 	return key([]string{term}, u64(^(number >> 6)))
@@ -148,12 +146,14 @@ func eachNewest(b *bolt.Bucket, limit int, fn func(v []byte) error) error {
 	return nil
 }
 
-// SearchTickets returns the numbers of the tickets indexed under every term,
-// newest first. It walks the terms' block lists together (a leapfrog join):
-// each cursor behind the largest current block seeks to it, and a block all
-// cursors agree on yields the tickets in the AND of their sets. The cost
-// follows the shortest list and the number of hits, not the longest list.
-func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
+// SearchTickets returns the numbers of the first limit tickets indexed
+// under every term, newest first, and how many are. It walks the terms'
+// block lists (64 tickets a block, as a bit set) together, a leapfrog
+// join: each cursor behind the largest current block seeks to it, and a
+// block all cursors agree on holds the tickets in the AND of their sets.
+// Past limit it only counts (a popcount per block), so the cost follows the
+// shortest list, not the number of matches.
+func (t *tx) SearchTickets(terms []string, limit int) ([]uint64, int, error) {
 	idx := t.b(bTicketTerms)
 	var ps []*posting
 	for _, term := range terms {
@@ -162,18 +162,19 @@ func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
 			continue
 		}
 		if strings.IndexByte(term, sep) >= 0 {
-			return nil, nil
+			return nil, 0, nil
 		}
 		p := &posting{c: idx.Cursor(), pfx: prefix(term)}
 		if p.seek(nil); p.cur == nil {
-			return nil, nil
+			return nil, 0, nil
 		}
 		ps = append(ps, p)
 	}
 	if len(ps) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	var out []uint64
+	total := 0
 	for {
 		hi := ps[0].cur
 		for _, p := range ps[1:] {
@@ -188,7 +189,7 @@ func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
 			}
 			match = false
 			if p.seek(hi); p.cur == nil {
-				return out, nil
+				return out, total, nil
 			}
 		}
 		if !match {
@@ -198,14 +199,15 @@ func (t *tx) SearchTickets(terms []string) ([]uint64, error) {
 		for _, p := range ps {
 			set &= p.set
 		}
+		total += bits.OnesCount64(set)
 		base := ^binary.BigEndian.Uint64(hi) << 6
-		for set != 0 {
+		for set != 0 && (limit <= 0 || len(out) < limit) {
 			b := 63 - bits.LeadingZeros64(set)
 			out = append(out, base|uint64(b))
 			set &^= 1 << b
 		}
 		if ps[0].next(); ps[0].cur == nil {
-			return out, nil
+			return out, total, nil
 		}
 	}
 }

@@ -89,15 +89,28 @@ func ticketNumbers(ts []bridge.Ticket) []uint64 {
 	return out
 }
 
+// search returns every match of query; the total must count them.
 func search(t *testing.T, s bridge.Store, query string) []uint64 {
 	t.Helper()
-	var got []uint64
+	got, total := searchLimit(t, s, query, 0)
+	if total != len(got) {
+		t.Errorf("SearchTickets(%q, 0): %d numbers but a total of %d", query, len(got), total)
+	}
+	return got
+}
+
+func searchLimit(t *testing.T, s bridge.Store, query string, limit int) ([]uint64, int) {
+	t.Helper()
+	var (
+		got   []uint64
+		total int
+	)
 	view(t, s, func(tx bridge.Tx) error {
 		var err error
-		got, err = tx.SearchTickets(bridge.SearchTerms(query))
+		got, total, err = tx.SearchTickets(bridge.SearchTerms(query), limit)
 		return err
 	})
-	return got
+	return got, total
 }
 
 func testSearchTickets(t *testing.T, s bridge.Store) {
@@ -129,10 +142,10 @@ func testSearchTickets(t *testing.T, s bridge.Store) {
 		}
 	}
 	view(t, s, func(tx bridge.Tx) error {
-		got, err := tx.SearchTickets(nil)
+		got, total, err := tx.SearchTickets(nil, 0)
 		wantNoErr(t, "SearchTickets(nil)", err)
-		if len(got) != 0 {
-			t.Errorf("SearchTickets(nil) = %v, want none", got)
+		if len(got) != 0 || total != 0 {
+			t.Errorf("SearchTickets(nil) = %v (%d), want none", got, total)
 		}
 		return nil
 	})
@@ -156,6 +169,23 @@ func testSearchTickets(t *testing.T, s bridge.Store) {
 	}
 	if got := search(t, s, "odd 42"); len(got) != 0 {
 		t.Errorf("SearchTickets(odd 42) = %v, want none", got)
+	}
+	// A limit keeps the newest and still counts them all.
+	for _, c := range []struct {
+		query string
+		limit int
+		want  []uint64
+		total int
+	}{
+		{"bulk", 3, []uint64{304, 303, 302}, 300},
+		{"bulk even", 2, []uint64{303, 301}, 150},
+		{"invoice", 1, []uint64{3}, 2},
+		{"invoice refund", 5, nil, 0},
+	} {
+		got, total := searchLimit(t, s, c.query, c.limit)
+		if !equalU64(got, c.want) || total != c.total {
+			t.Errorf("SearchTickets(%q, %d) = %v, %d; want %v, %d", c.query, c.limit, got, total, c.want, c.total)
+		}
 	}
 }
 

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +20,8 @@ import (
 // mode against a fake Slack on loopback: a visitor's message opens a thread
 // under a context card; an operator's reply in the thread reaches the
 // visitor; !help is answered ephemerally to the operator and never reaches
-// the visitor; /healthz reports slack as ok.
+// the visitor; a file shared in the thread reaches the visitor's
+// conversation and the blob store; /healthz reports slack as ok.
 func TestServeWithSlack(t *testing.T) {
 	fake := fakeslack.New(t)
 	fake.SetUser("UALICE", "Alice Martin")
@@ -120,6 +126,22 @@ mode = "socket"
 		if !p.Ephemeral && p.ThreadTS == root.TS && strings.Contains(p.Text, "!help") {
 			t.Errorf("the !help answer was posted to the whole thread: %+v", p)
 		}
+	}
+
+	// A file shared in the thread reaches the visitor with its caption, its
+	// bytes in the configured blob store (the default directory).
+	data := []byte("%PDF-1.4\n% the blue mug's manual\n%%EOF\n")
+	fake.ShareFile(fakeslack.UserMessage{Channel: fake.Channel, ThreadTS: root.TS, User: "UALICE", Text: "Here is the manual."},
+		fakeslack.Upload{Name: "manual.pdf", Data: data})
+	waitFor(t, "the file's caption at the visitor", func() bool {
+		got = visible()
+		return len(got) == 3 && got[2].Text == "Here is the manual."
+	})
+	sum := sha256.Sum256(data)
+	hash := hex.EncodeToString(sum[:])
+	stored, err := os.ReadFile(filepath.Join(dir, "data", "files", "sha256", hash[:2], hash))
+	if err != nil || !bytes.Equal(stored, data) {
+		t.Errorf("the shared file is not in the blob store: %v", err)
 	}
 	if !slackHealthy() {
 		t.Errorf("healthz at the end: %+v", health)

@@ -51,6 +51,8 @@ func parts(cfg config.Config) []part {
 
 	sc := slackConfig(cfg)
 	add(cfg.Slack.Enabled(), part{name: "slack", check: sc.Validate, build: func(a *App) (any, error) {
+		sc := sc
+		sc.Blobs = a.Blobs
 		sl, err := slack.New(sc, a.Engine, a.Log.With("component", "slack"))
 		if err != nil {
 			return nil, err
@@ -64,6 +66,8 @@ func parts(cfg config.Config) []part {
 
 	mc := matrixConfig(cfg)
 	add(cfg.Matrix.Enabled(), part{name: "matrix", check: mc.Validate, build: func(a *App) (any, error) {
+		mc := mc
+		mc.Blobs = a.Blobs
 		mx, err := matrix.New(mc, a.Engine, a.Log.With("component", "matrix"))
 		if err != nil {
 			return nil, err
@@ -167,6 +171,7 @@ func slackConfig(cfg config.Config) slack.Config {
 	return slack.Config{
 		BotToken: s.BotToken.Reveal(), AppToken: s.AppToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		Channel: s.Channel, Mode: s.Mode, APIURL: s.APIURL, PublicURL: cfg.Server.PublicURL, BotName: s.BotName,
+		MaxFileBytes: int64(cfg.Files.MaxBytes),
 	}
 }
 
@@ -183,6 +188,7 @@ func matrixConfig(cfg config.Config) matrix.Config {
 		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
 		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
 		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName, ForwardTyping: &forward,
+		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes),
 	}
 }
 

@@ -363,6 +363,11 @@ type Matrix struct {
 	AppserviceURL string `toml:"appservice_url"`
 	// AppserviceID is the registration's id.
 	AppserviceID string `toml:"appservice_id"`
+	// OperatorPowerLevel, when set, makes room members with at least this
+	// power level operators too (besides Operators). Only operators reach
+	// the visitor; anyone else writing in the room is told their message
+	// was not sent.
+	OperatorPowerLevel *int `toml:"operator_power_level"`
 }
 
 // Enabled reports whether Matrix is configured.

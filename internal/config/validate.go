@@ -106,6 +106,9 @@ func (c Config) validateMatrix(errs *Errors) {
 	if len(m.Operators) == 0 {
 		errs.add("matrix.operators", "list at least one operator to invite to new rooms")
 	}
+	if m.OperatorPowerLevel != nil && *m.OperatorPowerLevel < 0 {
+		errs.add("matrix.operator_power_level", "must be 0 or more (a power level, like 50 for moderators)")
+	}
 }
 
 func (f Files) validate(errs *Errors) {

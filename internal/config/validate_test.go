@@ -40,6 +40,8 @@ func TestValidation(t *testing.T) {
 		{"matrix incomplete", "[matrix]\nhomeserver_url = \"m.example.org\"\nuser_id = \"bot\"", []want{
 			{"matrix.homeserver_url", "absolute http"}, {"matrix.user_id", "Matrix user id"}, {"matrix.access_token", "is required"}, {"matrix.operators", "at least one"},
 		}},
+		{"matrix operator power level", "[matrix]\nhomeserver_url = \"https://m.example.org\"\nuser_id = \"@bot:example.org\"\naccess_token = \"t\"\noperators = [\"alice\"]\noperator_power_level = 50", nil},
+		{"matrix negative power level", "[matrix]\nhomeserver_url = \"https://m.example.org\"\nuser_id = \"@bot:example.org\"\naccess_token = \"t\"\noperators = [\"alice\"]\noperator_power_level = -1", []want{{"matrix.operator_power_level", "0 or more"}}},
 		{"listen host:port", "[server]\nlisten = \"0.0.0.0:80\"", nil},
 		{"listen port only", "[server]\nlisten = \":8080\"", nil},
 		{"listen ipv6", "[server]\nlisten = \"[::1]:8080\"", nil},

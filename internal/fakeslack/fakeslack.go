@@ -1,18 +1,16 @@
 package fakeslack
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // Identities and credentials of the fake workspace.
@@ -27,26 +25,33 @@ const (
 	BotID = "BBOT"
 	// AppID is the Slack app's id.
 	AppID = "ABOT"
+	// TeamID is the workspace's id.
+	TeamID = "T1"
 	// DefaultChannel is the support channel's id, Server.Channel.
 	DefaultChannel = "CSUPPORT"
-	// DefaultScopes are the bot token's scopes unless SetScopes changes them.
-	DefaultScopes = "chat:write,channels:history,users:read,im:write,reactions:write"
+	// DefaultScopes are the bot token's scopes unless SetScopes changes
+	// them: what chatbridge's manifest asks for, except
+	// chat:write.customize (tests of custom usernames add it).
+	DefaultScopes = "chat:write,channels:history,groups:history,users:read,files:read,files:write,im:write,reactions:write"
 )
 
-// Post is a message the fake stored from chat.postMessage, or an ephemeral
-// message from chat.postEphemeral.
+// Post is a message the fake stored, or an ephemeral message it showed,
+// as it is now (after updates and deletions).
 type Post struct {
 	// Channel is the channel id (a "D…" id for a direct message).
 	Channel string
 	// TS is the message's timestamp (its id); ThreadTS the thread's root
 	// timestamp, or "" for a top-level post.
 	TS, ThreadTS string
-	// User is the bot user for a stored post, or the only user who sees an
-	// ephemeral one.
+	// User is the author (the bot user for the bot's posts), or the only
+	// user who sees an ephemeral message.
 	User string
 	// Ephemeral is true for a chat.postEphemeral message.
 	Ephemeral bool
-	// Text, Username, IconEmoji and Blocks (raw JSON) are as posted.
+	// Subtype is the message's subtype ("file_share" for a file).
+	Subtype string
+	// Text, Username, IconEmoji and Blocks (raw JSON) are as posted or
+	// last updated.
 	Text, Username, IconEmoji, Blocks string
 	// Broadcast is reply_broadcast; UnfurlLinks is false only when the post
 	// turned unfurling off.
@@ -54,6 +59,64 @@ type Post struct {
 	// MetaType and MetaID are the message metadata's event_type and
 	// event_payload.id, if any.
 	MetaType, MetaID string
+	// Files are the ids of the message's files.
+	Files []string
+	// Edited is set once the message was updated; Deleted once deleted.
+	Edited, Deleted bool
+}
+
+// File is a file of the fake workspace.
+type File struct {
+	ID, Name, Title, Mimetype string
+	// User uploaded it.
+	User string
+	// Data are the bytes uploaded.
+	Data []byte
+	// Shares are the messages that share it.
+	Shares []Share
+	// Deleted is set by files.delete.
+	Deleted bool
+}
+
+// Share is a message sharing a file.
+type Share struct {
+	Channel, TS, ThreadTS string
+}
+
+// Failure makes a coming call of a Web API method fail. Queue failures
+// with FailNext; each call of Method takes the first one queued for it.
+type Failure struct {
+	// Method is the Web API method (default "chat.postMessage"), or
+	// "url_private" for file downloads (Status only).
+	Method string
+	// Status answers with this HTTP status (429, 500, 503) and no body.
+	Status int
+	// RetryAfter is the Retry-After header sent with Status.
+	RetryAfter string
+	// Error answers ok:false with this error code.
+	Error string
+	// Lost does the work (stores the message, completes the upload) and
+	// then loses the answer: Status is sent instead, or, when Status is 0,
+	// the connection is closed without an answer (a timeout to the
+	// client).
+	Lost bool
+	// When, if set, picks the calls the failure applies to by their
+	// arguments (a part of a split message, a text). It is called with
+	// the fake locked: it must not call the Server.
+	When func(args url.Values) bool
+}
+
+// Upload is a file a user shares (ShareFile).
+type Upload struct {
+	Name, Title string
+	Data        []byte
+}
+
+// UserMessage is a message a user posts (SayEvent, ShareFile).
+type UserMessage struct {
+	Channel, ThreadTS, User, Text string
+	// EventID is the event's id (default: a new one).
+	EventID string
 }
 
 // Server is a fake Slack: a Web API and a Socket Mode WebSocket on
@@ -70,17 +133,61 @@ type Server struct {
 	t      testing.TB
 	srv    *httptest.Server
 	done   chan struct{}
-	events chan []byte
+	notify chan struct{} // an event is pending
 
-	mu     sync.Mutex
-	scopes string
-	seq    int
-	envSeq int
-	posts  []Post
-	users  map[string]string
-	calls  map[string]int
-	acks   map[string]bool
-	conns  int
+	mu        sync.Mutex
+	scopes    string
+	seq       int
+	envSeq    int
+	fileSeq   int
+	msgs      []*message
+	files     map[string]*file
+	fileOrder []string
+	users     map[string]string
+	notMember map[string]bool
+	calls     map[string]int
+	acks      map[string]bool
+	envelopes map[string][]byte // envelope id → payload, for Redeliver
+	pending   [][]byte          // frames waiting for a Socket Mode connection
+	conns     int
+	echo      bool
+	fileEvent bool
+	failures  []Failure
+	holds     map[string]chan struct{}
+	postTimes []time.Time
+	reactions []string
+	limit     rateLimit
+	buckets   map[string]*bucket
+}
+
+// message is a stored message.
+type message struct {
+	Channel, TS, ThreadTS, User string
+	Bot                         bool
+	Ephemeral                   bool
+	Subtype                     string
+	Text, Username, IconEmoji   string
+	Blocks                      json.RawMessage
+	Broadcast, UnfurlLinks      bool
+	MetaType                    string
+	MetaPayload                 map[string]any
+	Files                       []string
+	ClientMsgID                 string
+	EditedBy, EditedTS          string
+	Attachments                 []map[string]any
+	Deleted                     bool
+}
+
+// file is a stored file.
+type file struct {
+	ID, Name, Title, Mimetype string
+	User                      string
+	Length                    int
+	Data                      []byte
+	Uploaded, Completed       bool
+	Created                   int64
+	Shares                    []Share
+	Deleted                   bool
 }
 
 // New starts a fake Slack on loopback; it stops when the test ends.
@@ -88,12 +195,19 @@ func New(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{
 		Channel: DefaultChannel, BotUserID: BotUserID,
-		t: t, done: make(chan struct{}), events: make(chan []byte, 64),
-		scopes: DefaultScopes, users: map[string]string{}, calls: map[string]int{}, acks: map[string]bool{},
+		t: t, done: make(chan struct{}), notify: make(chan struct{}, 1),
+		scopes: DefaultScopes, users: map[string]string{}, notMember: map[string]bool{},
+		calls: map[string]int{}, acks: map[string]bool{}, envelopes: map[string][]byte{},
+		files: map[string]*file{}, holds: map[string]chan struct{}{}, buckets: map[string]*bucket{},
+		echo: true, limit: rateLimit{perSecond: DefaultPostsPerSecond, burst: DefaultPostBurst},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/{method}", s.api)
 	mux.HandleFunc("/socket", s.socket)
+	mux.HandleFunc("POST /upload/{id}", s.upload)
+	mux.HandleFunc("GET /files-pri/{teamfile}/{name}", s.download)
+	mux.HandleFunc("GET /files-pri/{teamfile}/download/{name}", s.download)
+	mux.HandleFunc("GET /signin", s.signin)
 	s.srv = httptest.NewServer(mux) // httptest listens on 127.0.0.1
 	s.APIURL = s.srv.URL + "/api/"
 	t.Cleanup(s.close)
@@ -117,51 +231,158 @@ func (s *Server) SetUser(id, name string) {
 	s.users[id] = name
 }
 
-// SetScopes sets the comma-separated scopes auth.test reports.
-// chat.postMessage with a username fails with missing_scope unless they
-// include chat:write.customize.
+// SetScopes sets the token's comma-separated scopes: auth.test reports
+// them, and a method whose scope is missing answers missing_scope.
 func (s *Server) SetScopes(scopes string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scopes = scopes
 }
 
-// Say injects a message event from user into channel (in the thread
-// threadTS, or top level when it is "") over Socket Mode, and returns the
-// message's timestamp. The event waits for a Socket Mode connection if none
-// is open.
-func (s *Server) Say(channel, threadTS, user, text string) string {
+// SetNotInChannel makes chat.postEphemeral to user fail with
+// user_not_in_channel.
+func (s *Server) SetNotInChannel(user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ts := s.nextTS()
-	ev := map[string]any{"type": "message", "channel": channel, "user": user, "text": text, "ts": ts, "client_msg_id": "cm-" + ts}
-	if threadTS != "" {
-		ev["thread_ts"] = threadTS
+	s.notMember[user] = true
+}
+
+// SetEcho turns off (or on again) the events Slack sends about the bot's
+// own posts, updates and deletions (on by default, as in Slack).
+func (s *Server) SetEcho(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.echo = on
+}
+
+// SetFileSharedEvents makes ShareFile also send a file_shared event per
+// file (an app subscribed to file_shared gets both).
+func (s *Server) SetFileSharedEvents(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fileEvent = on
+}
+
+// FailNext queues failures for coming Web API calls.
+func (s *Server) FailNext(fs ...Failure) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range fs {
+		if f.Method == "" {
+			f.Method = "chat.postMessage"
+		}
+		s.failures = append(s.failures, f)
 	}
-	s.queueEvent(ev)
-	return ts
 }
 
-// Inject sends any event (the "event" of an events_api envelope) over
-// Socket Mode and returns the envelope id, for Acked.
-func (s *Server) Inject(event map[string]any) string {
+// Hold makes calls of method wait (unanswered) until release is called
+// or the request is cancelled; release is also called when the test ends.
+func (s *Server) Hold(method string) (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.holds[method] = gate
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.holds[method] == gate {
+				delete(s.holds, method)
+			}
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+	s.t.Cleanup(release)
+	return release
+}
+
+// NewTS returns a fresh message timestamp, unique in this fake.
+func (s *Server) NewTS() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.queueEvent(event)
+	return s.nextTS()
 }
 
-// Acked reports whether the client acknowledged the envelope.
-func (s *Server) Acked(envelopeID string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.acks[envelopeID]
+// nextTS returns a unique timestamp; s.mu must be held.
+func (s *Server) nextTS() string {
+	// Real time, so that "oldest" filters work; the sequence keeps them
+	// unique and increasing within a second.
+	s.seq++
+	return fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq)
 }
 
-// Posts returns what was posted so far, stored and ephemeral, in order.
+// Posts returns the bot's messages (stored and ephemeral) in order, as they
+// are now.
 func (s *Server) Posts() []Post {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Post(nil), s.posts...)
+	var out []Post
+	for _, m := range s.msgs {
+		if m.Bot || m.Ephemeral {
+			out = append(out, m.post())
+		}
+	}
+	return out
+}
+
+// Messages returns every stored message of the workspace, users' and the
+// bot's (not ephemeral ones), in order, as they are now.
+func (s *Server) Messages() []Post {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Post
+	for _, m := range s.msgs {
+		if !m.Ephemeral {
+			out = append(out, m.post())
+		}
+	}
+	return out
+}
+
+func (m *message) post() Post {
+	p := Post{
+		Channel: m.Channel, TS: m.TS, ThreadTS: m.ThreadTS, User: m.User, Ephemeral: m.Ephemeral, Subtype: m.Subtype,
+		Text: m.Text, Username: m.Username, IconEmoji: m.IconEmoji, Blocks: string(m.Blocks),
+		Broadcast: m.Broadcast, UnfurlLinks: m.UnfurlLinks, MetaType: m.MetaType,
+		Files: slices.Clone(m.Files), Edited: m.EditedTS != "", Deleted: m.Deleted,
+	}
+	if m.MetaType != "" {
+		p.MetaID = fmt.Sprint(m.MetaPayload["id"])
+	}
+	return p
+}
+
+// Files returns the files of the workspace (completed uploads and files
+// users shared), in order.
+func (s *Server) Files() []File {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []File
+	for _, id := range s.fileOrder {
+		f := s.files[id]
+		if !f.Completed {
+			continue
+		}
+		out = append(out, File{ID: f.ID, Name: f.Name, Title: f.Title, Mimetype: f.Mimetype, User: f.User,
+			Data: slices.Clone(f.Data), Shares: slices.Clone(f.Shares), Deleted: f.Deleted})
+	}
+	return out
+}
+
+// Reactions returns the reactions added, as "name@ts".
+func (s *Server) Reactions() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reactions)
+}
+
+// PostTimes returns when each chat.postMessage call arrived, failed ones
+// included.
+func (s *Server) PostTimes() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.postTimes)
 }
 
 // Connections returns how many Socket Mode connections were opened.
@@ -178,227 +399,40 @@ func (s *Server) Calls(method string) int {
 	return s.calls[method]
 }
 
-func (s *Server) reply(w http.ResponseWriter, v map[string]any) {
-	if _, ok := v["ok"]; !ok {
-		v["ok"] = true
-	}
-	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		s.t.Errorf("fakeslack: encode: %v", err)
-	}
-}
-
-func (s *Server) fail(w http.ResponseWriter, code string) {
-	s.reply(w, map[string]any{"ok": false, "error": code})
-}
-
-// nextTS returns a unique timestamp; s.mu must be held.
-func (s *Server) nextTS() string {
-	// Real time, so that "oldest" filters work; the sequence keeps them unique.
-	s.seq++
-	return fmt.Sprintf("%d.%06d", time.Now().Unix(), s.seq)
-}
-
-func (s *Server) api(w http.ResponseWriter, r *http.Request) {
-	method := r.PathValue("method")
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	token := r.Form.Get("token")
-	if token == "" {
-		token = strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	}
+// Acked reports whether the client acknowledged the envelope.
+func (s *Server) Acked(envelopeID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls[method]++
-	want := BotToken
-	if method == "apps.connections.open" {
-		want = AppToken
-	}
-	if token != want {
-		s.fail(w, "invalid_auth")
-		return
-	}
-	switch method {
-	case "auth.test":
-		w.Header().Set("X-OAuth-Scopes", s.scopes)
-		s.reply(w, map[string]any{"url": "https://test.slack.com/", "team": "Test", "user": "chatbridge",
-			"team_id": "T1", "user_id": BotUserID, "bot_id": BotID})
-	case "bots.info":
-		s.reply(w, map[string]any{"bot": map[string]any{"id": BotID, "app_id": AppID, "user_id": BotUserID}})
-	case "users.info":
-		id := r.Form.Get("user")
-		name, ok := s.users[id]
-		if !ok {
-			s.fail(w, "user_not_found")
-			return
-		}
-		s.reply(w, map[string]any{"user": map[string]any{"id": id, "name": strings.ToLower(strings.Fields(name)[0]),
-			"profile": map[string]any{"display_name": name, "real_name": name}}})
-	case "chat.postMessage":
-		s.postMessage(w, r.Form)
-	case "chat.postEphemeral":
-		p := s.formPost(r.Form)
-		p.User, p.Ephemeral, p.TS = r.Form.Get("user"), true, s.nextTS()
-		s.posts = append(s.posts, p)
-		s.reply(w, map[string]any{"message_ts": p.TS})
-	case "conversations.replies":
-		s.reply(w, map[string]any{"messages": s.list(r.Form, r.Form.Get("ts")), "has_more": false})
-	case "conversations.history":
-		s.reply(w, map[string]any{"messages": s.list(r.Form, ""), "has_more": false})
-	case "conversations.open":
-		s.reply(w, map[string]any{"channel": map[string]any{"id": "D" + r.Form.Get("users")}})
-	case "reactions.add":
-		s.reply(w, map[string]any{})
-	case "apps.connections.open":
-		s.reply(w, map[string]any{"url": "ws" + strings.TrimPrefix(s.srv.URL, "http") + "/socket"})
-	default:
-		s.fail(w, "unknown_method")
-	}
+	return s.acks[envelopeID]
 }
 
-func (s *Server) formPost(v url.Values) Post {
-	p := Post{
-		Channel: v.Get("channel"), ThreadTS: v.Get("thread_ts"), Text: v.Get("text"),
-		Username: v.Get("username"), IconEmoji: v.Get("icon_emoji"), Blocks: v.Get("blocks"),
-		Broadcast: v.Get("reply_broadcast") == "true", UnfurlLinks: v.Get("unfurl_links") != "false",
-	}
-	if raw := v.Get("metadata"); raw != "" {
-		var m struct {
-			EventType    string         `json:"event_type"`
-			EventPayload map[string]any `json:"event_payload"`
-		}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
-			s.t.Errorf("fakeslack: bad metadata %q: %v", raw, err)
-		}
-		p.MetaType, p.MetaID = m.EventType, fmt.Sprint(m.EventPayload["id"])
-	}
-	return p
+// hasScope reports whether the token has scope; s.mu must be held.
+func (s *Server) hasScope(scope string) bool {
+	return slices.Contains(strings.Split(s.scopes, ","), scope)
 }
 
-// postMessage stores a post; s.mu must be held.
-func (s *Server) postMessage(w http.ResponseWriter, v url.Values) {
-	p := s.formPost(v)
-	if p.Channel != s.Channel && !strings.HasPrefix(p.Channel, "D") {
-		s.fail(w, "channel_not_found")
-		return
+// find returns the stored message ts of channel, or nil; s.mu must be held.
+func (s *Server) find(channel, ts string) *message {
+	for _, m := range s.msgs {
+		if m.Channel == channel && m.TS == ts && !m.Ephemeral && !m.Deleted {
+			return m
+		}
 	}
-	if p.Username != "" && !strings.Contains(s.scopes, "chat:write.customize") {
-		s.fail(w, "missing_scope")
-		return
-	}
-	p.TS, p.User = s.nextTS(), BotUserID
-	s.posts = append(s.posts, p)
-	if p.Channel == s.Channel {
-		// Slack sends the bot's own messages to message.channels too.
-		s.queueEvent(map[string]any{"type": "message", "channel": p.Channel, "user": BotUserID, "bot_id": BotID,
-			"app_id": AppID, "text": p.Text, "ts": p.TS, "thread_ts": p.ThreadTS})
-	}
-	s.reply(w, map[string]any{"channel": p.Channel, "ts": p.TS})
+	return nil
 }
 
-// list returns stored messages of the thread ts (or the channel's top level
-// when ts is ""), with metadata only when asked for; s.mu must be held.
-func (s *Server) list(v url.Values, thread string) []map[string]any {
-	withMeta := v.Get("include_all_metadata") == "1"
-	oldest := v.Get("oldest")
-	out := []map[string]any{}
-	for _, p := range s.posts {
-		switch {
-		case p.Ephemeral, p.Channel != v.Get("channel"):
-			continue
-		case thread == "" && p.ThreadTS != "" && !p.Broadcast:
-			continue
-		case thread != "" && p.ThreadTS != thread && p.TS != thread:
-			continue
-		case oldest != "" && p.TS < oldest:
-			continue
-		}
-		m := map[string]any{"type": "message", "user": p.User, "bot_id": BotID, "text": p.Text, "ts": p.TS, "thread_ts": p.ThreadTS}
-		if withMeta && p.MetaType != "" {
-			m["metadata"] = map[string]any{"event_type": p.MetaType, "event_payload": map[string]any{"id": p.MetaID}}
-		}
-		out = append(out, m)
-	}
-	return out
+// knownChannel reports whether messages may be posted to channel.
+func (s *Server) knownChannel(channel string) bool {
+	return channel == s.Channel || strings.HasPrefix(channel, "D")
 }
 
-// queueEvent queues an events_api envelope and returns its id; s.mu must
-// be held.
-func (s *Server) queueEvent(inner map[string]any) string {
-	s.envSeq++
-	env := fmt.Sprintf("env-%d", s.envSeq)
-	b, err := json.Marshal(map[string]any{
-		"envelope_id": env, "type": "events_api", "accepts_response_payload": false,
-		"payload": map[string]any{"token": "verification", "team_id": "T1", "api_app_id": AppID,
-			"type": "event_callback", "event_id": fmt.Sprintf("Ev%04d", s.envSeq), "event_time": time.Now().Unix(), "event": inner},
-	})
-	if err != nil {
-		s.t.Errorf("fakeslack: encode event: %v", err)
-		return env
+// channelType is the channel_type of an event in channel.
+func channelType(channel string) string {
+	switch {
+	case strings.HasPrefix(channel, "D"):
+		return "im"
+	case strings.HasPrefix(channel, "G"):
+		return "group"
 	}
-	select {
-	case s.events <- b:
-	default:
-		s.t.Errorf("fakeslack: event queue full")
-	}
-	return env
-}
-
-// socket serves one Socket Mode connection: hello, then queued envelopes
-// and pings; acks are recorded.
-func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
-	if err != nil {
-		return
-	}
-	defer c.CloseNow()
-	s.mu.Lock()
-	s.conns++
-	s.mu.Unlock()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	go func() {
-		defer cancel()
-		for {
-			_, b, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			var ack struct {
-				EnvelopeID string `json:"envelope_id"`
-			}
-			if json.Unmarshal(b, &ack) == nil && ack.EnvelopeID != "" {
-				s.mu.Lock()
-				s.acks[ack.EnvelopeID] = true
-				s.mu.Unlock()
-			}
-		}
-	}()
-	hello := `{"type":"hello","num_connections":1,"connection_info":{"app_id":"` + AppID + `"},"debug_info":{"host":"fake"}}`
-	if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
-		return
-	}
-	ping := time.NewTicker(200 * time.Millisecond) // slack-go drops a connection without pings
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.done:
-			return
-		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, time.Second)
-			err := c.Ping(pctx)
-			pcancel()
-			if err != nil {
-				return
-			}
-		case b := <-s.events:
-			if err := c.Write(ctx, websocket.MessageText, b); err != nil {
-				return
-			}
-		}
-	}
+	return "channel"
 }
