@@ -14,13 +14,14 @@ require (
 	maunium.net/go/mautrix v0.32.0
 )
 
-require github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
-
 require (
-	github.com/lesismal/llib v1.2.2 // indirect
-	github.com/lesismal/nbio v1.6.8 // indirect
-	golang.org/x/image v0.48.0 // indirect
+	github.com/lesismal/nbio v1.6.8
+	github.com/mtibben/confusables v0.0.0-20210201002637-9d1b0723b659
+	golang.org/x/image v0.48.0
+	golang.org/x/term v0.48.0
 )
+
+require github.com/lesismal/llib v1.2.2 // indirect
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
@@ -45,7 +46,7 @@ require (
 	go.mau.fi/util v0.11.0 // indirect
 	golang.org/x/exp v0.0.0-20261014143641-f0251eb4aa3e // indirect
 	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/sys v0.50.0
 	golang.org/x/text v0.44.0
 	google.golang.org/protobuf v1.36.12 // indirect
 )

@@ -44,6 +44,10 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
+		if err := checkLifetime(*req.Identity, s.cfg.IdentityMaxLifetime, s.engine.Now()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		in.ExternalID = req.Identity.UserID
 	}
 	token, v, err := s.engine.StartSession(r.Context(), in)

@@ -39,6 +39,10 @@ type Config struct {
 	// IdentitySecret is the HMAC key sites sign identities with; empty
 	// disables signed identities.
 	IdentitySecret string
+	// IdentityMaxLifetime refuses identities whose expires is further ahead
+	// than this (default 24 h): a signed identity that leaks must not work
+	// for years.
+	IdentityMaxLifetime time.Duration
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For (the
 	// address the nearest proxy saw) instead of the TCP peer.
 	TrustProxyHeaders bool
@@ -80,6 +84,7 @@ const (
 	DefaultVisitorUpdatesPerMinute  = 10
 	DefaultMaxConnsPerVisitor       = 8
 	DefaultMaxConnsPerIP            = 64
+	DefaultIdentityMaxLifetime      = 24 * time.Hour
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -105,6 +110,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.LongPollMax, DefaultLongPollMax)
 	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.PingInterval, DefaultPingInterval)
+	setDur(&c.IdentityMaxLifetime, DefaultIdentityMaxLifetime)
 	if c.WSMaxFrameBytes == 0 {
 		c.WSMaxFrameBytes = DefaultWSMaxFrameBytes
 	}
@@ -144,6 +150,7 @@ func (c Config) Validate() []error {
 		{"visitor.visitor_updates_per_minute", int64(c.VisitorUpdatesPerMinute)},
 		{"visitor.max_conns_per_visitor", int64(c.MaxConnsPerVisitor)},
 		{"visitor.max_conns_per_ip", int64(c.MaxConnsPerIP)},
+		{"visitor.identity_max_lifetime", int64(c.IdentityMaxLifetime)},
 	} {
 		if f.v < 0 {
 			bad(f.key, "must not be negative")

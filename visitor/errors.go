@@ -20,6 +20,8 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeRateLimited      = "rate_limited"
 	CodeInternal         = "internal"
+	// CodeResumeUsed: a resume link that was used before (410).
+	CodeResumeUsed = "resume_used"
 )
 
 // apiError is an error with its HTTP status and stable code.

@@ -26,8 +26,10 @@ import (
 //	mac.Write([]byte(userID + "\n" + name + "\n" + email + "\n" + strconv.FormatInt(expires, 10)))
 //	signature := hex.EncodeToString(mac.Sum(nil))
 //
-// An identity whose expires is in the past is refused; sites should sign
-// with a short lifetime (minutes to a day) on each page render.
+// An identity whose expires is in the past is refused, and so is one whose
+// expires is further ahead than Config.IdentityMaxLifetime
+// (visitor.identity_max_lifetime, 24 h by default): sites sign with a short
+// lifetime (minutes to a day) on each page render.
 type Identity struct {
 	UserID    string `json:"user_id"`
 	Name      string `json:"name,omitempty"`
@@ -80,6 +82,16 @@ func verifyIdentity(id Identity, secret string, now time.Time) error {
 	// anything about unsigned input.
 	if now.Unix() >= id.Expires {
 		return errUnauthorized("identity has expired: sign it again")
+	}
+	return nil
+}
+
+// checkLifetime refuses a (verified) identity that expires more than max
+// after now: a signature meant to last for years would let whoever copies
+// it be that user for years.
+func checkLifetime(id Identity, max time.Duration, now time.Time) error {
+	if max > 0 && id.Expires > now.Add(max).Unix() {
+		return errUnauthorized("identity.expires is too far ahead (at most " + max.String() + " from now): sign it with a shorter lifetime")
 	}
 	return nil
 }

@@ -274,7 +274,8 @@ func TestIdentitySessions(t *testing.T) {
 	sign := func(id Identity) *Identity { id.Signature = id.Sign(secret); return &id }
 	valid := sign(Identity{UserID: "user-42", Name: "Ada", Email: "ada@example.com", Expires: clock.Now().Unix() + 60})
 
-	var first, second sessionResponse
+	var first, second, longest sessionResponse
+	e.do(request{method: "POST", path: "/api/v1/sessions", body: sessionRequest{Identity: sign(Identity{UserID: "user-7", Expires: clock.Now().Add(DefaultIdentityMaxLifetime).Unix()})}}).decodeTo(t, 201, &longest)
 	e.do(request{method: "POST", path: "/api/v1/sessions", body: sessionRequest{Identity: valid}}).decodeTo(t, 201, &first)
 	e.do(request{method: "POST", path: "/api/v1/sessions", body: sessionRequest{Name: "ignored", Identity: valid}}).decodeTo(t, 201, &second)
 	if first.VisitorID != second.VisitorID || first.Token == second.Token {
@@ -300,6 +301,10 @@ func TestIdentitySessions(t *testing.T) {
 		{"wrong secret", &Identity{UserID: "u", Expires: clock.Now().Unix() + 60, Signature: Identity{UserID: "u", Expires: clock.Now().Unix() + 60}.Sign("other")}, 401},
 		{"newline", sign(Identity{UserID: "u\nx", Expires: clock.Now().Unix() + 60}), 400},
 		{"no user", sign(Identity{Expires: clock.Now().Unix() + 60}), 400},
+		// visitor.identity_max_lifetime (24 h by default): a signature meant
+		// to last for years is refused.
+		{"far future", sign(Identity{UserID: "user-42", Expires: 99999999999}), 401},
+		{"just past the maximum", sign(Identity{UserID: "user-42", Expires: clock.Now().Add(DefaultIdentityMaxLifetime).Unix() + 1}), 401},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.store.updates.Load()

@@ -56,8 +56,10 @@ type WidgetConfig struct {
 	Language string
 	// DemoPage serves the demo shop at / and /demo/.
 	DemoPage bool
-	// Resume verifies a resume code from an offline-reply e-mail and returns
-	// its visitor id (package adapters/email provides it). Nil disables
+	// Resume verifies a resume code from an offline-reply e-mail, uses it
+	// up and returns its visitor id (package adapters/email provides it).
+	// An error wrapping bridge.ErrAlreadyUsed (a link opened before) is
+	// answered 410 resume_used, any other 401. Nil disables
 	// POST /api/v1/sessions/resume.
 	Resume func(ctx context.Context, code string) (visitorID string, err error)
 }
@@ -375,6 +377,12 @@ func (w *Widget) handleResume(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	visitorID, err := w.cfg.Resume(r.Context(), req.Code)
+	if errors.Is(err, bridge.ErrAlreadyUsed) {
+		w.log.Info("resume code refused", "err", err)
+		w.writeError(rw, r, &apiError{status: http.StatusGone, code: CodeResumeUsed,
+			message: "this link was already used: each link works once; write to us here and the next e-mail brings a new one"})
+		return
+	}
 	if err != nil {
 		w.log.Info("resume code refused", "err", err)
 		w.writeError(rw, r, errUnauthorized("this link is invalid or has expired"))

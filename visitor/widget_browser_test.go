@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,7 +198,7 @@ type shown struct {
 // messages lists the widget's message elements, the greeting excluded.
 func (tb tab) messages() []shown {
 	tb.t.Helper()
-	m, err := evalJS[[]shown](tb, `[...`+root+`.querySelectorAll('.ls .m:not(.g)')].map(e=>({Class:e.className,Author:(e.querySelector('.a')||{}).textContent||'',Text:e.querySelector('.b').textContent}))`)
+	m, err := evalJS[[]shown](tb, `[...`+root+`.querySelectorAll('.ls .m:not(.g):not(.rs)')].map(e=>({Class:e.className,Author:(e.querySelector('.a')||{}).textContent||'',Text:e.querySelector('.b').textContent}))`)
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -562,11 +564,16 @@ func addScript(t *testing.T, tb tab, src string) {
 func TestWidgetResumeLink(t *testing.T) {
 	cfg := visitor.DefaultWidgetConfig()
 	var visitorID string
+	var calls atomic.Int32
 	cfg.Resume = func(_ context.Context, code string) (string, error) {
-		if code != "v_ok.code" {
-			return "", errors.New("bad code")
+		calls.Add(1)
+		switch {
+		case code == "v_used.code":
+			return "", fmt.Errorf("resume code: %w", bridge.ErrAlreadyUsed)
+		case code == visitorID+".code":
+			return visitorID, nil
 		}
-		return visitorID, nil
+		return "", errors.New("bad code")
 	}
 	s := newSite(t, cfg)
 	ctx := context.Background()
@@ -583,7 +590,7 @@ func TestWidgetResumeLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb := tab{t, testpeer.Browser(t)}
-	tb.open(s.url("/demo/product/3?ref=mail&chatbridge_resume=v_ok.code#top"))
+	tb.open(s.url("/demo/product/3?ref=mail&chatbridge_resume=" + v.ID + ".code#top"))
 	tb.until(`!`+root+`.querySelector('.pn').hidden`, "the panel opens by itself")
 	tb.waitMessages("Question from yesterday", "Answer sent by e-mail")
 	if got, err := evalJS[string](tb, `location.pathname+location.search+location.hash`); err != nil || got != "/demo/product/3?ref=mail#top" {
@@ -595,15 +602,33 @@ func TestWidgetResumeLink(t *testing.T) {
 	if !evalOK(tb, root+`.querySelector('.pc').hidden`) {
 		t.Error("the pre-chat form is shown to a resumed visitor")
 	}
+	// The same link opened again where it worked is not sent (a link works
+	// once): the conversation is simply there.
+	tb.open(s.url("/demo/product/3?chatbridge_resume=" + v.ID + ".code"))
+	tb.until(`location.search===''`, "the code leaves the URL again")
+	tb.waitMessages("Question from yesterday", "Answer sent by e-mail")
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the resume endpoint was called %d times, want once", n)
+	}
 
-	// A bad code is ignored: the widget still works as a fresh chat.
+	// A link used before (in another browser) says so, clearly.
+	tb3 := tab{t, testpeer.NewTab(t, tb.ctx)}
+	tb3.do(chromedp.Navigate(s.url("/api/v1/widget/config")))
+	tb3.js(`localStorage.clear()`)
+	tb3.open(s.url("/?chatbridge_resume=v_used.code"))
+	tb3.until(`!`+root+`.querySelector('.pn').hidden`, "the panel opens to say the link was used")
+	tb3.until(root+`.querySelector('.m.rs') && `+root+`.querySelector('.m.rs').textContent.includes('already used')`, "the used-link message")
+
+	// A bad code says the link expired; the widget still works as a fresh
+	// chat.
 	tb2 := tab{t, testpeer.NewTab(t, tb.ctx)}
 	tb2.do(chromedp.Navigate(s.url("/api/v1/widget/config"))) // same origin, no widget
 	tb2.js(`localStorage.clear()`)
 	tb2.open(s.url("/?chatbridge_resume=forged"))
 	tb2.until(`location.search===''`, "the bad code leaves the URL too")
-	tb2.click(".bub")
 	tb2.until(`!`+root+`.querySelector('.pn').hidden`, "the panel opens")
+	tb2.until(root+`.querySelector('.m.rs') && `+root+`.querySelector('.m.rs').textContent.includes('expired')`, "the expired-link message")
+	tb2.until(`!`+root+`.querySelector('.pc').hidden`, "the pre-chat form of a fresh chat")
 	tb2.waitMessages()
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -316,6 +317,8 @@ func TestResumeEndpoint(t *testing.T) {
 			return visitorID, nil
 		case "gone":
 			return "v_deleted", nil
+		case "used":
+			return "", fmt.Errorf("resume code: %w", bridge.ErrAlreadyUsed)
 		}
 		return "", errors.New("bad code")
 	}
@@ -334,6 +337,7 @@ func TestResumeEndpoint(t *testing.T) {
 		{"valid from the site", http.MethodPost, `{"code":"good"}`, "https://shop.example.com", http.StatusCreated},
 		{"bad code", http.MethodPost, `{"code":"forged"}`, "", http.StatusUnauthorized},
 		{"unknown visitor", http.MethodPost, `{"code":"gone"}`, "", http.StatusUnauthorized},
+		{"used before", http.MethodPost, `{"code":"used"}`, "", http.StatusGone},
 		{"no code", http.MethodPost, `{}`, "", http.StatusBadRequest},
 		{"not json", http.MethodPost, `code=good`, "", http.StatusBadRequest},
 		{"get", http.MethodGet, ``, "", http.StatusMethodNotAllowed},
@@ -359,6 +363,9 @@ func TestResumeEndpoint(t *testing.T) {
 				}
 				if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code == "" {
 					t.Errorf("error body %s is not {error:{code,message}}", body)
+				}
+				if tc.status == http.StatusGone && (eb.Error.Code != visitor.CodeResumeUsed || !strings.Contains(eb.Error.Message, "already used")) {
+					t.Errorf("used link: error %+v, want code %s saying it was already used", eb.Error, visitor.CodeResumeUsed)
 				}
 				return
 			}

@@ -34,7 +34,7 @@ func TestBrowserOfflineEmailAfterLeavingThePage(t *testing.T) {
 	smtp := startSMTPD(t)
 	hub := engine.Hub()
 	mailer, err := New(Config{
-		Host: "127.0.0.1", Port: smtp.port(), From: "Support <support@shop.example>",
+		Host: "127.0.0.1", Port: smtp.port(), From: "Support <support@shop.example>", TLS: TLSNone,
 		PublicURL: base, AwayAfter: awayAfter, Timeout: 10 * time.Second,
 		Away: func(visitorID string) bool { return hub.Away(visitorID, awayAfter) }, // as the serve command wires it
 	}, engine, nil)

@@ -26,8 +26,11 @@ type Config struct {
 	Username, Password string
 	// From is the sender address ("Support <support@example.com>").
 	From string
-	// StartTLS upgrades the connection when the server offers STARTTLS.
-	StartTLS bool
+	// TLS is how the connection is protected: TLSStartTLS (required: a
+	// server that does not offer STARTTLS is an error), TLSImplicit (TLS
+	// from the first byte), TLSNone (plain text, only when the configuration
+	// says so) or "" (implicit on port 465, else STARTTLS).
+	TLS string
 	// TLSConfig overrides the TLS settings (custom CAs); ServerName
 	// defaults to Host.
 	TLSConfig *tls.Config
@@ -37,7 +40,8 @@ type Config struct {
 	// ResumeURL is the page resume links open, which must load the widget
 	// (default PublicURL + "/", the demo page). Sites usually set their own.
 	ResumeURL string
-	// ResumeTTL is how long a resume link works (default 14 days).
+	// ResumeTTL is how long a resume link works (default 72 hours). A link
+	// works once (see VerifyResume).
 	ResumeTTL time.Duration
 	// Secret signs resume codes; empty: a random key kept in the store.
 	Secret []byte
@@ -74,9 +78,16 @@ const (
 	DefaultPort        = 587
 	DefaultAwayAfter   = time.Minute
 	DefaultCoalesce    = 10 * time.Minute
-	DefaultResumeTTL   = 14 * 24 * time.Hour
+	DefaultResumeTTL   = 72 * time.Hour
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxAttempts = 8
+)
+
+// TLS modes of Config.TLS.
+const (
+	TLSStartTLS = "starttls"
+	TLSImplicit = "implicit"
+	TLSNone     = "none"
 )
 
 // Validate reports every problem of c at once, each naming its bridge.toml
@@ -98,6 +109,11 @@ func (c Config) Validate() []error {
 		bad("email.from", "is empty")
 	} else if _, err := mail.ParseAddress(c.From); err != nil || strings.ContainsAny(c.From, "\r\n") {
 		bad("email.from", "%q is not an e-mail address", c.From)
+	}
+	switch c.TLS {
+	case "", TLSStartTLS, TLSImplicit, TLSNone:
+	default:
+		bad("email.tls", "%q is not one of %q, %q, %q", c.TLS, TLSStartTLS, TLSImplicit, TLSNone)
 	}
 	if c.Password != "" && c.Username == "" {
 		bad("email.username", "is empty but a password is set")
@@ -143,6 +159,12 @@ func (c *Config) defaults() {
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
 	}
+	if c.TLS == "" {
+		c.TLS = TLSStartTLS
+		if c.Port == 465 {
+			c.TLS = TLSImplicit
+		}
+	}
 	if c.HelloName == "" {
 		c.HelloName = "localhost"
 	}
@@ -160,6 +182,7 @@ type Engine interface {
 	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
 	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
 	UpdateAdapterState(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, bool)) error
+	Claim(ctx context.Context, key string, expires time.Time) (bool, error)
 }
 
 var _ Engine = (*bridge.Engine)(nil)

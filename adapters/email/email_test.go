@@ -38,7 +38,7 @@ func newEnv(t *testing.T, mod func(*Config)) *env {
 	e.away.Store(true)
 	cfg := Config{
 		Host: "127.0.0.1", Port: e.smtp.port(), From: "Support <support@shop.example>",
-		Username: "mailer", Password: "s3cret", StartTLS: true,
+		Username: "mailer", Password: "s3cret", TLS: TLSNone,
 		PublicURL: "https://chat.example.com", SiteName: "Demo Shop",
 		Away:      func(string) bool { return e.away.Load() },
 		AwayAfter: time.Hour, Coalesce: time.Hour, Timeout: 10 * time.Second,
@@ -226,6 +226,7 @@ func TestOfflineReplyIsEmailedAndResumes(t *testing.T) {
 		{"tampered", string(tampered), http.StatusUnauthorized},
 		{"other visitor", "v_other" + code[strings.Index(code, "."):], http.StatusUnauthorized},
 		{"valid", code, http.StatusCreated},
+		{"used again", code, http.StatusGone},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := http.Post(srv.URL+"/api/v1/sessions/resume", "application/json", strings.NewReader(`{"code":"`+tc.code+`"}`))
@@ -394,9 +395,9 @@ func TestSMTPFailures(t *testing.T) {
 }
 
 func TestResumeCodes(t *testing.T) {
-	st := fixture.Engine(t, fixture.Options{NoRun: true})
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	clock := func() time.Time { return now }
+	st := fixture.Engine(t, fixture.Options{NoRun: true, Config: bridge.Config{Now: clock}})
 	cfg := Config{Host: "127.0.0.1", From: "a@b.example", PublicURL: "https://chat.example.com", Away: func(string) bool { return true }, Now: clock, ResumeTTL: time.Hour}
 	a, err := New(cfg, st, nil)
 	if err != nil {
@@ -416,6 +417,10 @@ func TestResumeCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	code2, err := a.ResumeCode(ctx, "v_xyz")
+	if err != nil {
+		t.Fatal(err)
+	}
 	parts := strings.Split(code, ".")
 	for _, tc := range []struct {
 		name string
@@ -423,21 +428,30 @@ func TestResumeCodes(t *testing.T) {
 		code string
 		want string // visitor id; "" wants ErrBadCode
 		late time.Duration
+		used bool // wants ErrCodeUsed
 	}{
-		{"valid", a, code, "v_abc", 0},
-		{"valid on another adapter of the store", b, code, "v_abc", 0},
-		{"different secret", other, code, "", 0},
-		{"other visitor", a, "v_abd." + parts[1] + "." + parts[2], "", 0},
-		{"longer expiry", a, parts[0] + "." + parts[1] + "0." + parts[2], "", 0},
-		{"bad mac", a, parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])), "", 0},
-		{"expired", a, code, "", time.Hour},
-		{"empty", a, "", "", 0},
-		{"garbage", a, "not a code", "", 0},
-		{"too long", a, strings.Repeat("x", 300), "", 0},
+		{"valid", a, code, "v_abc", 0, false},
+		{"used", a, code, "", 0, true},
+		{"valid on another adapter of the store", b, code2, "v_xyz", 0, false},
+		{"used, on another adapter of the store", a, code2, "", 0, true},
+		{"different secret", other, code, "", 0, false},
+		{"other visitor", a, "v_abd." + parts[1] + "." + parts[2], "", 0, false},
+		{"longer expiry", a, parts[0] + "." + parts[1] + "0." + parts[2], "", 0, false},
+		{"bad mac", a, parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])), "", 0, false},
+		{"expired", a, code, "", time.Hour, false},
+		{"empty", a, "", "", 0, false},
+		{"garbage", a, "not a code", "", 0, false},
+		{"too long", a, strings.Repeat("x", 300), "", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Add(tc.late)
 			got, err := tc.a.VerifyResume(ctx, tc.code)
+			if tc.used {
+				if !errors.Is(err, ErrCodeUsed) || !errors.Is(err, bridge.ErrAlreadyUsed) || errors.Is(err, ErrBadCode) {
+					t.Fatalf("VerifyResume = %q, %v; want ErrCodeUsed", got, err)
+				}
+				return
+			}
 			if tc.want == "" {
 				if !errors.Is(err, ErrBadCode) {
 					t.Fatalf("VerifyResume = %q, %v; want ErrBadCode", got, err)
@@ -528,4 +542,38 @@ func containsKey(errs []error, key string) bool {
 		}
 	}
 	return false
+}
+
+// STARTTLS is required unless the configuration says "none": a server that
+// does not offer it gets nothing, never the message in plain text.
+func TestStartTLSRequired(t *testing.T) {
+	for _, tc := range []struct {
+		mode    string
+		wantErr string
+	}{
+		{"", "does not offer STARTTLS"}, // the default on a port other than 465
+		{TLSStartTLS, "does not offer STARTTLS"},
+		{TLSNone, ""},
+	} {
+		t.Run("tls="+tc.mode, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.TLS, c.Username, c.Password = tc.mode, "", "" })
+			err := e.a.send(e.ctx, "ann@example.com", []byte("Subject: hi\r\n\r\nhello\r\n"))
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("send: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("send = %v, want an error containing %q", err, tc.wantErr)
+			}
+			select {
+			case m := <-e.smtp.mail:
+				if tc.wantErr != "" {
+					t.Fatalf("the message went out in plain text: %+v", m)
+				}
+			default:
+				if tc.wantErr == "" {
+					t.Fatalf("nothing was sent")
+				}
+			}
+		})
+	}
 }

@@ -19,6 +19,12 @@ import (
 // ErrBadCode: a resume code is malformed, forged or expired.
 var ErrBadCode = errors.New("invalid or expired resume code")
 
+// ErrCodeUsed: a valid resume code that was already used once. The visitor
+// needs a new link (the next e-mail brings one). It wraps
+// bridge.ErrAlreadyUsed, which the widget's resume endpoint answers with
+// 410.
+var ErrCodeUsed = fmt.Errorf("resume code: %w", bridge.ErrAlreadyUsed)
+
 // State keys under the "email" namespace.
 const (
 	stateNS        = "email"
@@ -80,9 +86,11 @@ func (a *Adapter) ResumeCode(ctx context.Context, visitorID string) (string, err
 	return visitorID + codeSeparator + exp + codeSeparator + mac, nil
 }
 
-// VerifyResume checks a resume code and returns its visitor id. Forged,
-// altered and expired codes give an error wrapping ErrBadCode. It has the
-// signature visitor.WidgetConfig.Resume expects.
+// VerifyResume checks a resume code, uses it up and returns its visitor id.
+// Forged, altered and expired codes give an error wrapping ErrBadCode; a
+// code used before, ErrCodeUsed: a link works once, so a forwarded or
+// leaked e-mail does not open the conversation to whoever reads it later.
+// It has the signature visitor.WidgetConfig.Resume expects.
 func (a *Adapter) VerifyResume(ctx context.Context, code string) (string, error) {
 	if len(code) > maxCodeLength {
 		return "", ErrBadCode
@@ -107,8 +115,18 @@ func (a *Adapter) VerifyResume(ctx context.Context, code string) (string, error)
 	if subtle.ConstantTimeCompare(got, codeMAC(key, visitorID, exp)) != 1 {
 		return "", ErrBadCode
 	}
-	if !a.now().Before(time.Unix(expUnix, 0)) {
+	expires := time.Unix(expUnix, 0)
+	if !a.now().Before(expires) {
 		return "", fmt.Errorf("%w: expired", ErrBadCode)
+	}
+	// Remembered until the code expires anyway (then purged); the key is
+	// the MAC, which no one can make without the secret.
+	first, err := a.engine.Claim(ctx, "email/resume/"+sig, expires)
+	if err != nil {
+		return "", fmt.Errorf("resume code: %w", err)
+	}
+	if !first {
+		return "", ErrCodeUsed
 	}
 	return visitorID, nil
 }

@@ -11,9 +11,10 @@ import (
 	"time"
 )
 
-// send delivers one e-mail to one recipient over SMTP: implicit TLS on port
-// 465, otherwise STARTTLS when configured and offered; AUTH PLAIN when a
-// username is set.
+// send delivers one e-mail to one recipient over SMTP, protected as
+// Config.TLS says: implicit TLS, STARTTLS (a server that does not offer it
+// is an error: never a silent fall back to plain text) or, only when
+// configured, none; AUTH PLAIN when a username is set.
 func (a *Adapter) send(ctx context.Context, to string, msg []byte) (err error) {
 	from, err := mail.ParseAddress(a.cfg.From)
 	if err != nil {
@@ -36,7 +37,7 @@ func (a *Adapter) send(ctx context.Context, to string, msg []byte) (err error) {
 	// A cancelled context interrupts a blocked read or write.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	if a.cfg.Port == 465 {
+	if a.cfg.TLS == TLSImplicit {
 		conn = tls.Client(conn, a.tlsConfig())
 	}
 	c, err := smtp.NewClient(conn, a.cfg.Host)
@@ -52,11 +53,12 @@ func (a *Adapter) send(ctx context.Context, to string, msg []byte) (err error) {
 	if err := c.Hello(a.cfg.HelloName); err != nil {
 		return fmt.Errorf("smtp hello: %w", err)
 	}
-	if a.cfg.StartTLS && a.cfg.Port != 465 {
-		if ok, _ := c.Extension("STARTTLS"); ok {
-			if err := c.StartTLS(a.tlsConfig()); err != nil {
-				return fmt.Errorf("smtp starttls: %w", err)
-			}
+	if a.cfg.TLS == TLSStartTLS {
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return fmt.Errorf("smtp starttls: %s does not offer STARTTLS, and email.tls requires it (set email.tls = \"none\" only for a relay on this machine)", addr)
+		}
+		if err := c.StartTLS(a.tlsConfig()); err != nil {
+			return fmt.Errorf("smtp starttls: %w", err)
 		}
 	}
 	if a.cfg.Username != "" {

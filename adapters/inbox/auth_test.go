@@ -128,22 +128,22 @@ func TestLoginRedirectsToNext(t *testing.T) {
 func TestLoginBruteForceLimited(t *testing.T) {
 	f := newFixture(t, Config{})
 	c := f.anonymous()
-	for i := range maxFailures {
+	for i := range freeFailures {
 		res := c.post("/inbox/login", url.Values{"login": {"alice"}, "password": {"guess"}}, nil)
 		if res.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: status %d, want 401", i+1, res.StatusCode)
 		}
 	}
-	// Now even the right password is refused from this address…
+	// Now even the right password for alice waits from this address…
 	res := c.post("/inbox/login", url.Values{"login": {"alice"}, "password": {alice.password}}, nil)
 	if res.StatusCode != http.StatusTooManyRequests {
-		t.Fatalf("after %d failures: status %d, want 429", maxFailures, res.StatusCode)
+		t.Fatalf("after %d failures: status %d, want 429", freeFailures, res.StatusCode)
 	}
 	if res.Header.Get("Retry-After") == "" {
 		t.Errorf("429 without Retry-After")
 	}
-	// …until the window has passed.
-	f.clock.Add(failureWindow + time.Second)
+	// …until its delay has passed.
+	f.clock.Add(firstDelay)
 	res = c.post("/inbox/login", url.Values{"login": {"alice"}, "password": {alice.password}}, nil)
 	if res.StatusCode != http.StatusSeeOther {
 		t.Errorf("after the window: status %d, want 303", res.StatusCode)

@@ -16,9 +16,13 @@ import (
 
 // Config configures the inbox. Zero values take the defaults.
 type Config struct {
-	// Operators who may log in. With none, New creates one operator "admin"
-	// with a random password (see Inbox.GeneratedPassword).
+	// Operators who may log in. With none, nobody can, unless GenerateAdmin.
 	Operators []OperatorAccount
+	// GenerateAdmin makes New create one operator "admin" with a random
+	// password (see Inbox.GeneratedPassword) when Operators is empty. The
+	// serve command sets it only when a person reads its output on a
+	// terminal: the password is shown there once and never logged.
+	GenerateAdmin bool
 	// PublicURL is the server's base URL; when it is https, the session
 	// cookie is marked Secure.
 	PublicURL string

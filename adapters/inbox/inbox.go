@@ -51,6 +51,7 @@ type Inbox struct {
 
 	done      chan struct{}
 	closeOnce sync.Once
+	proxyOnce sync.Once
 }
 
 var (
@@ -80,8 +81,9 @@ var _ Engine = (*bridge.Engine)(nil)
 
 // New validates cfg and returns an inbox on engine. Register it with the
 // engine (bridge.Engine.Register): it is the whisperer of the "inbox"
-// adapter. With no operators configured it creates the operator "admin"
-// with a random password, which GeneratedPassword returns.
+// adapter. With no operators configured and Config.GenerateAdmin, it
+// creates the operator "admin" with a random password, which
+// GeneratedPassword returns; without GenerateAdmin nobody can log in.
 func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 	if engine == nil {
 		return nil, fmt.Errorf("new inbox: %w: nil engine", bridge.ErrInvalid)
@@ -100,7 +102,7 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 		typingGate: newTypingGate(),
 		done:       make(chan struct{}),
 	}
-	if len(in.cfg.Operators) == 0 {
+	if len(in.cfg.Operators) == 0 && cfg.GenerateAdmin {
 		pw := randomString(12)
 		// 96 random bits cannot be guessed whatever the hash cost, so the
 		// cheapest bcrypt cost keeps start-up fast (DefaultCost adds ~80 ms).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -46,7 +47,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestGeneratedAdmin(t *testing.T) {
-	f := newFixture(t, Config{Operators: []OperatorAccount{}})
+	f := newFixture(t, Config{Operators: []OperatorAccount{}, GenerateAdmin: true})
 	pw := f.inbox.GeneratedPassword()
 	if len(pw) < 16 {
 		t.Fatalf("generated password %q is too short", pw)
@@ -55,12 +56,31 @@ func TestGeneratedAdmin(t *testing.T) {
 	if res := c.post("/inbox/login", url.Values{"login": {"admin"}, "password": {pw}}, nil); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("admin login: status %d, want 303", res.StatusCode)
 	}
-	f2 := newFixture(t, Config{Operators: []OperatorAccount{}})
+	f2 := newFixture(t, Config{Operators: []OperatorAccount{}, GenerateAdmin: true})
 	if f2.inbox.GeneratedPassword() == pw {
 		t.Errorf("two inboxes generated the same password")
 	}
-	if f3 := newFixture(t, Config{}); f3.inbox.GeneratedPassword() != "" {
+	if f3 := newFixture(t, Config{GenerateAdmin: true}); f3.inbox.GeneratedPassword() != "" {
 		t.Errorf("GeneratedPassword with configured operators = %q, want empty", f3.inbox.GeneratedPassword())
+	}
+}
+
+// Without GenerateAdmin (a server whose output nobody reads on a terminal)
+// and without operators, nobody can log in, and the login page says how to
+// add an operator.
+func TestNoOperators(t *testing.T) {
+	f := newFixture(t, Config{Operators: []OperatorAccount{}})
+	if pw := f.inbox.GeneratedPassword(); pw != "" {
+		t.Fatalf("a password was generated: %q", pw)
+	}
+	res, err := http.PostForm(f.srv.URL+"/inbox/login", url.Values{"login": {"admin"}, "password": {"anything"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "inbox add-operator") {
+		t.Errorf("login without operators: status %d, want 401 with how to add one:\n%s", res.StatusCode, body)
 	}
 }
 
@@ -605,5 +625,25 @@ func TestDistinctPages(t *testing.T) {
 				t.Errorf("distinctPages = %q, want %q", g, tc.want)
 			}
 		})
+	}
+}
+
+// A visitor name with bidi controls is isolated wherever the page shows
+// it, so it cannot reorder the words around it.
+func TestVisitorNameIsolated(t *testing.T) {
+	f := newFixture(t, Config{})
+	const name = "\u202egnp.exe Alice"
+	_, m := f.visitorSays("", name, "hello")
+	c := f.login(alice)
+	_, body, _ := c.get("/inbox/c/" + m.ConversationID)
+	for _, want := range []string{
+		`<bdi class="name">` + name + `</bdi>`,
+		`<bdi id="conv-name">` + name + `</bdi>`,
+		`<bdi class="author">` + name + `</bdi>`,
+		"<title>\u2068" + name + "\u2069 · chatbridge inbox</title>",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }

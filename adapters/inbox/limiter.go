@@ -10,110 +10,134 @@ import (
 	"github.com/chatbridge/chatbridge/internal/clientip"
 )
 
-// Login rate limits. The policy:
+// Login rate limits slow guessing down without ever locking an operator
+// out. The policy:
 //
-//   - Per client address: after maxFailures failed logins within
-//     failureWindow, the address is refused until its window ends. The
-//     address is the TCP peer or, with Config.TrustProxyHeaders, the
-//     right-most X-Forwarded-For address (the one the nearest proxy saw); an
-//     IPv6 /64 counts as one address.
-//   - Per login: after loginMaxFailures failed logins within failureWindow,
-//     from any addresses, the login is guarded until its window ends: it may
-//     then only be tried from addresses that have no failed login in their
-//     current window. Someone spreading guesses over many addresses gets one
-//     guess per address and window, while an operator typing the right
-//     password from an address without recent failures still gets in. An
-//     attacker therefore cannot lock an operator out; an operator who
-//     mistypes during an attack waits at most failureWindow.
+//   - Failed logins are counted per (client address, login) pair, per
+//     address and per login. Each count is forgotten failureWindow after its
+//     last failure. The address is the TCP peer or, with
+//     Config.TrustProxyHeaders, the right-most X-Forwarded-For address (the
+//     one the nearest proxy saw); an IPv6 /64 counts as one address.
+//   - A login tried from an address that has no recent failure for that
+//     login is always checked. So a correct password is never refused from
+//     another address, nor for another login from the same address (the
+//     other operators behind one proxy or office NAT).
+//   - After freeFailures failures of a pair, each further try of that pair
+//     waits a delay that doubles with every failure: 1 s, 2 s, 4 s, … up to
+//     maxDelay. A try during the delay is answered 429 with Retry-After
+//     without checking the password (it tells nothing) and is not counted.
+//   - When guessing is spread out — the login has loginSuspect failures
+//     from all addresses, or the address has addrSuspect failures over all
+//     logins — delays start after the first failure of a pair.
+//   - A successful login clears its pair.
 //   - Every login typed is counted the same way, configured or not, so the
-//     limiter does not reveal which logins exist.
-//   - Memory is bounded: the address table and the table of logins that are
-//     not configured are capped (maxTrackedAddrs, maxTrackedLogins); when one
-//     is full, expired entries go first, then the entry whose window started
-//     first. Configured logins are kept apart and never evicted, so a flood of
-//     made-up logins cannot reset an operator's guard. Run drops expired
-//     entries every minute.
+//     answers do not reveal which logins exist.
+//   - Memory is bounded: the pair and address tables and the table of
+//     logins that are not configured are capped (maxTracked, maxTrackedLogins);
+//     when one is full, expired entries go first, then the entry whose last
+//     failure is oldest. Configured logins are kept apart and never evicted,
+//     so a flood of made-up logins cannot reset an operator's count. Run
+//     drops expired entries every minute.
+//
+// An attacker at one address thus gets about freeFailures + 10 guesses per
+// login in the first quarter of an hour, then one per maxDelay; the
+// operator who mistyped a few times waits seconds.
 const (
-	maxFailures      = 10
-	loginMaxFailures = 20
-	failureWindow    = 15 * time.Minute
+	freeFailures  = 5
+	loginSuspect  = 20
+	addrSuspect   = 20
+	firstDelay    = time.Second
+	maxDelay      = 10 * time.Minute
+	failureWindow = 15 * time.Minute
 
-	maxTrackedAddrs  = 100_000
+	maxTracked       = 100_000
 	maxTrackedLogins = 10_000
 	// maxLoginKey bounds the bytes of a typed login kept as a key (valid
 	// logins are at most 64 characters).
 	maxLoginKey = 256
 )
 
-// window counts failures from first until first+failureWindow.
-type window struct {
-	key   string
-	n     int
-	first time.Time
-	elem  *list.Element
+// tally counts failures of one key; last is the time of the latest.
+type tally struct {
+	key  string
+	n    int
+	last time.Time
+	elem *list.Element
 }
 
-func (w *window) remaining(now time.Time) time.Duration { return w.first.Add(failureWindow).Sub(now) }
-
-// counter is a table of windows, oldest first, holding at most max entries
-// (0: no cap).
+// counter is a table of tallies, least recently failed first, holding at
+// most max entries (0: no cap).
 type counter struct {
 	max   int
-	m     map[string]*window
-	order *list.List // of *window, by first
+	m     map[string]*tally
+	order *list.List // of *tally, by last
 }
 
 func newCounter(max int) *counter {
-	return &counter{max: max, m: map[string]*window{}, order: list.New()}
+	return &counter{max: max, m: map[string]*tally{}, order: list.New()}
 }
 
 func (c *counter) len() int { return len(c.m) }
 
-// get returns key's live window or nil, dropping an expired one.
-func (c *counter) get(key string, now time.Time) *window {
-	w := c.m[key]
-	if w != nil && w.remaining(now) <= 0 {
-		c.remove(w)
+func expired(t *tally, now time.Time) bool { return now.Sub(t.last) >= failureWindow }
+
+// get returns key's live tally or nil, dropping an expired one.
+func (c *counter) get(key string, now time.Time) *tally {
+	t := c.m[key]
+	if t != nil && expired(t, now) {
+		c.remove(t)
 		return nil
 	}
-	return w
+	return t
 }
 
-// add counts one failure for key, opening a window (and making room) when
-// key has none.
+// count returns key's number of live failures.
+func (c *counter) count(key string, now time.Time) int {
+	if t := c.get(key, now); t != nil {
+		return t.n
+	}
+	return 0
+}
+
+// add counts one failure for key at now, making room when key is new.
 func (c *counter) add(key string, now time.Time) {
-	w := c.get(key, now)
-	if w == nil {
+	t := c.get(key, now)
+	if t == nil {
 		c.expire(now)
 		for c.max > 0 && len(c.m) >= c.max {
-			c.remove(c.order.Front().Value.(*window))
+			c.remove(c.order.Front().Value.(*tally))
 		}
-		w = &window{key: key, first: now}
-		w.elem = c.order.PushBack(w)
-		c.m[key] = w
+		t = &tally{key: key}
+		t.elem = c.order.PushBack(t)
+		c.m[key] = t
+	} else {
+		c.order.MoveToBack(t.elem)
 	}
-	w.n++
+	t.n++
+	t.last = now
 }
 
-// expire drops the windows that ended by now.
+// expire drops the tallies whose window ended by now.
 func (c *counter) expire(now time.Time) {
 	for e := c.order.Front(); e != nil; e = c.order.Front() {
-		w := e.Value.(*window)
-		if w.remaining(now) > 0 {
+		t := e.Value.(*tally)
+		if !expired(t, now) {
 			return
 		}
-		c.remove(w)
+		c.remove(t)
 	}
 }
 
-func (c *counter) remove(w *window) {
-	c.order.Remove(w.elem)
-	delete(c.m, w.key)
+func (c *counter) remove(t *tally) {
+	c.order.Remove(t.elem)
+	delete(c.m, t.key)
 }
 
-// limiter counts failed logins per client address and per login.
+// limiter counts failed logins per (address, login), per address and per
+// login.
 type limiter struct {
 	mu     sync.Mutex
+	pairs  *counter
 	addrs  *counter
 	known  map[string]bool // configured logins, lower case
 	logins *counter        // configured logins: never evicted
@@ -122,7 +146,7 @@ type limiter struct {
 
 func newLimiter(ops []OperatorAccount) *limiter {
 	l := &limiter{
-		addrs: newCounter(maxTrackedAddrs), known: map[string]bool{},
+		pairs: newCounter(maxTracked), addrs: newCounter(maxTracked), known: map[string]bool{},
 		logins: newCounter(0), others: newCounter(maxTrackedLogins),
 	}
 	for _, op := range ops {
@@ -141,6 +165,8 @@ func loginKey(login string) string {
 	return k
 }
 
+func pairKey(addr, login string) string { return addr + "\x00" + login }
+
 func (l *limiter) table(login string) *counter {
 	if l.known[login] {
 		return l.logins
@@ -148,20 +174,34 @@ func (l *limiter) table(login string) *counter {
 	return l.others
 }
 
-// allow reports whether addr may try to log in as login (a loginKey), and if
-// not, for how long it should wait.
+// delayAfter is the wait after a pair's n-th failure when free failures
+// are allowed without one.
+func delayAfter(n, free int) time.Duration {
+	if n < free {
+		return 0
+	}
+	d := firstDelay
+	for i := free; i < n && d < maxDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxDelay)
+}
+
+// allow reports whether addr may try to log in as login (a loginKey) now,
+// and if not, for how long it should wait.
 func (l *limiter) allow(addr, login string, now time.Time) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.addrs.get(addr, now)
-	if a == nil {
-		return true, 0 // an address without recent failures may always try
+	p := l.pairs.get(pairKey(addr, login), now)
+	if p == nil {
+		return true, 0 // no recent failure of this login from this address
 	}
-	if a.n >= maxFailures {
-		return false, a.remaining(now)
+	free := freeFailures
+	if l.table(login).count(login, now) >= loginSuspect || l.addrs.count(addr, now) >= addrSuspect {
+		free = 1
 	}
-	if g := l.table(login).get(login, now); g != nil && g.n >= loginMaxFailures {
-		return false, min(a.remaining(now), g.remaining(now))
+	if wait := p.last.Add(delayAfter(p.n, free)).Sub(now); wait > 0 {
+		return false, wait
 	}
 	return true, 0
 }
@@ -170,14 +210,25 @@ func (l *limiter) allow(addr, login string, now time.Time) (bool, time.Duration)
 func (l *limiter) fail(addr, login string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.pairs.add(pairKey(addr, login), now)
 	l.addrs.add(addr, now)
 	l.table(login).add(login, now)
 }
 
-// purge drops the windows that ended.
+// succeed forgets the failures of login from addr: the operator is in.
+func (l *limiter) succeed(addr, login string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.pairs.m[pairKey(addr, login)]; p != nil {
+		l.pairs.remove(p)
+	}
+}
+
+// purge drops the tallies whose window ended.
 func (l *limiter) purge(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.pairs.expire(now)
 	l.addrs.expire(now)
 	l.logins.expire(now)
 	l.others.expire(now)

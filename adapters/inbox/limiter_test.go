@@ -18,12 +18,15 @@ func loginFrom(t *testing.T, f *fixture, ip, login, pw string) *http.Response {
 		map[string]string{"X-Forwarded-For": ip})
 }
 
+// Behind a proxy whose headers are ignored every client shares the
+// proxy's address: one operator's failures (or an attacker's) slow down
+// that login from there, never the other operators behind the same proxy.
 func TestLoginLimitBehindProxy(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		trust bool
-		// wantOther is the status of another client's right password after
-		// one client failed maxFailures times.
+		// wantOther is the status of another client's right password for
+		// alice after one client failed a dozen times.
 		wantOther int
 	}{
 		{"proxy headers trusted: clients apart", true, http.StatusSeeOther},
@@ -31,7 +34,10 @@ func TestLoginLimitBehindProxy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Config{TrustProxyHeaders: tc.trust})
-			for i := range maxFailures {
+			for i := range 12 {
+				if i > 0 {
+					f.clock.Add(maxDelay) // each try after its delay
+				}
 				if res := loginFrom(t, f, "203.0.113.1", "alice", "guess"); res.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("attempt %d: status %d, want 401", i+1, res.StatusCode)
 				}
@@ -46,14 +52,55 @@ func TestLoginLimitBehindProxy(t *testing.T) {
 			if res := loginFrom(t, f, "203.0.113.2", "alice", alice.password); res.StatusCode != tc.wantOther {
 				t.Errorf("another client: status %d, want %d", res.StatusCode, tc.wantOther)
 			}
+			// Another operator at the guessing address is never slowed.
+			if res := loginFrom(t, f, "203.0.113.1", "bob", bob.password); res.StatusCode != http.StatusSeeOther {
+				t.Errorf("bob at the guessing address: status %d, want 303", res.StatusCode)
+			}
 		})
 	}
 }
 
-// TestLoginLimitPerLogin spreads guesses over many addresses: the login
-// becomes guarded (no more tries from addresses that failed), yet its
-// operator still gets in from a clean address. Unknown logins behave the
-// same, so the limit does not reveal which logins exist.
+// TestLoginBackoff: a pair's tries are free at first, then wait a delay
+// that doubles; a try during the delay is 429 with Retry-After and does
+// not count; the right password after the delay gets in and clears the
+// pair.
+func TestLoginBackoff(t *testing.T) {
+	f := newFixture(t, Config{TrustProxyHeaders: true})
+	const ip = "203.0.113.9"
+	for i := range freeFailures {
+		if res := loginFrom(t, f, ip, "alice", "guess"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("free try %d: status %d, want 401", i+1, res.StatusCode)
+		}
+	}
+	for _, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		res := loginFrom(t, f, ip, "alice", alice.password)
+		if res.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("during a %s delay: status %d, want 429", want, res.StatusCode)
+		}
+		if got := res.Header.Get("Retry-After"); got != fmt.Sprint(int(want.Seconds())) {
+			t.Errorf("Retry-After %q, want %d", got, int(want.Seconds()))
+		}
+		f.clock.Add(want)
+		if res := loginFrom(t, f, ip, "alice", "guess"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("after the %s delay: status %d, want 401", want, res.StatusCode)
+		}
+	}
+	f.clock.Add(8 * time.Second)
+	if res := loginFrom(t, f, ip, "alice", alice.password); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("right password after the delay: status %d, want 303", res.StatusCode)
+	}
+	if res := loginFrom(t, f, ip, "alice", "typo"); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a typo after logging in: status %d, want 401 (the pair was cleared)", res.StatusCode)
+	}
+	if res := loginFrom(t, f, ip, "alice", alice.password); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("right password after one typo: status %d, want 303", res.StatusCode)
+	}
+}
+
+// TestLoginLimitPerLogin spreads guesses over many addresses: delays then
+// start after the first failure of every address, yet the operator still
+// gets in from an address without failures. Unknown logins behave the
+// same, so the limits do not reveal which logins exist.
 func TestLoginLimitPerLogin(t *testing.T) {
 	for _, tc := range []struct {
 		login string
@@ -66,7 +113,7 @@ func TestLoginLimitPerLogin(t *testing.T) {
 	} {
 		t.Run(tc.login, func(t *testing.T) {
 			f := newFixture(t, Config{TrustProxyHeaders: true})
-			for i := range loginMaxFailures {
+			for i := range loginSuspect {
 				ip := fmt.Sprintf("203.0.113.%d", i+1)
 				if res := loginFrom(t, f, ip, tc.login, "guess"); res.StatusCode != http.StatusUnauthorized {
 					t.Fatalf("guess %d from %s: status %d, want 401", i+1, ip, res.StatusCode)
@@ -98,12 +145,26 @@ func TestLoginLimitPerLogin(t *testing.T) {
 	}
 }
 
+func TestDelayAfter(t *testing.T) {
+	for _, tc := range []struct {
+		n, free int
+		want    time.Duration
+	}{
+		{0, 5, 0}, {4, 5, 0}, {5, 5, time.Second}, {6, 5, 2 * time.Second}, {9, 5, 16 * time.Second},
+		{1, 1, time.Second}, {2, 1, 2 * time.Second}, {40, 5, maxDelay}, {1000, 1, maxDelay},
+	} {
+		if got := delayAfter(tc.n, tc.free); got != tc.want {
+			t.Errorf("delayAfter(%d, %d) = %s, want %s", tc.n, tc.free, got, tc.want)
+		}
+	}
+}
+
 func TestLimiterMemoryBounded(t *testing.T) {
 	const capacity = 50
 	now := time.Now()
 	l := newLimiter([]OperatorAccount{alice.OperatorAccount})
-	l.addrs.max, l.others.max = capacity, capacity
-	for i := range loginMaxFailures {
+	l.pairs.max, l.addrs.max, l.others.max = capacity, capacity, capacity
+	for i := range loginSuspect {
 		l.fail(fmt.Sprintf("a%d", i), "alice", now)
 	}
 	// A flood of made-up logins from many addresses…
@@ -111,23 +172,23 @@ func TestLimiterMemoryBounded(t *testing.T) {
 		now = now.Add(time.Millisecond)
 		l.fail(fmt.Sprintf("flood%d", i), fmt.Sprintf("x%d", i), now)
 	}
-	if n, m := l.addrs.len(), l.others.len(); n > capacity || m > capacity {
-		t.Errorf("tables hold %d addresses and %d logins, want at most %d each", n, m, capacity)
+	if n, m, p := l.addrs.len(), l.others.len(), l.pairs.len(); n > capacity || m > capacity || p > capacity {
+		t.Errorf("tables hold %d addresses, %d logins and %d pairs, want at most %d each", n, m, p, capacity)
 	}
 	if _, ok := l.addrs.m["flood999"]; !ok {
 		t.Errorf("the newest address was evicted; the oldest should go first")
 	}
 	// …neither refuses new addresses (the table is full) nor resets the
-	// configured login's guard.
+	// configured login's count.
 	if ok, _ := l.allow("newcomer", "x1", now); !ok {
 		t.Errorf("a new address is refused while the table is full")
 	}
-	if ok, _ := l.allow("flood999", "alice", now); ok {
-		t.Errorf("alice's guard was evicted by the flood")
+	if got := l.logins.count("alice", now); got != loginSuspect {
+		t.Errorf("alice's count is %d after the flood, want %d", got, loginSuspect)
 	}
 	now = now.Add(failureWindow)
 	l.purge(now)
-	if n := l.addrs.len() + l.logins.len() + l.others.len(); n != 0 {
+	if n := l.pairs.len() + l.addrs.len() + l.logins.len() + l.others.len(); n != 0 {
 		t.Errorf("after the window and a purge the limiter holds %d entries, want 0", n)
 	}
 }
@@ -152,7 +213,7 @@ func TestDummyHashCost(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, Config{})
-			in, err := New(Config{Operators: tc.ops}, f.engine, nil)
+			in, err := New(Config{Operators: tc.ops, GenerateAdmin: true}, f.engine, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,6 +56,9 @@ var templateFuncs = template.FuncMap{
 	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"unread":  func(n int) string { return unreadLabel(n) },
 	"webLink": webLink,
+	// isolate wraps visitor text where no element can (the page title) in
+	// FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE.
+	"isolate": func(s string) string { return "\u2068" + s + "\u2069" },
 }
 
 // ago formats how long ago t was: "just now", "5 min", "2 h", "3 d".
@@ -110,7 +113,34 @@ func (in *Inbox) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	in.render(w, http.StatusOK, "login.html", loginData{Next: next})
+	data := loginData{Next: next}
+	if len(in.cfg.Operators) == 0 {
+		data.Error = noOperators
+	}
+	in.render(w, http.StatusOK, "login.html", data)
+}
+
+// noOperators is the login page's notice when nobody can log in.
+const noOperators = "No operator is configured yet. On the server, run `chatbridge inbox add-operator <login>`, then restart chatbridge."
+
+// waitText says how long a wait of secs seconds is.
+func waitText(secs int) string {
+	if secs < 120 {
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
+}
+
+// noteProxy logs once that login requests come through a reverse proxy
+// while its headers are not trusted: every operator behind it then shares
+// the proxy's address for the login limits.
+func (in *Inbox) noteProxy(r *http.Request) {
+	if in.cfg.TrustProxyHeaders || r.Header.Get("X-Forwarded-For") == "" {
+		return
+	}
+	in.proxyOnce.Do(func() {
+		in.log.Warn("login requests come through a reverse proxy (X-Forwarded-For) but visitor.trust_proxy_headers is false: every client counts as the proxy's address for the login limits")
+	})
 }
 
 func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
@@ -130,10 +160,12 @@ func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
 	login := r.PostFormValue("login")
 	data := loginData{Next: next, Login: login}
 	addr, key, now := clientAddr(r, in.cfg.TrustProxyHeaders), loginKey(login), in.now()
+	in.noteProxy(r)
 	if ok, wait := in.limiter.allow(addr, key, now); !ok {
-		in.log.Warn("login rate limited", "addr", addr)
-		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds())+1))
-		data.Error = fmt.Sprintf("Too many failed logins from your address or for this login. Try again in %d minutes.", int(wait.Minutes())+1)
+		in.log.Warn("login slowed down", "addr", addr)
+		secs := int((wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", fmt.Sprint(secs))
+		data.Error = fmt.Sprintf("Too many failed logins for this login from your address: wait %s before the next try.", waitText(secs))
 		in.render(w, http.StatusTooManyRequests, "login.html", data)
 		return
 	}
@@ -142,9 +174,13 @@ func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
 		in.limiter.fail(addr, key, now)
 		in.log.Info("login failed", "addr", addr)
 		data.Error = "Wrong login or password."
+		if len(in.cfg.Operators) == 0 {
+			data.Error = noOperators
+		}
 		in.render(w, http.StatusUnauthorized, "login.html", data)
 		return
 	}
+	in.limiter.succeed(addr, key)
 	ss := in.sessions.create(acct, now)
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: ss.id, Path: "/inbox", MaxAge: int(in.cfg.SessionTTL.Seconds()),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -19,13 +20,24 @@ import (
 // through the admin API (internal/admin), over the running server's socket
 // or in this process when no server runs.
 
-// withAdmin runs fn with an admin client for the configured data directory.
+// withAdmin runs fn with an admin client for the configured data
+// directory, for a command that only reads.
 func withAdmin(ctx context.Context, g *globals, fn func(*admin.Client) error) error {
+	return dialAdmin(ctx, g, admin.ReadOnly, fn)
+}
+
+// withAdminWrite is withAdmin for a command that writes: without a store
+// yet (before the first serve), it creates one.
+func withAdminWrite(ctx context.Context, g *globals, fn func(*admin.Client) error) error {
+	return dialAdmin(ctx, g, admin.Write, fn)
+}
+
+func dialAdmin(ctx context.Context, g *globals, access admin.Access, fn func(*admin.Client) error) error {
 	dir, err := g.resolveDataDir()
 	if err != nil {
 		return err
 	}
-	c, err := admin.Dial(ctx, dir, g.openOffline)
+	c, err := admin.Dial(ctx, dir, g.openOffline, access)
 	if err != nil {
 		return err
 	}
@@ -33,10 +45,19 @@ func withAdmin(ctx context.Context, g *globals, fn func(*admin.Client) error) er
 	return fn(c)
 }
 
+// printJSON prints v as indented JSON: an empty list as [] (never null),
+// and the characters a terminal acts on, or that reorder text, as \u
+// escapes (see escapeJSON).
 func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice && rv.IsNil() {
+		v = []any{}
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(escapeJSON(data), '\n'))
+	return err
 }
 
 // adminGet fetches path from the admin API into out.
@@ -46,8 +67,10 @@ func adminGet(cmd *cobra.Command, g *globals, path string, out any) error {
 	})
 }
 
+// oneLine shows s on one line, at most n characters, with what a terminal
+// would act on escaped (escapeLine).
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = escapeLine(strings.Join(strings.Fields(s), " "))
 	if r := []rune(s); len(r) > n {
 		return string(r[:n-1]) + "…"
 	}

@@ -34,13 +34,14 @@ login = "alice"
 name = "Alice Martin"
 password_hash = %q
 `, hash))
-	// A shared canned response, added with the CLI before the server runs.
-	if out, err := exec.Command(binPath, "canned", "add", "sorry", "I am sorry to hear that, {{visitor.name|there}}.", "--config", cfgPath).CombinedOutput(); err == nil {
-		t.Fatalf("canned add before any data should explain there is no store yet, got success:\n%s", out)
+	// A shared canned response, added with the CLI before the server ever
+	// ran (it creates the store), and one while it runs.
+	if out, err := exec.Command(binPath, "canned", "add", "sorry", "I am sorry to hear that, {{visitor.name|there}}.", "--config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("canned add before the first serve: %v\n%s", err, out)
 	}
 	s := startServer(t, cfgPath)
 	defer s.stop(t)
-	if out, err := exec.Command(binPath, "canned", "add", "sorry", "I am sorry to hear that, {{visitor.name|there}}.", "--config", cfgPath).CombinedOutput(); err != nil {
+	if out, err := exec.Command(binPath, "canned", "add", "bye", "Goodbye!", "--config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("canned add: %v\n%s", err, out)
 	}
 

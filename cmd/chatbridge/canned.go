@@ -15,12 +15,12 @@ import (
 )
 
 func newCannedCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "canned", Short: "Manage canned responses (:shortcut texts)"}
+	cmd := group(&cobra.Command{Use: "canned", Short: "Manage canned responses (:shortcut texts)"})
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list [query]",
 		Short: "List canned responses (matching query: exact, prefix, substring, most used)",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := url.Values{}
 			if len(args) == 1 {
@@ -45,7 +45,7 @@ func newCannedCmd(g *globals) *cobra.Command {
 				if owner == "" {
 					owner = "shared"
 				}
-				fmt.Fprintf(tw, ":%s\t%s\t%d\t%s\n", c.Shortcut, owner, c.Uses, oneLine(c.Text, 60))
+				fmt.Fprintf(tw, ":%s\t%s\t%d\t%s\n", escapeLine(c.Shortcut), escapeLine(owner), c.Uses, oneLine(c.Text, 60))
 			}
 			return tw.Flush()
 		},
@@ -56,11 +56,11 @@ func newCannedCmd(g *globals) *cobra.Command {
 	add := &cobra.Command{
 		Use:   "add <shortcut> <text…>",
 		Short: "Add or replace a canned response",
-		Args:  cobra.MinimumNArgs(2),
+		Args:  minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c := bridge.CannedResponse{Shortcut: strings.TrimPrefix(args[0], ":"), Text: strings.Join(args[1:], " "), Description: desc, Owner: owner}
 			var res admin.CannedResult
-			err := withAdmin(cmd.Context(), g, func(cl *admin.Client) error {
+			err := withAdminWrite(cmd.Context(), g, func(cl *admin.Client) error {
 				return cl.Do(cmd.Context(), "POST", "/v1/canned", c, &res)
 			})
 			if err != nil {
@@ -81,7 +81,7 @@ func newCannedCmd(g *globals) *cobra.Command {
 	remove := &cobra.Command{
 		Use:   "remove <shortcut>",
 		Short: "Remove a canned response",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sc := strings.TrimPrefix(args[0], ":")
 			err := withAdmin(cmd.Context(), g, func(cl *admin.Client) error {
@@ -100,7 +100,7 @@ func newCannedCmd(g *globals) *cobra.Command {
 	imp := &cobra.Command{
 		Use:   "import <file.csv|file.toml|->",
 		Short: "Import canned responses (all or nothing; existing shortcuts are replaced)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := formatOf(format, args[0])
 			if err != nil {
@@ -116,7 +116,7 @@ func newCannedCmd(g *globals) *cobra.Command {
 				r = file
 			}
 			var res admin.CannedResult
-			err = withAdmin(cmd.Context(), g, func(cl *admin.Client) error {
+			err = withAdminWrite(cmd.Context(), g, func(cl *admin.Client) error {
 				return cl.Do(cmd.Context(), "POST", "/v1/canned/import?format="+f, r, &res)
 			})
 			if err != nil {
@@ -132,7 +132,7 @@ func newCannedCmd(g *globals) *cobra.Command {
 	exp := &cobra.Command{
 		Use:   "export",
 		Short: "Export canned responses as CSV or TOML",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := formatOf(expFormat, output)
 			if err != nil {

@@ -15,18 +15,30 @@ import (
 // defaultConfigFile is read from the working directory when present.
 const defaultConfigFile = "bridge.toml"
 
-// loadConfig finds and loads the configuration: --config, else
-// ./bridge.toml, else $CHATBRIDGE_CONFIG, else the built-in defaults. It
-// returns the path it used ("" for the defaults).
-func (g *globals) loadConfig() (config.Config, string, error) {
-	path := g.configPath
-	if path == "" {
-		if _, err := os.Stat(defaultConfigFile); err == nil {
-			path = defaultConfigFile
-		} else if env := os.Getenv("CHATBRIDGE_CONFIG"); env != "" {
-			path = env
-		}
+// configPathEnv names the configuration file when --config is not given.
+const configPathEnv = "CHATBRIDGE_CONFIG"
+
+// findConfig is the configuration file to use: --config, else
+// $CHATBRIDGE_CONFIG, else ./bridge.toml when it exists, else "" (the
+// built-in defaults). The more explicit choice wins: a flag over the
+// environment (a systemd unit, a container) over the working directory.
+func (g *globals) findConfig() string {
+	if g.configPath != "" {
+		return g.configPath
 	}
+	if env := os.Getenv(configPathEnv); env != "" {
+		return env
+	}
+	if _, err := os.Stat(defaultConfigFile); err == nil {
+		return defaultConfigFile
+	}
+	return ""
+}
+
+// loadConfig finds (findConfig) and loads the configuration. It returns
+// the path it used ("" for the defaults).
+func (g *globals) loadConfig() (config.Config, string, error) {
+	path := g.findConfig()
 	var (
 		cfg config.Config
 		err error
@@ -58,7 +70,7 @@ func (g *globals) resolveDataDir() (string, error) {
 }
 
 func newConfigCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Check the configuration"}
+	cmd := group(&cobra.Command{Use: "config", Short: "Check the configuration"})
 	var print bool
 	check := &cobra.Command{
 		Use:   "check [file]",
@@ -66,10 +78,13 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Long: `Validate a config file as serve does (the file's own rules and every enabled
 component's checks) and report every problem with its key path. A
 configuration that passes starts. Exit status 1 when there are problems.
+Settings that are valid but unsafe for a server others reach are printed as
+warnings on standard error (serve logs the same at start); they do not fail
+the check.
 
 With --print the effective configuration (secrets redacted) goes to standard
 output and "OK" to standard error, so the output can be saved as a file.`,
-		Args: cobra.MaximumNArgs(1),
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				g.configPath = args[0]
@@ -94,6 +109,11 @@ output and "OK" to standard error, so the output can be saved as a file.`,
 				return fmt.Errorf("config file %s does not exist", path)
 			case err != nil:
 				return err
+			}
+			// Valid but unsafe for a server that others reach: said, not
+			// refused (serve logs the same at start).
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintf(errOut, "%s: warning: %s\n", path, w.Error())
 			}
 			if print {
 				fmt.Fprintf(errOut, "%s: OK\n", path)

@@ -14,11 +14,11 @@ import (
 )
 
 func newConversationsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := group(&cobra.Command{
 		Use:     "conversations",
 		Aliases: []string{"conv"},
 		Short:   "List, show and export conversations",
-	}
+	})
 	cmd.AddCommand(newConvListCmd(g), newConvShowCmd(g), newConvExportCmd(g))
 	return cmd
 }
@@ -32,7 +32,7 @@ func newConvListCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List conversations, newest activity first",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{}
 			if status != "" {
@@ -85,7 +85,7 @@ func newConvShowCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show <conversation-id>",
 		Short: "Show a conversation with its notes, the visitor and recent pages",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := fetchConversation(cmd, g, args[0])
 			if err != nil {
@@ -95,15 +95,16 @@ func newConvShowCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(out, d)
 			}
+			// Everything the visitor chose goes through escapeLine/escapeText.
 			c, v := d.Conversation, d.Visitor
 			fmt.Fprintf(out, "Conversation %s (%s), started %s\n", c.ID, c.Status, c.CreatedAt.Local().Format(time.RFC1123))
-			fmt.Fprintf(out, "Visitor: %s", v.DisplayName())
+			fmt.Fprintf(out, "Visitor: %s", escapeLine(v.DisplayName()))
 			if v.Email != "" {
-				fmt.Fprintf(out, " <%s>", v.Email)
+				fmt.Fprintf(out, " <%s>", escapeLine(v.Email))
 			}
 			fmt.Fprintln(out)
 			if v.CurrentURL != "" {
-				fmt.Fprintf(out, "Current page: %s\n", v.CurrentURL)
+				fmt.Fprintf(out, "Current page: %s\n", escapeLine(v.CurrentURL))
 			}
 			fmt.Fprintln(out)
 			for _, m := range d.Messages {
@@ -116,16 +117,18 @@ func newConvShowCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// formatLine renders a message for the terminal, marking operator-only ones.
+// formatLine renders a message for the terminal, marking operator-only
+// ones. Lines after the first of a multi-line message are indented, so
+// that no text can pass for another message.
 func formatLine(m bridge.Message) string {
 	tag := ""
 	switch m.Visibility {
 	case bridge.VisibilityNote:
 		tag = " [note]"
 	case bridge.VisibilityWhisper:
-		tag = " [only " + m.Recipient + "]"
+		tag = " [only " + escapeLine(m.Recipient) + "]"
 	}
-	return fmt.Sprintf("%s  %s%s: %s", m.At.Local().Format("15:04:05"), m.Author, tag, m.Text)
+	return fmt.Sprintf("%s  %s%s: %s", m.At.Local().Format("15:04:05"), escapeLine(m.Author), tag, indentLines(escapeText(m.Text), "          "))
 }
 
 func newConvExportCmd(g *globals) *cobra.Command {
@@ -133,7 +136,7 @@ func newConvExportCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export <conversation-id>",
 		Short: "Export a conversation's transcript (text or json)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			d, err := fetchConversation(cmd, g, args[0])
 			if err != nil {
@@ -144,7 +147,14 @@ func newConvExportCmd(g *globals) *cobra.Command {
 			case "json":
 				return printJSON(out, d)
 			case "text", "":
-				fmt.Fprintln(out, bridge.FormatTranscript(d.Messages))
+				// The transcript's own format, with each message made safe
+				// for a terminal and its continuation lines indented.
+				safe := make([]bridge.Message, len(d.Messages))
+				for i, m := range d.Messages {
+					m.Author, m.Text = escapeLine(m.Author), indentLines(escapeText(m.Text), "  ")
+					safe[i] = m
+				}
+				fmt.Fprintln(out, bridge.FormatTranscript(safe))
 				return nil
 			default:
 				return fmt.Errorf("--format must be text or json, not %q", format)

@@ -18,7 +18,7 @@ type matrixRegistrationFlags struct {
 }
 
 func newMatrixCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "matrix", Short: "Matrix helpers"}
+	cmd := group(&cobra.Command{Use: "matrix", Short: "Matrix helpers"})
 	var f matrixRegistrationFlags
 	reg := &cobra.Command{
 		Use:   "registration",
@@ -38,7 +38,7 @@ configuration ([matrix] user_id and server_name, [server] public_url). Tokens
 that are not given are generated: put the printed values into bridge.toml
 ([matrix] as_token, hs_token) or the environment, so that chatbridge and the
 homeserver agree.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, path, err := g.loadConfig()
 			if err != nil {

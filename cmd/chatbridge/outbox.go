@@ -13,7 +13,7 @@ import (
 )
 
 func newOutboxCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "outbox", Short: "Deliveries waiting for Slack, Matrix, e-mail and the sinks, and dead letters"}
+	cmd := group(&cobra.Command{Use: "outbox", Short: "Deliveries waiting for Slack, Matrix, e-mail and the sinks, and dead letters"})
 	var (
 		asJSON bool
 		dead   bool
@@ -29,7 +29,7 @@ With --dead, list the dead letters instead: deliveries a destination refused
 for good (or that kept failing for outbox.give_up_after). They no longer hold
 back their conversations; retry them with "chatbridge outbox retry ID" once
 the cause is fixed, or delete them with "chatbridge outbox drop ID".`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			if dest != "" {
@@ -58,7 +58,7 @@ the cause is fixed, or delete them with "chatbridge outbox drop ID".`,
 			fmt.Fprintln(tw, "ID\tDESTINATION\tKIND\tCONVERSATION\tAGE\tATTEMPTS\tLAST ERROR")
 			for _, r := range rows {
 				age := (time.Duration(r.AgeSeconds) * time.Second).String()
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.Destination, r.Kind, r.ConversationID, age, r.Attempts, oneLine(r.LastError, 60))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, escapeLine(r.Destination), escapeLine(string(r.Kind)), escapeLine(r.ConversationID), age, r.Attempts, oneLine(r.LastError, 60))
 			}
 			return tw.Flush()
 		},
@@ -75,9 +75,9 @@ the cause is fixed, or delete them with "chatbridge outbox drop ID".`,
 // deadLetterCmd is `outbox retry ID…` or `outbox drop ID…`.
 func deadLetterCmd(g *globals, verb, short string) *cobra.Command {
 	return &cobra.Command{
-		Use:   verb + " ID...",
+		Use:   verb + " <id>...",
 		Short: short,
-		Args:  cobra.MinimumNArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withAdmin(cmd.Context(), g, func(c *admin.Client) error {
 				for _, id := range args {

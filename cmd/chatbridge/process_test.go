@@ -47,7 +47,8 @@ func TestMain(m *testing.M) {
 // server is a chatbridge child process.
 type server struct {
 	cmd  *exec.Cmd
-	base string
+	base string // the public listener
+	ops  string // the operations listener (server.admin_listen), "" when off
 	out  *syncBuffer
 }
 
@@ -68,7 +69,13 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var apiLine = regexp.MustCompile(`visitor API:\s+(http://\S+)/api/v1/`)
+var (
+	apiLine = regexp.MustCompile(`visitor API:\s+(https?://\S+)/api/v1/`)
+	opsLine = regexp.MustCompile(`operations:\s+(http://\S+)/metrics`)
+	// listenLine is the listener itself, also when server.public_url is
+	// another address.
+	listenLine = regexp.MustCompile(`listening on:\s+(http://\S+)`)
+)
 
 // startServer runs `chatbridge serve` with cfgPath and waits until it prints
 // its URLs.
@@ -97,6 +104,7 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
 		}
 	})
 	found := make(chan string, 1)
+	ops, listen := make(chan string, 1), make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
@@ -107,12 +115,34 @@ func startServerCmd(t *testing.T, cmd *exec.Cmd) *server {
 				default:
 				}
 			}
+			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case listen <- m[1]:
+				default:
+				}
+			}
+			if m := opsLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case ops <- m[1]:
+				default:
+				}
+			}
 		}
 	}()
 	select {
 	case s.base = <-found:
 	case <-time.After(20 * time.Second):
 		t.Fatalf("server did not start; output:\n%s", logs.String())
+	}
+	// The listening and operations lines come before the visitor API's,
+	// so they were read already.
+	select {
+	case s.ops = <-ops:
+	default:
+	}
+	select {
+	case s.base = <-listen:
+	default:
 	}
 	return s
 }
@@ -253,6 +283,7 @@ func writeConfig(t testing.TB, dir, extra string) string {
 	cfg := fmt.Sprintf(`
 [server]
 listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
 data_dir = %q
 [log]
 level = "debug"
@@ -303,7 +334,7 @@ events = ["message"]
 		}
 		return len(rows) == 1 && rows[0].Destination == "webhook" && rows[0].Attempts >= 1 && strings.Contains(rows[0].LastError, "503")
 	})
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := http.Get(s.ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,32 +414,47 @@ func TestConversationsListSameAnswer(t *testing.T) {
 	}
 }
 
-// TestHealthAndMetrics checks /healthz and /metrics of a running server.
+// TestHealthAndMetrics: the public listener says only whether the server
+// is healthy and serves no metrics; the operations listener has both, with
+// the checks by name.
 func TestHealthAndMetrics(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, writeConfig(t, dir, ""))
 	defer s.stop(t)
+	if s.ops == "" {
+		t.Fatalf("no operations listener in the banner:\n%s", s.out.String())
+	}
 	v := newVisitor(t, s.base, "Carol")
 	v.send("x1", "hi")
-	resp, err := http.Get(s.base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"store"`) {
-		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	if code, body := get(s.base + "/healthz"); code != 200 || strings.TrimSpace(body) != "{\n  \"ok\": true\n}" {
+		t.Errorf("public healthz: %d %s, want 200 and only {\"ok\": true}", code, body)
 	}
-	resp, err = http.Get(s.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	if code, body := get(s.base + "/metrics"); code != http.StatusNotFound || strings.Contains(body, "chatbridge_") {
+		t.Errorf("public /metrics: %d, want 404 without metrics:\n%.200s", code, body)
 	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	if code, body := get(s.ops + "/healthz"); code != 200 || !strings.Contains(body, `"store"`) {
+		t.Errorf("operations healthz: %d %s", code, body)
+	}
+	_, body := get(s.ops + "/metrics")
 	for _, want := range []string{`chatbridge_messages_in_total{from="visitor"} 1`, `chatbridge_conversations{status="open"} 1`} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// `chatbridge health` asks the operations listener.
+	out, err := exec.Command(binPath, "health", "--url", s.ops+"/healthz").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"store"`) {
+		t.Errorf("chatbridge health: %v\n%s", err, out)
 	}
 }
 
@@ -511,7 +557,7 @@ events = ["message"]
 	if rows[0].Destination != "webhook" || !strings.Contains(rows[0].LastError, "410") {
 		t.Fatalf("dead letters %+v", rows)
 	}
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := http.Get(s.ops + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,11 @@ import (
 )
 
 func newTicketsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "tickets", Short: "List, show and search help-desk tickets"}
+	cmd := group(&cobra.Command{Use: "tickets", Short: "List, show and search help-desk tickets"})
 	var asJSON bool
 	var limit int
 	list := &cobra.Command{
-		Use: "list", Short: "List tickets, newest first", Args: cobra.NoArgs,
+		Use: "list", Short: "List tickets, newest first", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ts []bridge.Ticket
 			if err := adminGet(cmd, g, "/v1/tickets?limit="+strconv.Itoa(limit), &ts); err != nil {
@@ -36,7 +36,7 @@ func newTicketsCmd(g *globals) *cobra.Command {
 
 	var showJSON bool
 	show := &cobra.Command{
-		Use: "show <number>", Short: "Show a ticket with its transcript", Args: cobra.ExactArgs(1),
+		Use: "show <number>", Short: "Show a ticket with its transcript", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var t bridge.Ticket
 			if err := adminGet(cmd, g, "/v1/tickets/"+url.PathEscape(strings.TrimPrefix(args[0], "#")), &t); err != nil {
@@ -46,12 +46,13 @@ func newTicketsCmd(g *globals) *cobra.Command {
 			if showJSON {
 				return printJSON(out, t)
 			}
+			e := escapeLine
 			fmt.Fprintf(out, "Ticket #%d: %s\nCustomer: %s %s\nOperator: %s\nCreated: %s\nSource: %s\nConversation: %s\n",
-				t.Number, t.Title, t.CustomerName, angle(t.CustomerEmail), t.Operator.Name, t.CreatedAt.Local().Format("2006-01-02 15:04"), t.Source, t.ConversationID)
+				t.Number, e(t.Title), e(t.CustomerName), angle(t.CustomerEmail), e(t.Operator.Name), t.CreatedAt.Local().Format("2006-01-02 15:04"), e(t.Source), e(t.ConversationID))
 			for sink, link := range t.Links {
-				fmt.Fprintf(out, "In %s: %s\n", sink, link)
+				fmt.Fprintf(out, "In %s: %s\n", e(sink), e(link))
 			}
-			fmt.Fprintf(out, "\n%s\n", t.Description)
+			fmt.Fprintf(out, "\n%s\n", escapeText(t.Description))
 			return nil
 		},
 	}
@@ -60,7 +61,7 @@ func newTicketsCmd(g *globals) *cobra.Command {
 	var searchJSON bool
 	var searchLimit int
 	search := &cobra.Command{
-		Use: "search <keywords|#number>", Short: "Search tickets by number or keywords (title, transcript, customer)", Args: cobra.MinimumNArgs(1),
+		Use: "search <keywords|#number>", Short: "Search tickets by number or keywords (title, transcript, customer)", Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var res bridge.TicketQuery
 			q := url.Values{"q": {strings.Join(args, " ")}, "limit": {strconv.Itoa(searchLimit)}}
@@ -84,7 +85,7 @@ func angle(email string) string {
 	if email == "" {
 		return ""
 	}
-	return "<" + email + ">"
+	return "<" + escapeLine(email) + ">"
 }
 
 func printTickets(out io.Writer, ts []bridge.Ticket, total int) {
@@ -104,11 +105,11 @@ func printTickets(out io.Writer, ts []bridge.Ticket, total int) {
 }
 
 func newLeadsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "leads", Short: "List and show sales leads"}
+	cmd := group(&cobra.Command{Use: "leads", Short: "List and show sales leads"})
 	var asJSON bool
 	var limit int
 	list := &cobra.Command{
-		Use: "list", Short: "List leads, newest first", Args: cobra.NoArgs,
+		Use: "list", Short: "List leads, newest first", Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var ls []bridge.Lead
 			if err := adminGet(cmd, g, "/v1/leads?limit="+strconv.Itoa(limit), &ls); err != nil {
@@ -134,7 +135,7 @@ func newLeadsCmd(g *globals) *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	var showJSON bool
 	show := &cobra.Command{
-		Use: "show <number>", Short: "Show a lead with its notes", Args: cobra.ExactArgs(1),
+		Use: "show <number>", Short: "Show a lead with its notes", Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var l bridge.Lead
 			if err := adminGet(cmd, g, "/v1/leads/"+url.PathEscape(strings.TrimPrefix(args[0], "#")), &l); err != nil {
@@ -144,15 +145,16 @@ func newLeadsCmd(g *globals) *cobra.Command {
 			if showJSON {
 				return printJSON(out, l)
 			}
+			e := escapeLine
 			fmt.Fprintf(out, "Lead #%d: %s\nContact: %s %s\nReferred by: %s\nCreated: %s\nSource: %s\n",
-				l.Number, l.Title, l.ContactName, angle(l.ContactEmail), l.ReferredBy.Name, l.CreatedAt.Local().Format("2006-01-02 15:04"), l.Source)
+				l.Number, e(l.Title), e(l.ContactName), angle(l.ContactEmail), e(l.ReferredBy.Name), l.CreatedAt.Local().Format("2006-01-02 15:04"), e(l.Source))
 			if l.Country != "" || l.Language != "" {
-				fmt.Fprintf(out, "Country: %s  Language: %s\n", l.Country, l.Language)
+				fmt.Fprintf(out, "Country: %s  Language: %s\n", e(l.Country), e(l.Language))
 			}
 			for sink, link := range l.Links {
-				fmt.Fprintf(out, "In %s: %s\n", sink, link)
+				fmt.Fprintf(out, "In %s: %s\n", e(sink), e(link))
 			}
-			fmt.Fprintf(out, "\n%s\n", l.Notes)
+			fmt.Fprintf(out, "\n%s\n", escapeText(l.Notes))
 			return nil
 		},
 	}

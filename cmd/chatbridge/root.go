@@ -12,7 +12,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
+// version is set at build time with -ldflags "-X main.version=…"; without
+// it, the module version Go stamped into the binary is used.
 var version = "dev"
 
 // globals are the persistent flags shared by every subcommand.
@@ -26,22 +27,35 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+const rootLong = `A self-hosted live chat for your website: visitors chat in a widget, operators
+answer from Slack, Matrix or the built-in inbox.
+
+The configuration file is, in this order: --config, else $CHATBRIDGE_CONFIG,
+else ./bridge.toml when it exists, else the built-in defaults.
+
+Exit status: 0 success; 1 the command failed (an error, problems found by
+config check, an unhealthy server for health); 2 a wrong command line (an
+unknown command or flag, a missing or extra argument), nothing was done.`
+
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{}
-	root := &cobra.Command{
+	root := group(&cobra.Command{
 		Use:           "chatbridge",
 		Short:         "Website live chat bridged into Slack, Matrix and a built-in inbox",
+		Long:          rootLong,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-	}
+	})
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: ./bridge.toml if it exists, else $CHATBRIDGE_CONFIG, else built-in defaults)")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{cmd, err.Error()} })
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", "", "config file (default: $CHATBRIDGE_CONFIG, else ./bridge.toml if it exists, else built-in defaults)")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (overrides server.data_dir)")
 	// Every command, in the order `chatbridge help` lists them; each group
 	// lives in its own file.
 	root.AddCommand(
 		newServeCmd(g),         // serve.go
+		newHealthCmd(g),        // health.go
 		newConfigCmd(g),        // config.go
 		newConversationsCmd(g), // conversations.go
 		newCannedCmd(g),        // canned.go
@@ -51,12 +65,12 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newInboxCmd(g),         // inbox.go
 		newSlackCmd(g),         // slack.go
 		newMatrixCmd(g),        // matrix.go
-		newVersionCmd(),        // root.go
+		newVersionCmd(),        // version.go
 	)
 	return root
 }
 
-// execute runs the CLI and returns the process exit code.
+// execute runs the CLI and returns the process exit code (see rootLong).
 func execute(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -67,20 +81,13 @@ func execute(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		fmt.Fprintln(stderr, "chatbridge:", err)
-		return 1
+		// Errors may quote what a visitor wrote or a server answered.
+		fmt.Fprintln(stderr, "chatbridge:", escapeText(err.Error()))
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitFailure
 	}
-	return 0
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "chatbridge %s\n", version)
-			return err
-		},
-	}
+	return exitOK
 }

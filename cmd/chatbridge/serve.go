@@ -29,8 +29,17 @@ func newServeCmd(g *globals) *cobra.Command {
 
 With no configuration file it runs on the embedded defaults: data in
 ./chatbridge-data, the demo page and visitor API on http://127.0.0.1:8080,
-and the operator inbox at /inbox with a one-time password printed at start.`,
-		Args: cobra.NoArgs,
+the operator inbox at /inbox, and /metrics with the detailed /healthz on
+http://127.0.0.1:9191.
+
+With no [[inbox.operators]] configured, a server started on a terminal makes
+a temporary operator "admin" and shows its password there once (never in a
+log); otherwise (under systemd, in a container) nobody can log in until an
+operator is added with ` + "`chatbridge inbox add-operator <login>`" + `.
+
+At start it warns (on standard error) about every setting that is unsafe
+for a server that others reach; ` + "`chatbridge config check`" + ` lists the same.`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, path, err := g.loadConfig()
 			if err != nil {
@@ -39,7 +48,7 @@ and the operator inbox at /inbox with a one-time password printed at start.`,
 			if listen != "" {
 				cfg.Server.Listen = listen
 			}
-			return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return serve(cmd.Context(), cfg, path, cmd.OutOrStdout(), cmd.ErrOrStderr(), isTerminal(cmd.OutOrStdout()))
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (overrides server.listen)")
@@ -69,10 +78,15 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 
 // serve runs the server until ctx ends, then shuts down gracefully: stop
 // accepting, drain HTTP, stop the delivery workers, close the store.
-func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stderr io.Writer) error {
+// interactive says that a person reads stdout on a terminal: only then may
+// a temporary inbox password be made, and shown there.
+func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stderr io.Writer, interactive bool) error {
 	log := newLogger(cfg.Log, stderr)
 	start := time.Now()
-	a, err := app.Open(cfg, log, app.Options{})
+	for _, w := range cfg.Warnings() {
+		log.Warn("unsafe setting for a server others reach", "key", w.Path, "why", w.Msg)
+	}
+	a, err := app.Open(cfg, log, app.Options{Interactive: interactive})
 	if err != nil {
 		return configError(cfgPath, err)
 	}
@@ -81,32 +95,45 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 			log.Error("close store", "err", err)
 		}
 	}()
-	a.Mux.HandleFunc("GET /healthz", healthz(a))
-	a.Mux.Handle("GET /metrics", a.Metrics())
+	a.Mux.HandleFunc("GET /healthz", healthz(a, false))
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+		return fmt.Errorf("listen on server.listen: %w", err)
+	}
+	defer ln.Close()
+	// The operations endpoints have their own listener, loopback by
+	// default: metrics and failure reasons (which may name secret URLs)
+	// never reach the public one.
+	var opsLn net.Listener
+	if cfg.Server.AdminListen != "" {
+		if opsLn, err = net.Listen("tcp", cfg.Server.AdminListen); err != nil {
+			return fmt.Errorf(`listen on server.admin_listen: %w (choose another address, or "" to disable /metrics and the detailed /healthz)`, err)
+		}
+		defer opsLn.Close()
 	}
 	base := cfg.Server.BaseURL()
 	if cfg.Server.PublicURL == "" {
 		cfg.Server.Listen = ln.Addr().String() // a ":0" listen gets its real port
 		base = cfg.Server.BaseURL()
 	}
-	srv := &http.Server{
-		Handler:           a.Mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	servers := []*http.Server{newHTTPServer(a.Mux, cfg.Server, log)}
+	listeners := []net.Listener{ln}
 	for _, c := range a.Closers() {
-		srv.RegisterOnShutdown(c.Close)
+		servers[0].RegisterOnShutdown(c.Close)
+	}
+	if opsLn != nil {
+		ops := http.NewServeMux()
+		ops.Handle("GET /metrics", a.Metrics())
+		ops.HandleFunc("GET /healthz", healthz(a, true))
+		servers = append(servers, newHTTPServer(ops, cfg.Server, log))
+		listeners = append(listeners, opsLn)
 	}
 
 	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	runners := a.Runners()
-	errc := make(chan error, len(runners)+1)
+	errc := make(chan error, len(runners)+len(servers))
 	for _, r := range runners {
 		wg.Go(func() {
 			if err := r.Run(runCtx); err != nil && runCtx.Err() == nil {
@@ -114,11 +141,13 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 			}
 		})
 	}
-	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("http: %w", err)
-		}
-	})
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		})
+	}
 	wg.Go(func() {
 		// Without the admin socket the server still serves chats; only the
 		// CLI cannot reach it while it runs, so this is not fatal.
@@ -132,9 +161,17 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 		from = "built-in defaults (no bridge.toml)"
 	}
 	dbPath := filepath.Join(cfg.Server.DataDir, app.DBName)
-	fmt.Fprintf(stdout, "chatbridge %s ready in %s (config: %s, data: %s)\n", version, time.Since(start).Round(time.Millisecond), from, dbPath)
+	fmt.Fprintf(stdout, "chatbridge %s ready in %s (config: %s, data: %s)\n", buildInfo().Version, time.Since(start).Round(time.Millisecond), from, dbPath)
+	fmt.Fprintf(stdout, "  listening on:   http://%s\n", ln.Addr())
+	if opsLn != nil {
+		fmt.Fprintf(stdout, "  operations:     http://%s/metrics and /healthz (no authentication: keep it private)\n", opsLn.Addr())
+	}
 	for _, l := range a.Banner {
 		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))
+	}
+	// Lines with a secret go to the terminal only (they exist only then).
+	for _, l := range a.Secret {
+		fmt.Fprintf(stdout, "%s\n", l)
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "public_url", base)
 
@@ -147,9 +184,11 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("http shutdown", "err", err)
-		_ = srv.Close()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("http shutdown", "err", err)
+			_ = srv.Close()
+		}
 	}
 	stopRun()
 	wg.Wait()
@@ -158,12 +197,11 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 }
 
 // healthz reports the store and each component: 200 when all are healthy,
-// else 503. The reasons (which may name internal URLs) are shown only to
-// local requests that did not come through a proxy; others see which check
-// failed, not why.
-func healthz(a *app.App) http.HandlerFunc {
+// else 503. The public listener says only that ({"ok": …}); the
+// operations listener (details) names each check and why it failed, which
+// may show internal or secret URLs.
+func healthz(a *app.App, details bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		details := isLocal(r)
 		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 		defer cancel()
 		type check struct {
@@ -177,11 +215,7 @@ func healthz(a *app.App) http.HandlerFunc {
 			c := check{Name: h.Name, OK: h.Err == nil}
 			if h.Err != nil {
 				ok = false
-				if details {
-					c.Error = h.Err.Error()
-				} else {
-					a.Log.Warn("health check failed", "check", h.Name, "err", h.Err)
-				}
+				c.Error = h.Err.Error()
 			}
 			checks = append(checks, c)
 		}
@@ -189,20 +223,11 @@ func healthz(a *app.App) http.HandlerFunc {
 		if !ok {
 			status = http.StatusServiceUnavailable
 		}
+		w.Header().Set("Cache-Control", "no-store")
+		if !details {
+			admin.WriteJSON(w, status, map[string]any{"ok": ok})
+			return
+		}
 		admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
 	}
-}
-
-// isLocal reports whether r comes from this machine directly (not through
-// a reverse proxy, which would add forwarding headers).
-func isLocal(r *http.Request) bool {
-	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -12,7 +12,7 @@ import (
 )
 
 func newSlackCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "slack", Short: "Slack helpers"}
+	cmd := group(&cobra.Command{Use: "slack", Short: "Slack helpers"})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "manifest",
 		Short: "Print the Slack app manifest (scopes, events, Socket Mode) to create the app with",
@@ -23,7 +23,7 @@ manifest", paste this, install it to your workspace, then put the bot token
 (xoxb-…) and, in socket mode, an app-level token with connections:write
 (xapp-…) in bridge.toml or the environment, and invite the bot to the support
 channel.`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, path, err := g.loadConfig()
 			var cerr *config.Errors

@@ -46,7 +46,7 @@ mode = "socket"
 		}
 	}
 	slackHealthy := func() bool {
-		resp, err := http.Get(s.base + "/healthz")
+		resp, err := http.Get(s.ops + "/healthz") // the detailed one
 		if err != nil {
 			return false
 		}

@@ -37,6 +37,7 @@ type Engine interface {
 	DeadLetters(ctx context.Context, destination string, limit int) ([]bridge.OutboxEntry, error)
 	RetryDeadLetter(ctx context.Context, id uint64) (bridge.OutboxEntry, error)
 	DropDeadLetter(ctx context.Context, id uint64) (bridge.OutboxEntry, error)
+	Destinations() []string
 }
 
 var _ Engine = (*bridge.Engine)(nil)
@@ -94,6 +95,9 @@ func (h *Handler) listConversations(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		WriteError(w, http.StatusInternalServerError, err)
 		return
+	}
+	if out == nil {
+		out = []bridge.ConversationSummary{} // [] in JSON, not null
 	}
 	WriteJSON(w, http.StatusOK, out)
 }

@@ -65,9 +65,23 @@ type OpenFunc func(ctx context.Context) (h http.Handler, close func() error, err
 // the store.
 var ErrLocked = errors.New("store is locked by another process")
 
+// Access says what a command does with the data: only reads it, or writes.
+type Access int
+
+const (
+	// ReadOnly commands need existing data: with none, Dial says so and
+	// creates nothing.
+	ReadOnly Access = iota
+	// Write commands (adding a canned response before the first serve) may
+	// create the store when there is none yet.
+	Write
+)
+
 // Dial connects to the server whose data directory is dataDir, or opens the
-// store itself with open when no server answers on the admin socket.
-func Dial(ctx context.Context, dataDir string, open OpenFunc) (*Client, error) {
+// store itself with open when no server answers on the admin socket. With
+// no store yet, a Write dial creates it (through open); a ReadOnly one
+// fails saying there is no data.
+func Dial(ctx context.Context, dataDir string, open OpenFunc, access Access) (*Client, error) {
 	sock := socketAddr(filepath.Join(dataDir, SocketName))
 	if _, err := os.Stat(sock); err == nil {
 		c := &Client{hc: &http.Client{Transport: &http.Transport{
@@ -85,7 +99,7 @@ func Dial(ctx context.Context, dataDir string, open OpenFunc) (*Client, error) {
 		// A stale socket from a server that was killed: fall through.
 	}
 	dbPath := filepath.Join(dataDir, DBName)
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) && access != Write {
 		return nil, fmt.Errorf("no chatbridge data in %s (run `chatbridge serve` first, or pass --data-dir / --config)", dataDir)
 	}
 	h, closeStore, err := open(ctx)
@@ -177,21 +191,19 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 // Serve answers the admin API on a unix socket (mode 0600) in dataDir until
 // ctx ends. A stale socket file left by a killed server is replaced.
+//
+// The socket is never reachable by another user, not even between its
+// creation and its chmod: its directory is made private (mode 0700, owner
+// only; connecting to a socket needs search permission on the directory)
+// before the socket is bound, and Serve refuses to bind in a directory it
+// cannot make private.
 func Serve(ctx context.Context, dataDir string, h http.Handler, log *slog.Logger) error {
 	sock := socketAddr(filepath.Join(dataDir, SocketName))
-	_ = os.Remove(sock) // we hold the store's lock, so no other server uses it
-	ln, err := net.Listen("unix", sock)
+	ln, err := listenPrivate(sock)
 	if err != nil {
-		if len(sock) > maxSocketPath {
-			return fmt.Errorf("admin socket: the path %s is %d bytes, longer than unix sockets allow (%d): use a shorter data_dir", sock, len(sock), maxSocketPath)
-		}
-		return fmt.Errorf("admin socket: %w", err)
+		return err
 	}
-	if err := os.Chmod(sock, 0o600); err != nil {
-		ln.Close()
-		return fmt.Errorf("admin socket: %w", err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute, IdleTimeout: time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -204,4 +216,32 @@ func Serve(ctx context.Context, dataDir string, h http.Handler, log *slog.Logger
 	case err := <-errc:
 		return fmt.Errorf("admin socket: %w", err)
 	}
+}
+
+// listenPrivate listens on the unix socket sock, mode 0600, in a directory
+// only this user can enter.
+func listenPrivate(sock string) (net.Listener, error) {
+	if len(sock) > maxSocketPath {
+		return nil, fmt.Errorf("admin socket: the path %s is %d bytes, longer than unix sockets allow (%d): use a shorter data_dir", sock, len(sock), maxSocketPath)
+	}
+	dir := filepath.Dir(sock)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil {
+			return nil, fmt.Errorf("admin socket: %s is open to other users (%s) and cannot be made private: %w", dir, fi.Mode().Perm(), err)
+		}
+	}
+	_ = os.Remove(sock) // we hold the store's lock, so no other server uses it
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return ln, nil
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -104,6 +106,14 @@ func (h *Handler) addCanned(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) removeCanned(w http.ResponseWriter, r *http.Request) {
 	owner, sc := r.URL.Query().Get("owner"), r.PathValue("shortcut")
 	err := h.engine.DeleteCanned(r.Context(), owner, sc)
+	if errors.Is(err, bridge.ErrNotFound) {
+		msg := "no shared canned response :" + sc
+		if owner != "" {
+			msg = fmt.Sprintf("no canned response :%s of %s", sc, owner)
+		}
+		WriteError(w, http.StatusNotFound, errors.New(msg))
+		return
+	}
 	h.answer(w, map[string]string{"removed": sc}, err)
 }
 
@@ -199,7 +209,8 @@ func (h *Handler) showTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	t, err := h.engine.Ticket(r.Context(), n)
 	if errors.Is(err, bridge.ErrNotFound) {
-		err = fmt.Errorf("no ticket #%d: %w", n, err)
+		WriteError(w, http.StatusNotFound, fmt.Errorf("no ticket #%d", n))
+		return
 	}
 	h.answer(w, t, err)
 }
@@ -225,7 +236,8 @@ func (h *Handler) showLead(w http.ResponseWriter, r *http.Request) {
 	}
 	l, err := h.engine.Lead(r.Context(), n)
 	if errors.Is(err, bridge.ErrNotFound) {
-		err = fmt.Errorf("no lead #%d: %w", n, err)
+		WriteError(w, http.StatusNotFound, fmt.Errorf("no lead #%d", n))
+		return
 	}
 	h.answer(w, l, err)
 }
@@ -248,11 +260,25 @@ func (h *Handler) listOutbox(w http.ResponseWriter, r *http.Request) {
 	if limit == 0 {
 		limit = 100
 	}
+	dest := r.URL.Query().Get("destination")
 	list := h.engine.PendingDeliveries
 	if r.URL.Query().Get("dead") != "" {
 		list = h.engine.DeadLetters
 	}
-	entries, err := list(r.Context(), r.URL.Query().Get("destination"), limit)
+	entries, err := list(r.Context(), dest, limit)
+	// An empty list for a destination that does not exist would read as
+	// "all delivered": say it does not exist (entries left for one that is
+	// no longer configured are still listed).
+	if err == nil && dest != "" && len(entries) == 0 && !slices.Contains(h.engine.Destinations(), dest) {
+		known := h.engine.Destinations()
+		slices.Sort(known)
+		msg := fmt.Sprintf("no destination %q: the configured ones are %s", dest, strings.Join(known, ", "))
+		if len(known) == 0 {
+			msg = fmt.Sprintf("no destination %q: none is configured (Slack, Matrix, e-mail and the sinks are)", dest)
+		}
+		WriteError(w, http.StatusNotFound, errors.New(msg))
+		return
+	}
 	now := h.engine.Now()
 	rows := make([]OutboxRow, 0, len(entries))
 	for _, e := range entries {

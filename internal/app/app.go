@@ -56,6 +56,11 @@ type App struct {
 	Components []any
 	// Banner lines describe what runs ("{base}" stands for the public URL).
 	Banner []string
+	// Secret lines go to the terminal only, never to a log (a temporary
+	// inbox password).
+	Secret []string
+
+	opts Options
 
 	resume func(context.Context, string) (string, error)
 }
@@ -107,10 +112,15 @@ type Options struct {
 	// LockTimeout is how long Open waits for the store's file lock
 	// (default 1 s).
 	LockTimeout time.Duration
+	// Interactive: the server's output is a terminal that a person reads,
+	// so a temporary inbox operator may be made when none is configured
+	// (see Secret).
+	Interactive bool
 }
 
 // Open checks cfg (Check), opens the store in cfg.Server.DataDir (creating
-// the directory, mode 0700) and builds the engine and every enabled
+// the directory, mode 0700, and the file, mode 0600; an existing directory
+// or file that others may read is tightened to these modes) and builds the engine and every enabled
 // component on it, registered with the engine as what they offer. Nothing
 // runs yet: serve runs the engine and the Runners; the CLI uses the engine
 // directly. When another process holds the store, the error wraps
@@ -129,6 +139,8 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	dbPath := filepath.Join(cfg.Server.DataDir, DBName)
+	tighten(log, cfg.Server.DataDir, 0o700)
+	tighten(log, dbPath, 0o600)
 	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: opts.LockTimeout})
 	if errors.Is(err, boltstore.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use: is another chatbridge serving this data directory? %w", dbPath, err)
@@ -136,7 +148,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux()}
+	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux(), opts: opts}
 	if a.Blobs, err = openBlobs(cfg); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -213,6 +225,9 @@ func (a *App) handle(pattern string, h http.Handler) { a.Mux.Handle(pattern, h) 
 // say adds banner lines.
 func (a *App) say(lines ...string) { a.Banner = append(a.Banner, lines...) }
 
+// secret adds lines for the terminal only.
+func (a *App) secret(lines ...string) { a.Secret = append(a.Secret, lines...) }
+
 // Runners are the components that run beside the server, the engine first.
 func (a *App) Runners() []Runner {
 	out := []Runner{a.Engine}
@@ -248,3 +263,20 @@ func (a *App) Metrics() http.Handler {
 
 // Close closes the store.
 func (a *App) Close() error { return a.Store.Close() }
+
+// tighten removes the group and other permission bits of path (which may
+// not exist yet) down to mode, and logs when it changed something: the
+// data directory holds the conversations and the admin socket, which only
+// chatbridge's own user may reach. A path it cannot change (another
+// owner's) is logged, not fatal: the store's own checks decide.
+func tighten(log *slog.Logger, path string, mode os.FileMode) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm()&^mode == 0 {
+		return
+	}
+	if err := os.Chmod(path, fi.Mode().Perm()&mode); err != nil {
+		log.Warn("cannot tighten permissions: others may read chatbridge's data", "path", path, "mode", fi.Mode().Perm().String(), "err", err)
+		return
+	}
+	log.Info("tightened permissions: others could read chatbridge's data", "path", path, "was", fi.Mode().Perm().String(), "now", (fi.Mode().Perm() & mode).String())
+}

@@ -111,7 +111,7 @@ func parts(cfg config.Config) []part {
 			return nil, err
 		}
 		widget.Mount(a.Mux)
-		if cfg.Server.DemoPage {
+		if cfg.Server.DemoEnabled() {
 			a.say("demo page:      {base}/")
 		}
 		a.say(`widget:         <script src="{base}/widget.js" async></script>`)
@@ -120,6 +120,10 @@ func parts(cfg config.Config) []part {
 
 	ic := inboxConfig(cfg, base)
 	add(cfg.Inbox.Enabled, part{name: "inbox", check: ic.Validate, build: func(a *App) (any, error) {
+		ic := ic
+		// A password nobody sees is no use: only a server started on a
+		// terminal makes one (and shows it there, never in a log).
+		ic.GenerateAdmin = a.opts.Interactive
 		ib, err := inbox.New(ic, a.Engine, a.Log.With("component", "inbox"))
 		if err != nil {
 			return nil, err
@@ -127,9 +131,14 @@ func parts(cfg config.Config) []part {
 		a.handle("/inbox/", ib.Handler())
 		a.handle("/inbox", http.RedirectHandler("/inbox/", http.StatusFound))
 		a.say("operator inbox: {base}/inbox/")
-		if pw := ib.GeneratedPassword(); pw != "" {
-			a.say("  log in as admin with the one-time password: "+pw,
-				"  (add [[inbox.operators]] to bridge.toml to set your own; see bridge.example.toml)")
+		switch pw := ib.GeneratedPassword(); {
+		case pw != "":
+			a.secret("  no operator is configured, so this run has a temporary one: log in as admin",
+				"  with the password "+pw+" (shown once, here only; it works until this server stops).",
+				"  Add your own with `chatbridge inbox add-operator <login>`.")
+		case len(ic.Operators) == 0:
+			a.say("  no operator is configured: nobody can log in. Add one with",
+				"  `chatbridge inbox add-operator <login>` (it asks for a password) and restart.")
 		}
 		return ib, nil
 	}})
@@ -203,6 +212,7 @@ func visitorConfig(cfg config.Config) visitor.Config {
 		MaxConnsPerVisitor:       v.MaxConnsPerVisitor,
 		MaxConnsPerIP:            v.MaxConnsPerIP,
 		IdentitySecret:           v.IdentitySecret.Reveal(),
+		IdentityMaxLifetime:      v.IdentityMaxLifetime.Duration(),
 		TrustProxyHeaders:        v.TrustProxyHeaders,
 	}
 }
@@ -219,8 +229,8 @@ func emailConfig(cfg config.Config, a *App) email.Config {
 	}
 	return email.Config{
 		Host: e.Host, Port: e.Port, Username: e.Username, Password: e.Password.Reveal(),
-		From: e.From, StartTLS: e.StartTLS, PublicURL: cfg.Server.BaseURL(), AwayAfter: away,
-		Away: presence,
+		From: e.From, TLS: e.TLSMode(), PublicURL: cfg.Server.BaseURL(), AwayAfter: away,
+		ResumeTTL: e.ResumeTTL.Duration(), Away: presence,
 	}
 }
 
@@ -232,7 +242,7 @@ func widgetConfig(cfg config.Config, a *App) visitor.WidgetConfig {
 		TrustProxyHeaders: cfg.Visitor.TrustProxyHeaders,
 		Title:             w.Title, Greeting: w.Greeting, Color: w.Color, Position: w.Position,
 		PrechatName: w.PrechatName, PrechatEmail: w.PrechatEmail, OfflineAfter: w.OfflineAfter.Duration(),
-		Sound: w.Sound, Language: w.Language, DemoPage: cfg.Server.DemoPage,
+		Sound: w.Sound, Language: w.Language, DemoPage: cfg.Server.DemoEnabled(),
 	}
 	if a != nil {
 		wc.Resume = a.resume

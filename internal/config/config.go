@@ -57,16 +57,61 @@ type Outbox struct {
 
 // Server is [server]: where chatbridge listens and keeps its data.
 type Server struct {
-	// Listen is the host:port of the visitor API, widget, demo page, inbox,
-	// /healthz and /metrics.
+	// Listen is the host:port of the visitor API, widget, demo page, inbox
+	// and the public /healthz (ok or not, no details).
 	Listen string `toml:"listen"`
 	// PublicURL is the base URL used in links (e-mails, resume links); ""
 	// means "http://<listen>" (see BaseURL).
 	PublicURL string `toml:"public_url"`
 	// DataDir holds chatbridge.db and the admin socket admin.sock.
 	DataDir string `toml:"data_dir"`
-	// DemoPage serves the demo shop page at /.
-	DemoPage bool `toml:"demo_page"`
+	// DemoPage serves the demo shop page at /: "auto" only when Listen is a
+	// loopback address and PublicURL is empty (see DemoEnabled).
+	DemoPage Toggle `toml:"demo_page"`
+	// AdminListen is the host:port of the operations endpoints (/metrics and
+	// the detailed /healthz); "" disables them. Loopback by default.
+	AdminListen string `toml:"admin_listen"`
+	// ReadTimeout bounds how long a client may take to send a request's
+	// headers, and then its body (plus a second per 16 KiB of a large
+	// body). Long polls and live streams, which wait after the request was
+	// read, are not cut by it.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// IdleTimeout closes a kept-alive connection idle for this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
+}
+
+// DemoEnabled reports whether the demo page is served: demo_page = true,
+// or "auto" on a loopback listen address without a public URL (a trial on
+// one's own machine, never a server that others reach).
+func (s Server) DemoEnabled() bool {
+	switch s.DemoPage {
+	case ToggleOn:
+		return true
+	case ToggleOff:
+		return false
+	}
+	return s.PublicURL == "" && IsLoopbackHost(hostOf(s.Listen))
+}
+
+// hostOf is the host part of a host:port ("" when there is none).
+func hostOf(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+// IsLoopbackHost reports whether host (a name or an IP address, without
+// port) is this machine only: "localhost", 127.0.0.0/8 or ::1. An empty
+// host, 0.0.0.0 and :: mean every interface: not loopback.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // BaseURL is PublicURL without a trailing slash, or "http://<listen>" when
@@ -121,6 +166,9 @@ type Visitor struct {
 	TokenIdleTTL Duration `toml:"token_idle_ttl"`
 	// TrustProxyHeaders takes the client IP from X-Forwarded-For.
 	TrustProxyHeaders bool `toml:"trust_proxy_headers"`
+	// IdentityMaxLifetime refuses signed identities whose expires is further
+	// ahead than this: a leaked identity must not work for years.
+	IdentityMaxLifetime Duration `toml:"identity_max_lifetime"`
 }
 
 // Widget is [widget]: how the chat bubble looks and behaves.
@@ -150,10 +198,40 @@ type Email struct {
 	// Password: env CHATBRIDGE_SMTP_PASSWORD.
 	Password Secret `toml:"password"`
 	From     string `toml:"from"`
-	StartTLS bool   `toml:"starttls"`
+	// TLS is how the connection to the SMTP server is protected: "auto"
+	// (implicit TLS on port 465, STARTTLS required on any other port),
+	// "starttls" (required: a server that does not offer it is an error),
+	// "implicit" (TLS from the first byte) or "none" (plain text, only when
+	// asked for: a relay on this machine).
+	TLS string `toml:"tls"`
+	// StartTLS is the key tls replaced: true is accepted (it is what tls
+	// "auto" does), false is refused with a pointer to tls = "none".
+	StartTLS *bool `toml:"starttls,omitempty"`
 	// AwayAfter: the visitor counts as away after this long without a live
 	// connection, and operator replies are e-mailed.
 	AwayAfter Duration `toml:"away_after"`
+	// ResumeTTL is how long the link in an e-mail works; it works once.
+	ResumeTTL Duration `toml:"resume_ttl"`
+}
+
+// SMTP TLS modes (email.tls).
+const (
+	TLSAuto     = "auto"
+	TLSStartTLS = "starttls"
+	TLSImplicit = "implicit"
+	TLSNone     = "none"
+)
+
+// TLSMode is TLS with "auto" resolved for Port: "implicit" on 465, else
+// "starttls".
+func (e Email) TLSMode() string {
+	if e.TLS == TLSAuto || e.TLS == "" {
+		if e.Port == 465 {
+			return TLSImplicit
+		}
+		return TLSStartTLS
+	}
+	return e.TLS
 }
 
 // Enabled reports whether offline e-mails are configured.
@@ -299,8 +377,11 @@ func (m Matrix) Enabled() bool { return m.HomeserverURL != "" }
 // values of keys a file leaves out.
 func Default() Config {
 	return Config{
-		Server: Server{Listen: "127.0.0.1:8080", DataDir: "./chatbridge-data", DemoPage: true},
-		Log:    Log{Level: "info", Format: "text"},
+		Server: Server{
+			Listen: "127.0.0.1:8080", DataDir: "./chatbridge-data", DemoPage: ToggleAuto,
+			AdminListen: "127.0.0.1:9191", ReadTimeout: Duration(15 * time.Second), IdleTimeout: Duration(2 * time.Minute),
+		},
+		Log: Log{Level: "info", Format: "text"},
 		Visitor: Visitor{
 			AllowedOrigins:           []string{},
 			MaxMessageBytes:          10000,
@@ -314,13 +395,14 @@ func Default() Config {
 			MaxConnsPerVisitor:       8,
 			MaxConnsPerIP:            64,
 			TokenIdleTTL:             Duration(180 * 24 * time.Hour),
+			IdentityMaxLifetime:      Duration(24 * time.Hour),
 		},
 		Widget: Widget{
 			Title: "Chat with us", Greeting: "Hi! How can we help?", Color: "#2563eb",
 			Position: "right", PrechatName: "optional", PrechatEmail: "optional",
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
-		Email:  Email{Port: 587, StartTLS: true, AwayAfter: Duration(time.Minute)},
+		Email:  Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
 		Inbox:  Inbox{Enabled: true},
 		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,

@@ -150,6 +150,8 @@ func wantType(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[Duration]():
 		return `a duration string like "30s"`
+	case t == reflect.TypeFor[Toggle]():
+		return `true, false or "auto"`
 	case t.Kind() == reflect.String:
 		return "a string"
 	case t.Kind() == reflect.Bool:

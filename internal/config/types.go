@@ -88,3 +88,41 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = Duration(v)
 	return nil
 }
+
+// Toggle is a switch with an automatic default: true, false or "auto" in
+// TOML.
+type Toggle string
+
+// Values of a Toggle.
+const (
+	ToggleAuto Toggle = "auto"
+	ToggleOn   Toggle = "true"
+	ToggleOff  Toggle = "false"
+)
+
+// UnmarshalTOML accepts true, false and "auto".
+func (t *Toggle) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case bool:
+		*t = ToggleOff
+		if v {
+			*t = ToggleOn
+		}
+		return nil
+	case string:
+		if v == string(ToggleAuto) {
+			*t = ToggleAuto
+			return nil
+		}
+	}
+	return errors.New(`expected true, false or "auto"`)
+}
+
+// MarshalTOML writes true, false or "auto".
+func (t Toggle) MarshalTOML() ([]byte, error) {
+	switch t {
+	case ToggleOn, ToggleOff:
+		return []byte(t), nil
+	}
+	return []byte(`"auto"`), nil
+}

@@ -133,6 +133,16 @@ func (s Server) validate(errs *Errors) {
 	if strings.TrimSpace(s.DataDir) == "" {
 		errs.add("server.data_dir", "must not be empty")
 	}
+	oneOf(errs, "server.demo_page", string(s.DemoPage), []string{string(ToggleAuto), string(ToggleOn), string(ToggleOff)})
+	if s.AdminListen != "" {
+		if msg := checkListen(s.AdminListen); msg != "" {
+			errs.add("server.admin_listen", msg+` (or "" to disable the operations endpoints)`)
+		} else if s.AdminListen == s.Listen && !strings.HasSuffix(s.Listen, ":0") {
+			errs.add("server.admin_listen", "must differ from server.listen: the operations endpoints are kept off the public listener")
+		}
+	}
+	positiveDuration(errs, "server.read_timeout", s.ReadTimeout)
+	positiveDuration(errs, "server.idle_timeout", s.IdleTimeout)
 }
 
 func (v Visitor) validate(errs *Errors) {
@@ -152,6 +162,7 @@ func (v Visitor) validate(errs *Errors) {
 	positive(errs, "visitor.max_conns_per_visitor", v.MaxConnsPerVisitor)
 	positive(errs, "visitor.max_conns_per_ip", v.MaxConnsPerIP)
 	positiveDuration(errs, "visitor.token_idle_ttl", v.TokenIdleTTL)
+	positiveDuration(errs, "visitor.identity_max_lifetime", v.IdentityMaxLifetime)
 	if v.WSMaxFrameBytes > 0 && v.MaxMessageBytes > 0 && v.WSMaxFrameBytes < v.MaxMessageBytes {
 		errs.add("visitor.ws_max_frame_bytes", fmt.Sprintf("must be at least visitor.max_message_bytes (%d) so that a message fits in a frame", v.MaxMessageBytes))
 	}
@@ -179,6 +190,11 @@ func (e Email) validate(errs *Errors) {
 		errs.add("email.port", "must be between 1 and 65535")
 	}
 	positiveDuration(errs, "email.away_after", e.AwayAfter)
+	positiveDuration(errs, "email.resume_ttl", e.ResumeTTL)
+	oneOf(errs, "email.tls", e.TLS, []string{TLSAuto, TLSStartTLS, TLSImplicit, TLSNone})
+	if e.StartTLS != nil && !*e.StartTLS {
+		errs.add("email.starttls", `is replaced by email.tls; starttls = false no longer sends in plain text: set tls = "none" to say so (a relay on this machine), or remove the key`)
+	}
 	if e.Host == "" {
 		if e.From != "" || e.Username != "" {
 			errs.add("email.host", "is empty, so e-mail is disabled, but email.from or email.username is set: set the SMTP host or remove them")

@@ -8,8 +8,8 @@ const SRC=(D.currentScript&&D.currentScript.src)||([...D.scripts].map(s=>s.src).
 const API=new URL(SRC,location.href).origin,K='chatbridge:'+API+':',mem={};
 const g=k=>{try{return JSON.parse(LS.getItem(K+k))}catch(e){return mem[k]}};
 const s=(k,v)=>{mem[k]=v;try{v==null?LS.removeItem(K+k):LS.setItem(K+k,JSON.stringify(v))}catch(e){}};
-const TX={en:{title:'Chat with us',greeting:'Hi! How can we help?',open:'Open chat',close:'Close chat',end:'End chat',ph:'Type your message…',send:'Send',name:'Name',email:'Email',opt:' (optional)',start:'Start chat',ended:'This chat has ended.',again:'Start a new chat',typing:' is typing…',away:"No one is available right now. Leave your email and we'll reply by email.",thanks:"Thanks! We'll reply by email.",fail:'Not sent: ',err:'Something went wrong, please try again.',unread:' unread'},
-fr:{title:'Discutez avec nous',greeting:'Bonjour ! Comment pouvons-nous vous aider ?',open:'Ouvrir le chat',close:'Fermer le chat',end:'Terminer',ph:'Écrivez votre message…',send:'Envoyer',name:'Nom',email:'E-mail',opt:' (facultatif)',start:'Commencer',ended:'Cette discussion est terminée.',again:'Nouvelle discussion',typing:' écrit…',away:'Personne n’est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.',thanks:'Merci ! Nous vous répondrons par e-mail.',fail:'Non envoyé : ',err:'Une erreur est survenue, veuillez réessayer.',unread:' non lu(s)'}};
+const TX={en:{title:'Chat with us',greeting:'Hi! How can we help?',open:'Open chat',close:'Close chat',end:'End chat',ph:'Type your message…',send:'Send',name:'Name',email:'Email',opt:' (optional)',start:'Start chat',ended:'This chat has ended.',again:'Start a new chat',typing:' is typing…',away:"No one is available right now. Leave your email and we'll reply by email.",thanks:"Thanks! We'll reply by email.",fail:'Not sent: ',err:'Something went wrong, please try again.',unread:' unread',used:'This link from our e-mail was already used: each link works once. Write to us here, and our next e-mail brings a new one.',bad:'This link from our e-mail has expired. Write to us here and we will answer.'},
+fr:{title:'Discutez avec nous',greeting:'Bonjour ! Comment pouvons-nous vous aider ?',open:'Ouvrir le chat',close:'Fermer le chat',end:'Terminer',ph:'Écrivez votre message…',send:'Envoyer',name:'Nom',email:'E-mail',opt:' (facultatif)',start:'Commencer',ended:'Cette discussion est terminée.',again:'Nouvelle discussion',typing:' écrit…',away:'Personne n’est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.',thanks:'Merci ! Nous vous répondrons par e-mail.',fail:'Non envoyé : ',err:'Une erreur est survenue, veuillez réessayer.',unread:' non lu(s)',used:'Ce lien de notre e-mail a déjà servi : chaque lien ne fonctionne qu’une fois. Écrivez-nous ici, notre prochain e-mail en contiendra un nouveau.',bad:'Ce lien de notre e-mail a expiré. Écrivez-nous ici et nous vous répondrons.'}};
 const lang=(CFG.language||navigator.language||'en').slice(0,2).toLowerCase(),T=Object.assign({},TX.en,TX[lang]||{},(CFG.texts||{})[lang]||{});
 if(CFG.title)T.title=CFG.title;if(CFG.greeting)T.greeting=CFG.greeting;
 
@@ -62,7 +62,7 @@ const ID=((W.chatbridgeSettings||{}).identity)||null;let idBad=0;
 function sess(d){
   if(tok)return Promise.resolve();
   const id=ID&&ID.user_id&&!idBad?ID:null;
-  return sp=sp||api('sessions',Object.assign({locale:navigator.language||''},id?{identity:id}:{},d)).then(r=>{sp=null;s('nw',null);tok=r.token;s('tok',tok);s('uid',id?id.user_id:null);if(id)s('pc',1);run();pvFlush()},
+  return sp=sp||api('sessions',Object.assign({locale:navigator.language||''},id?{identity:id}:{},d)).then(r=>{sp=null;s('nw',null);tok=r.token;s('tok',tok);s('vid',r.visitor_id);s('uid',id?id.user_id:null);if(id)s('pc',1);run();pvFlush()},
     e=>{sp=null;if(id&&e.s==401){idBad=1;console.warn('chatbridge: the signed identity was refused:',e.m);return sess(d)}throw e})
 }
 
@@ -237,8 +237,10 @@ D.documentElement.append(host);
 greet();ui();
 // A token of another signed-in user, of a user who signed out, or an anonymous
 // one when a user signs in, is not this page's user's.
-if(tok&&(g('uid')||null)!==((ID&&ID.user_id)||null)){tok=null;['tok','uid','pc','em','p'].forEach(k=>s(k,null))}
-(code?api('sessions/resume',{code}).then(r=>{s('nw',null);s('pc',1);s('em',1);s('open',1);tok=r.token;s('tok',tok)},()=>{}):Promise.resolve()).then(()=>{
+if(tok&&(g('uid')||null)!==((ID&&ID.user_id)||null)){tok=null;['tok','vid','uid','pc','em','p'].forEach(k=>s(k,null))}
+// A resume link works once: opened again where it already worked, it is not sent.
+(code&&!(tok&&g('vid')&&code.startsWith(g('vid')+'.'))?api('sessions/resume',{code}).then(r=>{s('nw',null);s('pc',1);s('em',1);s('open',1);tok=r.token;s('tok',tok);s('vid',r.visitor_id)},
+  e=>{if(e.s==410||e.s==401){const m=msgEl('system','',e.s==410?T.used:T.bad);m.s=-1;m.classList.add('rs');place(m);s('open',1)}}):Promise.resolve()).then(()=>{
   if(!tok&&ID&&ID.user_id)sess({}).catch(()=>{});
   pv();if(tok)sync().then(run)
   if((g('p')||[]).length)flush();

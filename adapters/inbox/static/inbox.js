@@ -127,7 +127,7 @@
       var a = el('a');
       a.href = '/inbox/c/' + encodeURIComponent(c.id) + (status === 'closed' ? '?status=closed' : '');
       var row = el('span', 'row');
-      row.appendChild(el('span', 'name', c.visitor_name));
+      row.appendChild(el('bdi', 'name', c.visitor_name));
       if (c.unread && !current) {
         unread += c.unread;
         var badge = el('span', 'badge', c.unread >= 100 ? '99+' : c.unread);
@@ -135,7 +135,7 @@
         row.appendChild(badge);
       }
       a.appendChild(row);
-      a.appendChild(el('span', 'preview', c.preview || ''));
+      a.appendChild(el('bdi', 'preview', c.preview || ''));
       var meta = el('span', 'meta');
       if (c.status === 'closed') {
         meta.textContent = 'closed';
@@ -196,8 +196,13 @@
   function showTyping() {
     if (!typingBox || convClosed) return;
     var nameEl = document.getElementById('conv-name');
-    var text = ((nameEl && nameEl.textContent) || 'The visitor') + ' is typing…';
-    if (typingBox.textContent !== text) typingBox.textContent = text;
+    var who = (nameEl && nameEl.textContent) || 'The visitor';
+    if (typingBox.textContent !== who + ' is typing…') {
+      // In a <bdi>: a name with bidi controls cannot reorder the words after it.
+      typingBox.textContent = '';
+      typingBox.appendChild(el('bdi', '', who));
+      typingBox.appendChild(document.createTextNode(' is typing…'));
+    }
     clearTimeout(typingTimer);
     typingTimer = setTimeout(hideTyping, typingShowFor);
   }
@@ -211,7 +216,7 @@
     var li = el('li', 'msg from-' + m.from + ' vis-' + m.visibility + (m.own ? ' own' : ''));
     li.dataset.seq = m.seq;
     var head = el('div', 'msg-head');
-    head.appendChild(el('span', 'author', m.author));
+    head.appendChild(el('bdi', 'author', m.author));
     if (m.visibility === 'note') head.appendChild(el('span', 'tag', 'note'));
     if (m.visibility === 'whisper') head.appendChild(el('span', 'tag', 'only you'));
     var t = el('time', '', clock(m.at));
