@@ -316,7 +316,7 @@ func Default() Config {
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
 		Email:  Email{Port: 587, StartTLS: true, AwayAfter: Duration(time.Minute)},
-		Inbox:  Inbox{Enabled: true},
+		Inbox:  Inbox{Enabled: true, Language: "en"},
 		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
 			BytesPerConversationPerDay: 50 << 20, StripMetadata: true},
