@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -265,24 +264,34 @@ func serveBlob(w http.ResponseWriter, r *http.Request, blobs bridge.BlobStore, a
 	}
 }
 
-// ContentDisposition is the header that offers name as a download name
-// (with an ASCII fallback for old clients).
+// contentDisposition offers name as a download name: an ASCII fallback,
+// and the name itself (RFC 5987) when it differs.
 func contentDisposition(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '_'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "_"))
 	ascii := strings.Map(func(r rune) rune {
-		if r < 0x20 || r >= 0x7f || r == '"' || r == '\\' || r == '%' {
+		if r >= 0x7f || r == '"' || r == '\\' || r == '%' {
 			return '_'
 		}
 		return r
 	}, name)
-	v := mime.FormatMediaType("attachment", map[string]string{"filename": name})
-	if v == "" || !utf8.ValidString(name) {
-		return `attachment; filename="` + ascii + `"`
+	v := `attachment; filename="` + ascii + `"`
+	if ascii == name {
+		return v
 	}
-	if ascii != name {
-		// FormatMediaType wrote only filename*=; add the fallback first.
-		return `attachment; filename="` + ascii + `"; ` + strings.TrimPrefix(v, "attachment; ")
+	var b strings.Builder
+	for _, c := range []byte(name) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
 	}
-	return v
+	return v + "; filename*=UTF-8''" + b.String()
 }
 
 // uploadResponse is the answer to POST /api/v1/files.

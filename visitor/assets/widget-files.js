@@ -1,0 +1,35 @@
+/* chatbridge widget: sending files. widget.js fetches this script the first
+   time the visitor attaches, pastes or drops a file, and calls
+   __chatbridge.f with its helpers; the function returned sends files one at
+   a time, each shown at once with a preview and a progress bar, then as the
+   message, or with the reason it was refused. Names are only ever text. */
+(()=>{'use strict';
+window.__chatbridge.f=X=>{
+  const {h,T,API,CFG,sz,rid,pre,ack,fill,place,ui,sess}=X;
+  let chain=Promise.resolve();
+  function one(f){
+    const b=h('div',{class:'b'}),bar=h('progress',{max:'1',value:'0'}),e=h('div',{class:'m v p','aria-busy':'true'},[b,bar]);
+    const img=/^image\/(png|jpeg|gif|webp)$/.test(f.type)&&URL.createObjectURL(f),done=()=>{img&&URL.revokeObjectURL(img);ui()};
+    e.s=1/0;e.pend=1;
+    b.append(img?h('img',{src:img,alt:f.name}):'📎 '+f.name+' ('+sz(f.size)+')');
+    place(e);pre();ui();
+    const fail=m=>{e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');bar.remove();e.append(h('div',{class:'a',role:'alert',t:T.fail+m}));done()};
+    if(CFG.files&&f.size>CFG.files)return fail(T.big+sz(CFG.files));
+    const c=rid();
+    chain=chain.then(()=>sess().then(()=>new Promise(res=>{
+      const x=new XMLHttpRequest();
+      x.open('POST',API+'/api/v1/files?client_id='+c+'&name='+encodeURIComponent(f.name||'file'));
+      x.setRequestHeader('Authorization','Bearer '+X.tok());
+      x.upload.onprogress=p=>{if(p.lengthComputable)bar.value=p.loaded/p.total};
+      x.onload=()=>{
+        let r={};try{r=JSON.parse(x.responseText)}catch(_){}
+        if(x.status==200&&r.file){bar.remove();fill(b,{file:r.file});ack(e,r);done()}
+        else fail((r.error&&r.error.message)||T.err);
+        res()
+      };
+      x.onerror=x.onabort=()=>{fail(T.err);res()};
+      x.send(f)
+    }),()=>fail(T.err)))
+  }
+  return fs=>fs.forEach(one)
+}})();
