@@ -26,7 +26,7 @@ const replyTimeout = 30 * time.Second
 // pageData feeds templates/page.html.
 type pageData struct {
 	// Files: the reply form takes a file.
-	Files bool
+	Files    bool
 	Operator OperatorAccount
 	CSRF     string
 	// Status is the list filter: "open" or "closed".
