@@ -162,6 +162,9 @@ func (e Email) Enabled() bool { return e.Host != "" }
 // Inbox is [inbox]: the built-in operator web page.
 type Inbox struct {
 	Enabled bool `toml:"enabled"`
+	// Language is the operators' language: system lines ("Alice ended the
+	// chat.") are shown in it. "en" (default) or "fr".
+	Language string `toml:"language"`
 	// Operators may log in to the inbox. None: one operator "admin" with a
 	// random password printed once at start.
 	Operators []Operator `toml:"operators"`
