@@ -327,6 +327,53 @@ func TestOnlyPublicOperatorRepliesAreEmailed(t *testing.T) {
 	e.noMail(t)
 }
 
+// A file an operator sent is named in the e-mail with the link to the
+// conversation (the file itself stays there), an emote reads as an action,
+// and a reply its author deleted before the e-mail went is not in it.
+func TestFilesEmotesAndDeletedReplies(t *testing.T) {
+	for _, lang := range []struct{ locale, file, action string }{
+		{"en-GB", "Attached file: invoice <2026>.pdf (12 KB). Open the conversation to see it: https://chat.example.com/?chatbridge_resume=", "* Bob Smith waves"},
+		{"fr-FR", "Fichier joint : invoice <2026>.pdf (12 KB). Ouvrez la discussion pour le voir : https://chat.example.com/?chatbridge_resume=", "* Bob Smith waves"},
+	} {
+		t.Run(lang.locale, func(t *testing.T) {
+			// The visitor is still there when the replies come, so they wait
+			// AwayAfter: long enough to delete one before the e-mail.
+			e := newEnv(t, func(c *Config) { c.AwayAfter = 2 * time.Second })
+			e.away.Store(false)
+			_, convID := e.chat(t, "Ann", "ann@example.com", lang.locale)
+			send := func(in bridge.OperatorInput) {
+				t.Helper()
+				in.ConversationID, in.Operator = convID, op
+				if err := e.engine.HandleOperator(e.ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(bridge.OperatorInput{EventID: "draft", Text: "a reply sent by mistake"})
+			send(bridge.OperatorInput{EventID: "del", Deletes: "draft"})
+			sum := strings.Repeat("ab", 32)
+			send(bridge.OperatorInput{EventID: "file", Text: "Here it is", File: &bridge.Attachment{
+				Key: bridge.BlobKey(sum), SHA256: sum, Name: "invoice <2026>.pdf", Type: "application/pdf", Size: 12345,
+			}})
+			send(bridge.OperatorInput{EventID: "wave", Text: "waves", Emote: true})
+			e.away.Store(true)
+			m := e.next(t, 20*time.Second)
+			for _, want := range []string{"> Here it is", "> " + lang.file, "> " + lang.action} {
+				if !strings.Contains(m.plain, want) {
+					t.Errorf("plain part lacks %q:\n%s", want, m.plain)
+				}
+			}
+			if !strings.Contains(m.html, "<b>invoice &lt;2026&gt;.pdf</b> (12 KB)") || strings.Contains(m.html, "<2026>") {
+				t.Errorf("HTML part does not name the file safely:\n%s", m.html)
+			}
+			if strings.Contains(m.plain, "by mistake") || strings.Contains(m.html, "by mistake") {
+				t.Errorf("the deleted reply was e-mailed:\n%s", m.plain)
+			}
+			e.waitPendingEmpty(t)
+			e.noMail(t)
+		})
+	}
+}
+
 // A visitor who is still connected when the reply comes is checked again
 // after AwayAfter: an e-mail goes out only if they have left by then.
 func TestReplyWhileConnectedIsRechecked(t *testing.T) {
