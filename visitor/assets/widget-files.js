@@ -11,9 +11,10 @@ window.__chatbridge.f=X=>{
     const b=h('div',{class:'b'}),bar=h('progress',{max:'1',value:'0'}),e=h('div',{class:'m v p','aria-busy':'true'},[b,bar]);
     const img=/^image\/(png|jpeg|gif|webp)$/.test(f.type)&&URL.createObjectURL(f),done=()=>{img&&URL.revokeObjectURL(img);ui()};
     e.s=1/0;e.pend=1;
-    b.append(img?h('img',{src:img,alt:f.name}):'📎 '+f.name+' ('+sz(f.size)+')');
+    const t='📎 '+f.name+' ('+sz(f.size)+')';
+    b.append(img?h('img',{src:img,alt:f.name}):t);
     place(e);pre();ui();
-    const fail=m=>{e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');bar.remove();e.append(h('div',{class:'a',role:'alert',t:T.fail+m}));done()};
+    const fail=m=>{b.replaceChildren(t);e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');bar.remove();e.append(h('div',{class:'a',role:'alert',t:T.fail+m}));done()};
     if(CFG.files&&f.size>CFG.files)return fail(T.big+sz(CFG.files));
     const c=rid();
     chain=chain.then(()=>sess().then(()=>new Promise(res=>{

@@ -79,7 +79,7 @@ function linkify(el,t){
   }
   el.append(t.slice(i))
 }
-const sz=n=>n<1e3?n+' B':n<1e6?Math.round(n/1e3)+' KB':(n/1e6).toFixed(1)+' MB';
+const sz=n=>n<1024?n+' B':n<1048576?Math.round(n/1024)+' KB':+(n/1048576).toFixed(1)+' MB';
 // fill renders message m into its bubble b: a file (an image inline, else a
 // link), the text (a system line in the visitor's language, an emote as an
 // action), "edited"; a deleted message only says so.
