@@ -87,7 +87,7 @@ function fill(b,m){
   b.textContent='';const f=m.file,y=m.system;let t=m.text||'';
   if(m.deleted)return b.append(h('i',{t:T.del}));
   if(f){const u=f.url&&API+f.url,x=u&&+new URL(u).searchParams.get('exp');if(x&&(!lx||x<lx))lx=x;
-    b.append(h('a',{href:u||'#',target:'_blank',rel:'noopener noreferrer',class:'fl'},[f.image&&u?h('img',{src:u,alt:f.name,width:f.width,height:f.height}):'📎 '+f.name+' ('+sz(f.size)+')']));if(t)t='\n'+t}
+    b.append(h('a',u?{href:u,target:'_blank',rel:'noopener noreferrer',class:'fl'}:{class:'fl'},[f.image&&u?h('img',{src:u,alt:f.name,width:f.width,height:f.height}):'📎 '+f.name+' ('+sz(f.size)+')']));if(t)t='\n'+t}
   if(y){const k={closed_by_operator:y.name?'cbo':'cbo0',closed_by_visitor:'cbv'}[y.kind];if(k)t=T[k].replace('%s',y.name)}
   if(m.emote)t='* '+m.author+' '+t;
   linkify(b,t);if(m.edited_at)b.append(h('small',{class:'ed',t:' · '+T.ed}))
