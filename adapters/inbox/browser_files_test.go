@@ -180,6 +180,18 @@ func TestBrowserFilesBothWays(t *testing.T) {
 	op.until(`document.activeElement===`+mine+`.querySelector('.edit-box textarea')`, "the edit box opens")
 	op.js(`document.activeElement.select()`)
 	op.run(chromedp.KeyEvent("Je regarde tout de suite\r"))
+	testpeer.WaitFor(t, 20*time.Second, func() bool {
+		view, err := eng.VisitorMessages(ctx, conv.VisitorID, "", 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range view.Messages {
+			if m.Text == "Je regarde tout de suite" && !m.EditedAt.IsZero() {
+				return true
+			}
+		}
+		return false
+	}, "the edit is stored")
 	vis.until(`[...`+widget+`.querySelectorAll('.ls .m.o .b')].some(b=>b.textContent==='Je regarde tout de suite · modifié')`, "the widget shows the edit, marked edited")
 	op.until(mine+`&&`+mine+`.querySelector('.text').textContent==='Je regarde tout de suite'&&`+mine+`.querySelector('.edited')`, "the inbox shows the edit")
 
