@@ -87,9 +87,12 @@ func TestWidgetFiles(t *testing.T) {
 	tb.send("Bonjour, voici une capture")
 	tb.waitMessages("Bonjour, voici une capture")
 
-	// A pasted screenshot: a preview at once, then the image from the
-	// server, through a link signed for this visitor.
+	// A pasted screenshot: a preview with a progress bar at once, then the
+	// image from the server, through a link signed for this visitor.
+	tb.js(`new MutationObserver(ms=>{for(const m of ms)for(const n of m.addedNodes)if(n.querySelector&&n.querySelector('progress')){
+		const i=n.querySelector('.b img');window.__pending=(i&&i.src.startsWith('blob:'))?'preview':'no preview'}}).observe(` + root + `.querySelector('.ls'),{childList:true})`)
 	tb.paste(pngFileJS)
+	tb.until(`window.__pending==='preview'`, "the screenshot shows at once as a local preview with a progress bar")
 	tb.until(imageShown(1, "v"), "the pasted screenshot shows as the visitor's image from the server")
 	v, conv := currentConversation(t, s, tb.token())
 	msgs, err := s.engine.Messages(ctx, conv.ID, 0, 0)

@@ -352,6 +352,8 @@
     if (replyText) replyText.disabled = convClosed;
     var replySend = document.getElementById('reply-send');
     if (replySend) replySend.disabled = convClosed;
+    var replyFile = document.getElementById('reply-file');
+    if (replyFile) replyFile.disabled = convClosed;
     var name = document.getElementById('conv-name');
     if (name) name.textContent = c.visitor_name;
   }
