@@ -358,9 +358,9 @@ func (s *Server) upload(r *http.Request, v bridge.Visitor) (uploadResponse, erro
 	}
 	switch {
 	case r.ContentLength == 0:
-		return uploadResponse{}, errBadRequest("the file is empty")
+		return uploadResponse{}, errBadRequest("the file is empty").withReason(ReasonEmpty)
 	case r.ContentLength > s.cfg.MaxFileBytes:
-		return uploadResponse{}, errTooLarge("the file is too large: the limit is " + files.Size(s.cfg.MaxFileBytes))
+		return uploadResponse{}, s.errFileTooLarge()
 	}
 	ip := clientIP(r, s.cfg.TrustProxyHeaders)
 	if err := s.limited(s.uploads, v.ID, "files: wait a little"); err != nil {
@@ -406,15 +406,20 @@ func (s *Server) upload(r *http.Request, v bridge.Visitor) (uploadResponse, erro
 	})
 	if err != nil {
 		refund()
-		if errors.Is(err, files.ErrTooLarge) {
-			if limit < s.cfg.MaxFileBytes {
-				left, _ := s.quota.left(ctx, openID, now, s.loadFileUse)
-				return uploadResponse{}, s.quotaError(left)
+		switch {
+		case errors.Is(err, files.ErrTooLarge) && limit < s.cfg.MaxFileBytes:
+			left, _ := s.quota.left(ctx, openID, now, s.loadFileUse)
+			return uploadResponse{}, s.quotaError(left)
+		case errors.Is(err, files.ErrTooLarge):
+			return uploadResponse{}, s.errFileTooLarge()
+		case errors.Is(err, bridge.ErrInvalid):
+			reason := ReasonDamaged
+			if errors.Is(err, files.ErrEmpty) {
+				reason = ReasonEmpty
+			} else if errors.Is(err, files.ErrType) {
+				reason = ReasonType
 			}
-			return uploadResponse{}, errTooLarge("the file is too large: the limit is " + files.Size(s.cfg.MaxFileBytes))
-		}
-		if errors.Is(err, bridge.ErrInvalid) {
-			return uploadResponse{}, errBadRequest(bridgeMessage(err))
+			return uploadResponse{}, errBadRequest(bridgeMessage(err)).withReason(reason)
 		}
 		return uploadResponse{}, fmt.Errorf("upload: %w", err)
 	}
@@ -454,6 +459,10 @@ func (s *Server) dropBlob(key string) {
 	}
 }
 
+func (s *Server) errFileTooLarge() error {
+	return errTooLarge("the file is too large: the limit is " + files.Size(s.cfg.MaxFileBytes)).withReason(ReasonTooLarge)
+}
+
 // quotaError says which of the day's limits of the conversation is
 // reached, and when a file may be sent again.
 func (s *Server) quotaError(left quotaLeft) error {
@@ -462,10 +471,10 @@ func (s *Server) quotaError(left quotaLeft) error {
 		wait = max(left.until.Sub(s.engine.Now()), time.Minute)
 	}
 	if left.files <= 0 {
-		return errRateLimited(fmt.Sprintf("you have sent the %d files allowed in this conversation today", s.cfg.FilesPerConversationPerDay), wait)
+		return errRateLimited(fmt.Sprintf("you have sent the %d files allowed in this conversation today", s.cfg.FilesPerConversationPerDay), wait).withReason(ReasonQuota)
 	}
 	return errRateLimited(fmt.Sprintf("this file would go over the %s of files allowed in this conversation today (%s left)",
-		files.Size(s.cfg.FileBytesPerConversationPerDay), files.Size(max(left.bytes, 0))), wait)
+		files.Size(s.cfg.FileBytesPerConversationPerDay), files.Size(max(left.bytes, 0))), wait).withReason(ReasonQuota)
 }
 
 // loadFileUse reads the files the visitor sent in a conversation in the

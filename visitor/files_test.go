@@ -195,23 +195,24 @@ func TestUploadRefused(t *testing.T) {
 		data   []byte
 		status int
 		code   string
+		reason string
 		says   string
 	}{
-		{"oversized", "big.bin", make([]byte, 64<<10+1), 413, CodeTooLarge, "the file is too large: the limit is 64 KB"},
-		{"zero bytes", "empty.png", []byte{}, 400, CodeBadRequest, "the file is empty"},
-		{"truncated png", "cut.png", shot[:len(shot)-30], 400, CodeBadRequest, "damaged or incomplete"},
-		{"text called png", "cat.png", []byte("just some text, not a picture"), 400, CodeBadRequest, "is not the PNG image its name says"},
-		{"html as image", "cat.jpg", []byte("<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"), 400, CodeBadRequest, "HTML, XML and SVG files could run script"},
-		{"svg as image", "logo.png", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`), 400, CodeBadRequest, "HTML, XML and SVG"},
-		{"svg with xml header", "logo.gif", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 400, CodeBadRequest, "HTML, XML and SVG"},
-		{"html page", "index.html", []byte("<html><body onload=alert(1)>hi</body></html>"), 400, CodeBadRequest, "HTML, XML and SVG"},
+		{"oversized", "big.bin", make([]byte, 64<<10+1), 413, CodeTooLarge, ReasonTooLarge, "the file is too large: the limit is 64 KB"},
+		{"zero bytes", "empty.png", []byte{}, 400, CodeBadRequest, ReasonEmpty, "the file is empty"},
+		{"truncated png", "cut.png", shot[:len(shot)-30], 400, CodeBadRequest, ReasonDamaged, "damaged or incomplete"},
+		{"text called png", "cat.png", []byte("just some text, not a picture"), 400, CodeBadRequest, ReasonType, "is not the PNG image its name says"},
+		{"html as image", "cat.jpg", []byte("<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"), 400, CodeBadRequest, ReasonType, "HTML, XML and SVG files could run script"},
+		{"svg as image", "logo.png", []byte(`<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`), 400, CodeBadRequest, ReasonType, "HTML, XML and SVG"},
+		{"svg with xml header", "logo.gif", []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), 400, CodeBadRequest, ReasonType, "HTML, XML and SVG"},
+		{"html page", "index.html", []byte("<html><body onload=alert(1)>hi</body></html>"), 400, CodeBadRequest, ReasonType, "HTML, XML and SVG"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.store.updates.Load()
 			r := e.upload(token, "f-"+tc.name, tc.file, tc.data)
 			r.wantError(t, tc.status, tc.code)
-			if !strings.Contains(string(r.body), tc.says) {
-				t.Errorf("error %s does not say %q", r.body, tc.says)
+			if !strings.Contains(string(r.body), tc.says) || !strings.Contains(string(r.body), `"reason":"`+tc.reason+`"`) {
+				t.Errorf("error %s does not say %q with reason %s", r.body, tc.says, tc.reason)
 			}
 			if n := e.store.updates.Load() - before; n != 0 {
 				t.Errorf("refused upload committed %d transactions", n)
@@ -420,7 +421,7 @@ func TestUploadLimits(t *testing.T) {
 	}
 	r := e.upload(token, "third", "c.png", testPNG(t, 7, 4, false))
 	r.wantError(t, 429, CodeRateLimited)
-	if !strings.Contains(string(r.body), "the 2 files allowed in this conversation today") || r.header.Get("Retry-After") == "" {
+	if !strings.Contains(string(r.body), "the 2 files allowed in this conversation today") || !strings.Contains(string(r.body), `"reason":"quota"`) || r.header.Get("Retry-After") == "" {
 		t.Errorf("daily limit: %s %v", r.body, r.header)
 	}
 	// Every attempt counts towards the visitor's upload rate.

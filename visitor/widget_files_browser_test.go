@@ -121,7 +121,7 @@ func TestWidgetFiles(t *testing.T) {
 	// is refused by the server; a file over the limit by the widget.
 	const disguised = "<!DOCTYPE html><html><script>alert(1)</script></html>"
 	tb.paste(fileJS("chat.png", "image/png", disguised))
-	tb.until(`[...`+root+`.querySelectorAll('.ls .m.f .a')].some(e=>e.textContent.includes('Non envoyé : ')&&e.textContent.includes('HTML, XML and SVG files could run script'))`, "the disguised HTML file is refused with the server's reason")
+	tb.until(`[...`+root+`.querySelectorAll('.ls .m.f .a')].some(e=>e.textContent==='Non envoyé : Ce type de fichier n’est pas accepté : envoyez un PDF, un PNG ou un JPEG.')`, "the disguised HTML file is refused with the server's reason, in French")
 	tb.paste(bigFileJS("video.mp4", fileLimit+1))
 	tb.until(`[...`+root+`.querySelectorAll('.ls .m.f .a')].some(e=>e.textContent==='Non envoyé : Le fichier est trop volumineux : la limite est de 64 KB')`, "the oversized file is refused before it is sent")
 	if msgs, _ := s.engine.Messages(ctx, conv.ID, 0, 0); len(msgs) != 4 {

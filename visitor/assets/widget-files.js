@@ -5,7 +5,9 @@
    message, or with the reason it was refused. Names are only ever text. */
 (()=>{'use strict';
 window.__chatbridge.f=X=>{
-  const {h,T,API,CFG,sz,rid,pre,ack,fill,place,ui,sess}=X;
+  const {h,T,API,CFG,sz,rid,pre,ack,fill,place,ui,sess}=X,
+  // Refusals in the visitor's language, by error.reason (else the server's English message).
+  R={fr:{empty:'Le fichier est vide.',type:'Ce type de fichier n’est pas accepté : envoyez un PDF, un PNG ou un JPEG.',damaged:'Le fichier est endommagé ou incomplet.',quota:'Vous avez atteint la limite de fichiers pour aujourd’hui dans cette discussion.'}}[X.lang]||{};
   let chain=Promise.resolve();
   function one(f){
     const b=h('div',{class:'b'}),bar=h('progress',{max:'1',value:'0'}),e=h('div',{class:'m v p','aria-busy':'true'},[b,bar]);
@@ -25,7 +27,7 @@ window.__chatbridge.f=X=>{
       x.onload=()=>{
         let r={};try{r=JSON.parse(x.responseText)}catch(_){}
         if(x.status==200&&r.file){bar.remove();fill(b,{file:r.file});ack(e,r);done()}
-        else fail((r.error&&r.error.message)||T.err);
+        else{const e=r.error||{};fail(e.reason=='too_large'&&CFG.files?T.big+sz(CFG.files):R[e.reason]||e.message||T.err)}
         res()
       };
       x.onerror=x.onabort=()=>{fail(T.err);res()};

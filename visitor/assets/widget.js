@@ -194,7 +194,7 @@ function ack(e,r){
 let FM;
 function up(fs){
   if(!fs.length)return;
-  FM=FM||new Promise((ok,no)=>{const x=h('script',{src:API+'/widget-files.js'});x.onload=()=>ok(W.__chatbridge.f({h,T,API,CFG,sz,rid,pre,ack,fill,place,list,ui,sess,tok:()=>tok}));x.onerror=()=>{FM=0;no()};D.head.append(x)});
+  FM=FM||new Promise((ok,no)=>{const x=h('script',{src:API+'/widget-files.js'});x.onload=()=>ok(W.__chatbridge.f({h,T,API,CFG,lang,sz,rid,pre,ack,fill,place,list,ui,sess,tok:()=>tok}));x.onerror=()=>{FM=0;no()};D.head.append(x)});
   FM.then(u=>u(fs),()=>{})
 }
 async function flush(){
