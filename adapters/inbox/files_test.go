@@ -312,7 +312,7 @@ func TestEditAndDelete(t *testing.T) {
 		t.Fatalf("refresh without changes: %d %+v", code, got.Messages)
 	}
 	_, html, _ := a.get("/inbox/c/" + conv)
-	for _, want := range []string{`<span class="tag">deleted</span>`, `<p class="text gone">Message deleted.</p>`, `<span class="edited">edited</span>`, "from slack, edited"} {
+	for _, want := range []string{`<span class="tag">deleted</span>`, `<p class="text gone" dir="auto">Message deleted.</p>`, `<span class="edited">edited</span>`, "from slack, edited"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("conversation page lacks %s", want)
 		}
@@ -341,7 +341,7 @@ func TestEmotes(t *testing.T) {
 		t.Fatalf("inbox shows %+v", got)
 	}
 	_, html, _ := a.get("/inbox/c/" + m.ConversationID)
-	if !strings.Contains(html, `<p class="text emote">* Alice Martin waves</p>`) {
+	if !strings.Contains(html, `<p class="text emote" dir="auto">* <bdi>Alice Martin</bdi> waves</p>`) {
 		t.Error("the page does not show the emote as an action")
 	}
 }
