@@ -75,6 +75,8 @@ type Engine struct {
 	interceptor Interceptor
 	metrics     Metrics
 	workers     map[string]*worker
+
+	blobs blobHolds // uploads between storing their bytes and their message
 }
 
 // New returns an engine on store. Register components before Run.
