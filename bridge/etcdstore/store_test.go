@@ -15,7 +15,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-
 func cluster(t *testing.T) *testpeer.EtcdCluster {
 	t.Helper()
 	c := testpeer.Etcd(t, 1)
@@ -24,7 +23,7 @@ func cluster(t *testing.T) *testpeer.EtcdCluster {
 
 type deliverer struct{ name string }
 
-func (d deliverer) Name() string                  { return d.name }
+func (d deliverer) Name() string                   { return d.name }
 func (d deliverer) Wants(k bridge.OutboxKind) bool { return true }
 func (d deliverer) Deliver(context.Context, bridge.Delivery) (bridge.Receipt, error) {
 	return bridge.Receipt{}, nil
