@@ -171,6 +171,24 @@ func initSchema(btx *bolt.Tx) error {
 	return nil
 }
 
+// WriteStats are what the store's Updates have cost so far, for benchmarks
+// and metrics.
+type WriteStats struct {
+	Commits int64 // group commits (each one fsync of data and one of meta)
+	Updates int64 // Updates committed in them
+	Pages   int64 // pages written (4 KiB each on most systems)
+	Bytes   int64 // bytes of those pages
+}
+
+// WriteStats returns the costs of the Updates committed since Open.
+func (s *Store) WriteStats() WriteStats {
+	st := s.db.Stats()
+	return WriteStats{
+		Commits: s.committer.commits.Load(), Updates: s.committer.updates.Load(),
+		Pages: st.TxStats.GetPageCount(), Bytes: st.TxStats.GetPageAlloc(),
+	}
+}
+
 // Path is the file the store was opened on.
 func (s *Store) Path() string { return s.path }
 

@@ -231,8 +231,17 @@ func (p *posting) position(k, v []byte) {
 	}
 }
 
-// seek moves to the first block at or after target.
+// seek moves to the first block at or after target. Lists of frequent
+// words are dense, so the block sought is usually one of the next few: it
+// steps forward a few times before it pays for a seek from the root.
 func (p *posting) seek(target []byte) {
+	if p.cur != nil {
+		for range 4 {
+			if p.next(); p.cur == nil || bytes.Compare(p.cur, target) >= 0 {
+				return
+			}
+		}
+	}
 	p.buf = append(append(p.buf[:0], p.pfx...), target...)
 	p.position(p.c.Seek(p.buf))
 }

@@ -171,7 +171,7 @@ func slackConfig(cfg config.Config) slack.Config {
 	return slack.Config{
 		BotToken: s.BotToken.Reveal(), AppToken: s.AppToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		Channel: s.Channel, Mode: s.Mode, APIURL: s.APIURL, PublicURL: cfg.Server.PublicURL, BotName: s.BotName,
-		MaxFileBytes: int64(cfg.Files.MaxBytes),
+		MaxFileBytes: int64(cfg.Files.MaxBytes), Language: s.Language,
 	}
 }
 
@@ -188,7 +188,7 @@ func matrixConfig(cfg config.Config) matrix.Config {
 		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
 		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
 		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName, ForwardTyping: &forward,
-		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes),
+		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes), Language: m.Language,
 	}
 }
 

@@ -322,6 +322,9 @@ type Slack struct {
 	BotName string `toml:"bot_name"`
 	// APIURL is the Web API base URL; change only for tests or proxies.
 	APIURL string `toml:"api_url"`
+	// Language renders system lines ("… ended the chat.") for the
+	// operators in Slack: en (default) or fr.
+	Language string `toml:"language"`
 }
 
 // Enabled reports whether Slack is configured.
@@ -368,6 +371,9 @@ type Matrix struct {
 	// the visitor; anyone else writing in the room is told their message
 	// was not sent.
 	OperatorPowerLevel *int `toml:"operator_power_level"`
+	// Language renders system lines ("… ended the chat.") for the
+	// operators in the rooms: en (default) or fr.
+	Language string `toml:"language"`
 }
 
 // Enabled reports whether Matrix is configured.
