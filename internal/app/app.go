@@ -81,6 +81,12 @@ func Check(cfg config.Config) error {
 	for _, f := range errs.Fields {
 		seen[f.Error()] = true
 	}
+	for _, err := range storeCheck(cfg) {
+		if f := fieldOf(err); !seen[f.Error()] {
+			seen[f.Error()] = true
+			errs.Fields = append(errs.Fields, f)
+		}
+	}
 	for _, p := range parts(cfg) {
 		for _, err := range p.check() {
 			f := fieldOf(err)
@@ -138,13 +144,8 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	dbPath := filepath.Join(cfg.Server.DataDir, DBName)
 	tighten(log, cfg.Server.DataDir, 0o700)
-	tighten(log, dbPath, 0o600)
-	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, boltstore.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use: is another chatbridge serving this data directory? %w", dbPath, err)
-	}
+	st, err := openStore(cfg, log, opts)
 	if err != nil {
 		return nil, err
 	}
