@@ -59,6 +59,9 @@ type Config struct {
 	MaxRequestBytes int
 	// Node names this process in the cluster (default: a random id).
 	Node string
+	// LeaseTTL is the lease of this node's elections (default 10 s, at
+	// least 2 s): the fail-over time of its singletons when it dies.
+	LeaseTTL time.Duration
 }
 
 // Store is a bridge.Store on etcd. It is safe for concurrent use.
@@ -78,9 +81,13 @@ type Store struct {
 	// committed remembers the revisions this process committed, so that
 	// the change feed skips them (see Changes).
 	ownMu  sync.Mutex
-	ownRev map[int64]struct{}
+	ownRev map[int64]time.Time
 
 	stats Stats
+
+	leaseTTL time.Duration
+	sessMu   sync.Mutex
+	sess     *session
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -147,12 +154,16 @@ func New(ctx context.Context, cli *clientv3.Client, cfg Config, log *slog.Logger
 	if cfg.Node == "" {
 		cfg.Node = bridge.NewID("n_")
 	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	cfg.LeaseTTL = max(cfg.LeaseTTL.Round(time.Second), 2*time.Second)
 	if cfg.MaxTxnOps < 8 {
 		return nil, fmt.Errorf("open etcd store: %w: max txn ops %d is too small", bridge.ErrInvalid, cfg.MaxTxnOps)
 	}
 	s := &Store{
 		cli: cli, p: cfg.Prefix, log: log, maxOps: cfg.MaxTxnOps, maxReq: cfg.MaxRequestBytes,
-		node: cfg.Node, ownRev: map[int64]struct{}{}, closed: make(chan struct{}),
+		node: cfg.Node, ownRev: map[int64]time.Time{}, closed: make(chan struct{}), leaseTTL: cfg.LeaseTTL,
 	}
 	s.leases.s = s
 	octx, cancel := context.WithTimeout(ctx, max(cfg.DialTimeout, 5*time.Second))
@@ -332,31 +343,28 @@ func (s *Store) Close() error {
 	return err
 }
 
-// remember records a revision this process committed.
+// remember records a revision this process committed (kept for two
+// minutes: the change feed is long past it by then).
 func (s *Store) remember(rev int64) {
+	now := time.Now()
 	s.ownMu.Lock()
-	s.ownRev[rev] = struct{}{}
+	s.ownRev[rev] = now
+	if len(s.ownRev)%1024 == 0 {
+		for r, at := range s.ownRev {
+			if now.Sub(at) > 2*time.Minute {
+				delete(s.ownRev, r)
+			}
+		}
+	}
 	s.ownMu.Unlock()
 }
 
-// mine reports (and forgets) whether rev was committed by this process.
+// mine reports whether rev was committed by this process.
 func (s *Store) mine(rev int64) bool {
 	s.ownMu.Lock()
 	defer s.ownMu.Unlock()
 	_, ok := s.ownRev[rev]
 	return ok
-}
-
-// forgetBelow drops remembered revisions below rev (the change feed passed
-// them).
-func (s *Store) forgetBelow(rev int64) {
-	s.ownMu.Lock()
-	for r := range s.ownRev {
-		if r < rev {
-			delete(s.ownRev, r)
-		}
-	}
-	s.ownMu.Unlock()
 }
 
 // isCompacted reports whether err says a revision was compacted.
