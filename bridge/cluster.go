@@ -75,6 +75,14 @@ func (e *Engine) cluster() Cluster {
 	return c
 }
 
+// Node names this node in a cluster ("" on a single node).
+func (e *Engine) Node() string {
+	if c := e.cluster(); c != nil {
+		return c.Node()
+	}
+	return ""
+}
+
 // Singletons lists the singletons this node leads now, sorted.
 func (e *Engine) Singletons() []string {
 	e.leadMu.Lock()

@@ -19,6 +19,7 @@ import (
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/bridge/etcdstore"
 	"github.com/chatbridge/chatbridge/canned"
 	"github.com/chatbridge/chatbridge/internal/config"
 )
@@ -178,6 +179,12 @@ func (a *App) build() error {
 		return err
 	}
 	a.Components = append(a.Components, m)
+	if st, ok := a.Store.(*etcdstore.Store); ok {
+		m.reg.MustRegister(etcdCollector{st: st})
+		if every := cfg.Store.CompactEvery.Duration(); every > 0 {
+			a.Components = append(a.Components, &etcdMaintenance{a: a, st: st, every: every, keep: cfg.Store.CompactKeep.Duration()})
+		}
+	}
 	for _, p := range parts(cfg) {
 		c, err := p.build(a)
 		if err != nil {

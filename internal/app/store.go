@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
@@ -72,7 +75,7 @@ func EtcdConfig(cfg config.Config) (etcdstore.Config, error) {
 	return etcdstore.Config{
 		Endpoints: s.Endpoints, Prefix: s.Prefix, DialTimeout: s.DialTimeout.Duration(), TLS: tc,
 		Username: s.Username, Password: s.Password.Reveal(),
-		MaxTxnOps: s.MaxTxnOps, MaxRequestBytes: s.MaxRequestBytes, Node: node,
+		MaxTxnOps: s.MaxTxnOps, MaxRequestBytes: s.MaxRequestBytes, Node: node, LeaseTTL: s.LeaseTTL.Duration(),
 	}, nil
 }
 
@@ -84,7 +87,7 @@ func openStore(cfg config.Config, log *slog.Logger, opts Options) (bridge.Store,
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ec.DialTimeout+5*1e9)
+		ctx, cancel := context.WithTimeout(context.Background(), ec.DialTimeout+5*time.Second)
 		defer cancel()
 		return etcdstore.Open(ctx, ec, log.With("component", "etcd"))
 	}
@@ -95,4 +98,50 @@ func openStore(cfg config.Config, log *slog.Logger, opts Options) (bridge.Store,
 		return nil, fmt.Errorf("%s is in use: is another chatbridge serving this data directory? %w", dbPath, err)
 	}
 	return st, err
+}
+
+// etcdMaintenance compacts the etcd store's history from the node that
+// leads the "maintenance" singleton ([store] compact_every, compact_keep).
+type etcdMaintenance struct {
+	a           *App
+	st          *etcdstore.Store
+	every, keep time.Duration
+}
+
+// Run maintains the store while this node leads maintenance, until ctx
+// ends.
+func (m *etcdMaintenance) Run(ctx context.Context) error {
+	return m.a.Engine.Singleton(ctx, "maintenance", func(ctx context.Context) error {
+		return m.st.Maintain(ctx, m.every, m.keep)
+	})
+}
+
+// etcdCollector exports the etcd store's counters and database size.
+type etcdCollector struct{ st *etcdstore.Store }
+
+var (
+	etcdOps  = prometheus.NewDesc("chatbridge_etcd_requests_total", "Round trips of the etcd store, by kind (read, commit), and its failed commits (conflict) and transactions applied through the redo log (large).", []string{"kind"}, nil)
+	etcdSize = prometheus.NewDesc("chatbridge_etcd_db_bytes", "Size of the etcd members' database (largest member), total and in use.", []string{"part"}, nil)
+	etcdUp   = prometheus.NewDesc("chatbridge_etcd_members_up", "etcd members that answered the scrape's status call.", nil, nil)
+)
+
+func (c etcdCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- etcdOps
+	ch <- etcdSize
+	ch <- etcdUp
+}
+
+func (c etcdCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.st.Stats()
+	for kind, n := range map[string]int64{"read": s.Reads.Load(), "commit": s.Commits.Load(), "conflict": s.Conflicts.Load(), "large": s.BigCommits.Load()} {
+		ch <- prometheus.MustNewConstMetric(etcdOps, prometheus.CounterValue, float64(n), kind)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	st, _ := c.st.Status(ctx)
+	ch <- prometheus.MustNewConstMetric(etcdUp, prometheus.GaugeValue, float64(st.Members))
+	if st.Members > 0 {
+		ch <- prometheus.MustNewConstMetric(etcdSize, prometheus.GaugeValue, float64(st.DBSize), "total")
+		ch <- prometheus.MustNewConstMetric(etcdSize, prometheus.GaugeValue, float64(st.DBSizeInUse), "in_use")
+	}
 }

@@ -83,10 +83,10 @@ type Store struct {
 	// configure --auto-compaction on the members).
 	CompactEvery Duration `toml:"compact_every"`
 	CompactKeep  Duration `toml:"compact_keep"`
-	// Retention deletes closed conversations (with their messages, refs,
-	// adapter state and files) this long after they were last updated;
-	// "0s" keeps them forever. Both backends.
-	Retention Duration `toml:"retention"`
+	// LeaseTTL is the lease of this node's elections: when a node dies,
+	// another takes over its singletons (delivery per destination, the
+	// Matrix sync) after about this long.
+	LeaseTTL Duration `toml:"lease_ttl"`
 }
 
 // Etcd reports whether the store is the etcd cluster store.
@@ -432,7 +432,8 @@ func Default() Config {
 			AdminListen: "127.0.0.1:9191", ReadTimeout: Duration(15 * time.Second), IdleTimeout: Duration(2 * time.Minute),
 		},
 		Store: Store{Backend: "bolt", Prefix: "/chatbridge/", DialTimeout: Duration(5 * time.Second),
-			MaxTxnOps: 128, MaxRequestBytes: 1572864, CompactEvery: Duration(5 * time.Minute), CompactKeep: Duration(10 * time.Minute)},
+			MaxTxnOps: 128, MaxRequestBytes: 1572864, CompactEvery: Duration(5 * time.Minute), CompactKeep: Duration(10 * time.Minute),
+			LeaseTTL: Duration(10 * time.Second)},
 		Log: Log{Level: "info", Format: "text"},
 		Visitor: Visitor{
 			AllowedOrigins:           []string{},

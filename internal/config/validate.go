@@ -118,11 +118,6 @@ func (c Config) validateMatrix(errs *Errors) {
 func (c Config) validateStore(errs *Errors) {
 	s := c.Store
 	oneOf(errs, "store.backend", s.Backend, []string{"bolt", "etcd"})
-	if s.Retention < 0 {
-		errs.add("store.retention", `must be "0s" (keep forever) or a positive duration like "2160h" (90 days)`)
-	} else if s.Retention > 0 && s.Retention.Duration() < time.Hour {
-		errs.add("store.retention", "must be at least 1h: conversations closed more recently are still read")
-	}
 	if !s.Etcd() {
 		return
 	}
@@ -154,6 +149,9 @@ func (c Config) validateStore(errs *Errors) {
 		errs.add("store.password", "is required with store.username (or set CHATBRIDGE_ETCD_PASSWORD)")
 	}
 	positiveDuration(errs, "store.dial_timeout", s.DialTimeout)
+	if s.LeaseTTL.Duration() < 2*time.Second || s.LeaseTTL.Duration() > 5*time.Minute {
+		errs.add("store.lease_ttl", `must be between "2s" and "5m" (the fail-over time of a node's singletons)`)
+	}
 	if s.MaxTxnOps < 16 {
 		errs.add("store.max_txn_ops", "must be at least 16 (etcd's --max-txn-ops; its default is 128)")
 	}

@@ -58,7 +58,7 @@ func TestValidation(t *testing.T) {
 		}},
 		{"store etcd message larger than a request", "[store]\nbackend = \"etcd\"\nendpoints = [\"https://h:2379\"]\n[visitor]\nmax_message_bytes = 2000000\nws_max_frame_bytes = 4000000", []want{{"visitor.max_message_bytes", "one etcd request"}}},
 		{"store compaction", "[store]\nbackend = \"etcd\"\nendpoints = [\"https://h:2379\"]\ncompact_every = \"-1s\"\nnode = \"a b\"", []want{{"store.compact_every", "0s"}, {"store.node", "without spaces"}}},
-		{"store retention", "[store]\nretention = \"10m\"", []want{{"store.retention", "at least 1h"}}},
+		{"store lease", "[store]\nbackend = \"etcd\"\nendpoints = [\"https://h:2379\"]\nlease_ttl = \"1s\"", []want{{"store.lease_ttl", "between"}}},
 		{"listen host:port", "[server]\nlisten = \"0.0.0.0:80\"", nil},
 		{"listen port only", "[server]\nlisten = \":8080\"", nil},
 		{"listen ipv6", "[server]\nlisten = \"[::1]:8080\"", nil},
