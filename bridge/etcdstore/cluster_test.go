@@ -27,7 +27,7 @@ type sink struct {
 	node string
 }
 
-func (s sink) Name() string                  { return "sink" }
+func (s sink) Name() string                   { return "sink" }
 func (s sink) Wants(k bridge.OutboxKind) bool { return k == bridge.KindMessage }
 func (s sink) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
 	r := s.r

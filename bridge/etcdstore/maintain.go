@@ -130,4 +130,3 @@ func (s *Store) dropStaleLogs(ctx context.Context, before time.Time) {
 		_, _ = s.cli.Delete(ctx, string(kv.Key))
 	}
 }
-
