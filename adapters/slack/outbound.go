@@ -322,4 +322,3 @@ func (a *Adapter) permalink(channel, ts string) string {
 	}
 	return strings.TrimRight(base, "/") + "/archives/" + url.PathEscape(channel) + "/p" + strings.ReplaceAll(ts, ".", "")
 }
-

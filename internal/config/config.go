@@ -284,6 +284,9 @@ func (e Email) Enabled() bool { return e.Host != "" }
 // Inbox is [inbox]: the built-in operator web page.
 type Inbox struct {
 	Enabled bool `toml:"enabled"`
+	// Language is the operators' language: system lines ("Alice ended the
+	// chat.") are shown in it. "en" (default) or "fr".
+	Language string `toml:"language"`
 	// Operators may log in to the inbox. None: one operator "admin" with a
 	// random password printed once at start.
 	Operators []Operator `toml:"operators"`
@@ -456,7 +459,7 @@ func Default() Config {
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
 		Email:  Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
-		Inbox:  Inbox{Enabled: true},
+		Inbox:  Inbox{Enabled: true, Language: "en"},
 		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
 			BytesPerConversationPerDay: 50 << 20, StripMetadata: true},

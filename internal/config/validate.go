@@ -275,6 +275,7 @@ func (e Email) validate(errs *Errors) {
 }
 
 func (in Inbox) validate(errs *Errors) {
+	oneOf(errs, "inbox.language", in.Language, languages)
 	seen := map[string]int{}
 	for i, op := range in.Operators {
 		p := fmt.Sprintf("inbox.operators[%d]", i)
