@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
@@ -159,17 +160,20 @@ type Widget struct {
 
 // script is a served script, kept plain and gzipped.
 type script struct {
-	js, gz []byte
-	etag   string
+	js   []byte
+	gz   func() []byte // gzipped on first use: start-up does not wait for it
+	etag string
 }
 
 func newScript(js []byte) script {
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	_, _ = zw.Write(js)
-	_ = zw.Close()
 	sum := sha256.Sum256(js)
-	return script{js: js, gz: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	return script{js: js, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, gz: sync.OnceValue(func() []byte {
+		var gz bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+		_, _ = zw.Write(js)
+		_ = zw.Close()
+		return gz.Bytes()
+	})}
 }
 
 // NewWidget validates cfg and prepares the widget: the script is built once,
@@ -326,7 +330,7 @@ func serveScript(rw http.ResponseWriter, r *http.Request, sc script) {
 	body := sc.js
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = sc.gz
+		body = sc.gz()
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = rw.Write(body)

@@ -38,10 +38,9 @@ type Inbox struct {
 
 	secureCookie bool
 	publicHost   string
-	// dummyHash is checked for unknown logins (see dummyHashFor); it is
-	// made in the background at start (bcrypt takes tens of milliseconds,
-	// which start-up should not wait for) or by the first login, whichever
-	// comes first.
+	// dummyHash is checked for unknown logins (see dummyHashFor): one of
+	// dummyHashes for the usual costs, else made by the first login (bcrypt
+	// takes tens of milliseconds, which start-up should not wait for).
 	dummyHash func() (string, error)
 
 	sessions *sessions
@@ -127,7 +126,6 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 	in.limiter = newLimiter(in.cfg.Operators)
 	ops := in.cfg.Operators
 	in.dummyHash = sync.OnceValues(func() (string, error) { return dummyHashFor(ops) })
-	go in.dummyHash()
 	if u, err := url.Parse(cfg.PublicURL); err == nil && cfg.PublicURL != "" {
 		in.secureCookie = u.Scheme == "https"
 		in.publicHost = u.Host

@@ -231,3 +231,16 @@ func TestDummyHashCost(t *testing.T) {
 		})
 	}
 }
+
+// The precomputed dummy hashes are well-formed and of the cost they are
+// filed under.
+func TestDummyHashes(t *testing.T) {
+	for cost, h := range dummyHashes {
+		if c, err := bcrypt.Cost([]byte(h)); err != nil || c != cost {
+			t.Errorf("dummy hash for cost %d has cost %d (%v)", cost, c, err)
+		}
+	}
+	if _, ok := dummyHashes[bcrypt.DefaultCost]; !ok {
+		t.Error("no dummy hash for bcrypt's default cost")
+	}
+}
