@@ -1,6 +1,6 @@
 // Package blobs3 is a bridge.BlobStore on S3-compatible object storage:
 // AWS S3, Cloudflare R2, MinIO, Ceph's RGW, versitygw and the like. It is
-// the only importer of the S3 client library (minio-go).
+// the binary's only importer of the S3 client library (minio-go).
 //
 // Each key is an object named Prefix + key in one bucket, so that several
 // sites can share a bucket under different prefixes.

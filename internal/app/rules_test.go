@@ -86,6 +86,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: adapters do not import each other", s.path, p)
 			case strings.HasPrefix(p, "go.etcd.io/bbolt") && s.dir != "bridge/boltstore":
 				t.Errorf("%s imports %s: only bridge/boltstore uses bbolt", s.path, p)
+			case strings.HasPrefix(p, "github.com/minio/minio-go/") && s.dir != "bridge/blobs3" && s.dir != "internal/testpeer":
+				t.Errorf("%s imports %s: only bridge/blobs3 uses the S3 client", s.path, p)
 			case strings.HasPrefix(p, module+"/bridge/") && p != module+"/bridge/storetest" &&
 				!strings.HasPrefix(s.dir, "bridge/") && !storeUsers[s.dir]:
 				t.Errorf("%s imports %s: only the wiring (internal/app) opens a store; everything else goes through the engine", s.path, p)
