@@ -99,16 +99,16 @@ func TestPrefixesShareABucket(t *testing.T) {
 // takes (1,000).
 func TestDeleteManyUnderPrefix(t *testing.T) {
 	if testing.Short() {
-		t.Skip("puts 1,050 objects")
+		t.Skip("puts 1,010 objects")
 	}
 	srv := testpeer.Versitygw(t)
 	bucket := srv.Bucket(t)
 	s := open(t, config(srv, bucket, ""))
 	ctx := t.Context()
 	var wg sync.WaitGroup
-	errs := make(chan error, 1050)
+	errs := make(chan error, 1010)
 	sem := make(chan struct{}, 16)
-	for i := range 1050 {
+	for i := range 1010 {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -160,11 +160,25 @@ func TestMultipartFailuresLeaveNothing(t *testing.T) {
 			r := io.MultiReader(bytes.NewReader(data[:MinPartSize+100]), iotest.ErrReader(errors.New("connection reset")))
 			return s.Put(ctx, "k/big", r, int64(len(data)))
 		}},
-		{"reader ends in the last part", func(ctx context.Context, s *Store) error {
+		{"stream ends in the last part", func(ctx context.Context, s *Store) error {
+			return s.Put(ctx, "k/big", io.MultiReader(bytes.NewReader(data[:len(data)-1])), int64(len(data)))
+		}},
+		{"stream has a byte more", func(ctx context.Context, s *Store) error {
+			return s.Put(ctx, "k/big", io.MultiReader(bytes.NewReader(data), strings.NewReader("!")), int64(len(data)))
+		}},
+		{"file is a byte short", func(ctx context.Context, s *Store) error {
 			return s.Put(ctx, "k/big", bytes.NewReader(data[:len(data)-1]), int64(len(data)))
 		}},
-		{"reader has a byte more", func(ctx context.Context, s *Store) error {
-			return s.Put(ctx, "k/big", io.MultiReader(bytes.NewReader(data), strings.NewReader("!")), int64(len(data)))
+		{"file has a byte more", func(ctx context.Context, s *Store) error {
+			return s.Put(ctx, "k/big", bytes.NewReader(append(slices.Clip(data), '!')), int64(len(data)))
+		}},
+		{"file fails to read in the second part", func(ctx context.Context, s *Store) error {
+			return s.Put(ctx, "k/big", &failingFile{ReadSeeker: bytes.NewReader(data), ra: bytes.NewReader(data), failAt: MinPartSize + 100}, int64(len(data)))
+		}},
+		{"context cancelled while a file is read", func(ctx context.Context, s *Store) error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			return s.Put(ctx, "k/big", &failingFile{ReadSeeker: bytes.NewReader(data), ra: bytes.NewReader(data), failAt: MinPartSize + 100, cancel: cancel}, int64(len(data)))
 		}},
 		{"context cancelled after the first part", func(ctx context.Context, s *Store) error {
 			ctx, cancel := context.WithCancel(ctx)
@@ -195,6 +209,26 @@ func TestMultipartFailuresLeaveNothing(t *testing.T) {
 }
 
 type readFunc func([]byte) (int, error)
+
+// failingFile is a file whose reads at offsets fail from failAt on (a disk
+// error), or cancel the Put's context there.
+type failingFile struct {
+	io.ReadSeeker
+	ra     io.ReaderAt
+	failAt int64
+	cancel context.CancelFunc
+}
+
+func (f *failingFile) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > f.failAt {
+		if f.cancel != nil {
+			f.cancel()
+			return f.ra.ReadAt(p, off)
+		}
+		return 0, errors.New("input/output error")
+	}
+	return f.ra.ReadAt(p, off)
+}
 
 func (f readFunc) Read(p []byte) (int, error) { return f(p) }
 

@@ -7,17 +7,22 @@
 //
 // A Put is all or nothing, as the contract requires:
 //
-//   - a file of at most one part (PartSize, 8 MiB by default) is read into
-//     memory first, and sent in one PUT only once exactly size bytes were
-//     read and the reader is at its end: a short read, a failing reader or
-//     a cancelled context never reaches the server;
+//   - a file of at most one part (PartSize, 8 MiB by default) is sent in
+//     one PUT, only once exactly size bytes were read (and hashed) and the
+//     reader is known to hold no more: a short read, a longer reader, a
+//     failing reader or a cancelled context never reaches the server;
 //   - a larger file is a multipart upload of equal parts, read and sent one
-//     at a time (memory holds one part, never the whole file); the upload
-//     is completed only after the last part, once the byte count is right
-//     and the reader is at its end, and aborted on any error, so that
-//     nothing appears under the key. An abort that itself fails leaves an
-//     invisible incomplete upload: a bucket lifecycle rule that aborts
-//     incomplete multipart uploads after a day cleans those up.
+//     at a time; the upload is completed only after the last part, once the
+//     byte count is right and the reader is at its end, and aborted on any
+//     error, so that nothing appears under the key. An abort that itself
+//     fails leaves an invisible incomplete upload: a bucket lifecycle rule
+//     that aborts incomplete multipart uploads after a day cleans those up.
+//
+// A reader that can be read at offsets (io.ReaderAt and io.Seeker: a file,
+// a bytes.Reader, which is what files.Ingest hands over) is measured first
+// and sent from where it is, never copied into memory. Any other reader is
+// read one part at a time into a buffer, so memory holds at most one part
+// of a file, never the whole of a large one.
 //
 // Every request that carries bytes (a PUT, a part) has a Content-MD5
 // header and is signed with the SHA-256 of its body
