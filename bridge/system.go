@@ -62,9 +62,29 @@ func (ev SystemEvent) Text(lang string) string {
 
 // Rendered is m's text in lang: a system line rendered from its kind, any
 // other message as it was written.
+// A kind without renderings (a note that says more than its kind, or a
+// kind newer than this version) keeps the text it was stored with.
 func (m Message) Rendered(lang string) string {
-	if m.System != nil && m.System.Kind != SystemDeadLetter {
+	if m.System != nil && m.System.Kind.rendered() {
 		return m.System.Text(lang)
 	}
 	return m.Text
+}
+
+// rendered reports whether k has renderings (English at least).
+func (k SystemKind) rendered() bool {
+	_, ok := systemTexts["en"][k]
+	return ok
+}
+
+// Localize returns m with its text rendered in lang when it is a system
+// line (a copy; m is not changed), else m itself. Operator platforms call
+// it with their operators' language.
+func Localize(m *Message, lang string) *Message {
+	if m == nil || m.System == nil {
+		return m
+	}
+	l := *m
+	l.Text = m.Rendered(lang)
+	return &l
 }

@@ -280,7 +280,7 @@ func TestPublicMessagesDropsNonPublic(t *testing.T) {
 		{Seq: 5, PublicSeq: 2, From: bridge.FromOperator, Visibility: bridge.VisibilityPublic, Author: "Alice", Text: "hello", At: at,
 			Operator: &testOperator, PlatformID: "Ev123"},
 	}
-	got := s.publicMessages(in)
+	got := s.publicMessages(context.Background(), "v_1", in)
 	want := []apiMessage{
 		{Seq: 1, From: bridge.FromVisitor, Text: "hi", At: at},
 		{Seq: 2, From: bridge.FromOperator, Author: "Alice", Text: "hello", At: at},

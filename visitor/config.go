@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/chatbridge/chatbridge/bridge"
 )
 
 // Config is the [visitor] section of bridge.toml (plus server.public_url) as
@@ -68,6 +70,34 @@ type Config struct {
 	// client shares the proxy's address unless TrustProxyHeaders is set.
 	// Not in bridge.toml.
 	MaxConnsPerIP int
+
+	// Blobs keeps the bytes of files (files.storage); nil disables uploads
+	// and file links. Not in bridge.toml.
+	Blobs bridge.BlobStore
+	// MaxFileBytes caps one file (files.max_bytes, default 10 MiB).
+	MaxFileBytes int64
+	// FilesPerConversationPerDay caps the files a visitor sends in one
+	// conversation in a day (files.per_conversation_per_day, default 20);
+	// FileBytesPerConversationPerDay their total size
+	// (files.bytes_per_conversation_per_day, default 50 MiB).
+	FilesPerConversationPerDay     int
+	FileBytesPerConversationPerDay int64
+	// KeepMetadata keeps the location and other metadata of visitors'
+	// photos (files.strip_metadata = false); by default it is removed.
+	KeepMetadata bool
+	// UploadsPerMinute limits upload attempts per visitor (default 10);
+	// UploadsPerIPPerHour per client IP (default 120). Refused files count
+	// too. Not in bridge.toml.
+	UploadsPerMinute    int
+	UploadsPerIPPerHour int
+	// FileURLTTL is how long a file link in a message works after it was
+	// read (default 1 h). Not in bridge.toml.
+	FileURLTTL time.Duration
+	// FileSecret signs file links; empty: a random key kept in the store.
+	// Not in bridge.toml.
+	FileSecret []byte
+	// TempDir holds uploads while they are checked (default os.TempDir()).
+	TempDir string
 }
 
 // Defaults of Config, matching bridge.example.toml.
@@ -85,6 +115,13 @@ const (
 	DefaultMaxConnsPerVisitor       = 8
 	DefaultMaxConnsPerIP            = 64
 	DefaultIdentityMaxLifetime      = 24 * time.Hour
+
+	DefaultMaxFileBytes                   = 10 << 20
+	DefaultFilesPerConversationPerDay     = 20
+	DefaultFileBytesPerConversationPerDay = 50 << 20
+	DefaultUploadsPerMinute               = 10
+	DefaultUploadsPerIPPerHour            = 120
+	DefaultFileURLTTL                     = time.Hour
 )
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -111,6 +148,16 @@ func (c Config) withDefaults() Config {
 	setDur(&c.HelloTimeout, DefaultHelloTimeout)
 	setDur(&c.PingInterval, DefaultPingInterval)
 	setDur(&c.IdentityMaxLifetime, DefaultIdentityMaxLifetime)
+	setInt(&c.FilesPerConversationPerDay, DefaultFilesPerConversationPerDay)
+	setInt(&c.UploadsPerMinute, DefaultUploadsPerMinute)
+	setInt(&c.UploadsPerIPPerHour, DefaultUploadsPerIPPerHour)
+	setDur(&c.FileURLTTL, DefaultFileURLTTL)
+	if c.MaxFileBytes == 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if c.FileBytesPerConversationPerDay == 0 {
+		c.FileBytesPerConversationPerDay = DefaultFileBytesPerConversationPerDay
+	}
 	if c.WSMaxFrameBytes == 0 {
 		c.WSMaxFrameBytes = DefaultWSMaxFrameBytes
 	}
@@ -151,6 +198,12 @@ func (c Config) Validate() []error {
 		{"visitor.max_conns_per_visitor", int64(c.MaxConnsPerVisitor)},
 		{"visitor.max_conns_per_ip", int64(c.MaxConnsPerIP)},
 		{"visitor.identity_max_lifetime", int64(c.IdentityMaxLifetime)},
+		{"files.max_bytes", c.MaxFileBytes},
+		{"files.per_conversation_per_day", int64(c.FilesPerConversationPerDay)},
+		{"files.bytes_per_conversation_per_day", c.FileBytesPerConversationPerDay},
+		{"visitor.uploads_per_minute", int64(c.UploadsPerMinute)},
+		{"visitor.uploads_per_ip_per_hour", int64(c.UploadsPerIPPerHour)},
+		{"visitor.file_url_ttl", int64(c.FileURLTTL)},
 	} {
 		if f.v < 0 {
 			bad(f.key, "must not be negative")
@@ -162,6 +215,12 @@ func (c Config) Validate() []error {
 	d := c.withDefaults()
 	if d.WSMaxFrameBytes < int64(d.MaxMessageBytes)+512 && c.WSMaxFrameBytes > 0 {
 		bad("visitor.ws_max_frame_bytes", "%d is too small for max_message_bytes %d", c.WSMaxFrameBytes, d.MaxMessageBytes)
+	}
+	if c.MaxFileBytes > 1<<30 {
+		bad("files.max_bytes", "must be at most 1 GB (1073741824)")
+	}
+	if len(c.FileSecret) > 0 && len(c.FileSecret) < 16 {
+		bad("FileSecret", "must be at least 16 bytes")
 	}
 	if c.LongPollMax > 10*time.Minute {
 		bad("visitor.long_poll_max", "%s is above 10m", c.LongPollMax)

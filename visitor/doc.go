@@ -8,6 +8,13 @@
 // conversations. Only bridge.VisibilityPublic messages ever leave this
 // package: operator notes, whispers and command output never reach a visitor.
 //
-// The embeddable widget (widget.js, its CSS and the demo page) is mounted by
+// Files (files.go): visitors upload with POST /api/v1/files (the raw bytes,
+// through files.Ingest, then bridge.Engine.VisitorSend); the files of
+// messages are served at GET /api/v1/files/{conversation}/{seq} through
+// short-lived links signed for the conversation's visitor, as sandboxed
+// downloads.
+//
+// The embeddable widget (widget.js, its CSS, widget-files.js fetched when a
+// visitor first sends a file, and the demo page) is mounted by
 // Server.mountWidget, in widget.go.
 package visitor

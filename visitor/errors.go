@@ -30,6 +30,25 @@ type apiError struct {
 	code       string
 	message    string
 	retryAfter time.Duration
+	// reason says why a file was refused (Reason*), so that a client can
+	// say it in its visitor's language; "" for other errors.
+	reason string
+}
+
+// Reasons of refused uploads, in error.reason.
+const (
+	ReasonEmpty    = "empty"     // the file is empty
+	ReasonTooLarge = "too_large" // over files.max_bytes
+	ReasonType     = "type"      // a kind of file not accepted (HTML, SVG, a false image)
+	ReasonDamaged  = "damaged"   // damaged, incomplete or cut off
+	ReasonQuota    = "quota"     // the conversation's files of the day
+)
+
+// withReason returns e with reason set.
+func (e *apiError) withReason(reason string) *apiError {
+	c := *e
+	c.reason = reason
+	return &c
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -61,6 +80,7 @@ type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		Reason  string `json:"reason,omitempty"`
 	} `json:"error"`
 }
 
@@ -86,7 +106,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	var body errorBody
-	body.Error.Code, body.Error.Message = ae.code, ae.message
+	body.Error.Code, body.Error.Message, body.Error.Reason = ae.code, ae.message, ae.reason
 	writeJSON(w, ae.status, body)
 }
 

@@ -230,8 +230,12 @@ func (r response) wantError(t *testing.T, status int, code string) {
 	if err := json.Unmarshal(r.body, &eb); err != nil {
 		t.Fatalf("error body %s: %v", r.body, err)
 	}
-	if len(eb) != 1 || eb["error"]["code"] != code || eb["error"]["message"] == "" || len(eb["error"]) != 2 {
-		t.Errorf("error body %s, want {error:{code:%q, message}}", r.body, code)
+	n := 2
+	if eb["error"]["reason"] != "" {
+		n = 3 // a refused file's reason
+	}
+	if len(eb) != 1 || eb["error"]["code"] != code || eb["error"]["message"] == "" || len(eb["error"]) != n {
+		t.Errorf("error body %s, want {error:{code:%q, message[, reason]}}", r.body, code)
 	}
 }
 

@@ -28,13 +28,20 @@ type apiMessage struct {
 	// message with the same seq.
 	EditedAt time.Time `json:"edited_at,omitzero"`
 	Deleted  bool      `json:"deleted,omitempty"`
+	// File is the message's attachment (Text is then its caption), with
+	// a signed link bound to this visitor.
+	File *apiFile `json:"file,omitempty"`
 }
 
-// publicMessages converts msgs for the visitor. It is the last gate before
-// the wire: anything not bridge.VisibilityPublic is dropped here even though
-// the engine already filters, and the drop is logged as the bug it would be.
-func (s *Server) publicMessages(msgs []bridge.Message) []apiMessage {
+// publicMessages converts msgs, messages of visitorID's conversations, for
+// the visitor. It is the last gate before the wire: anything not
+// bridge.VisibilityPublic is dropped here even though the engine already
+// filters, and the drop is logged as the bug it would be. Files get links
+// signed for visitorID (no link when the signing key cannot be read: the
+// message still goes).
+func (s *Server) publicMessages(ctx context.Context, visitorID string, msgs []bridge.Message) []apiMessage {
 	out := make([]apiMessage, 0, len(msgs))
+	var key []byte
 	for _, m := range msgs {
 		if m.Visibility != bridge.VisibilityPublic {
 			s.log.Error("non-public message reached the visitor api; dropped", "conversation", m.ConversationID, "seq", m.Seq, "visibility", string(m.Visibility))
@@ -44,6 +51,20 @@ func (s *Server) publicMessages(msgs []bridge.Message) []apiMessage {
 			System: m.System, Emote: m.Emote, EditedAt: m.EditedAt, Deleted: m.Deleted}
 		if m.Deleted {
 			am.Text = ""
+		} else if m.File != nil {
+			var link string
+			if s.cfg.Blobs != nil {
+				if key == nil {
+					var err error
+					if key, err = s.fileKey(ctx); err != nil {
+						s.log.Error("file link not signed", "conversation", m.ConversationID, "err", err)
+					}
+				}
+				if key != nil {
+					link = s.fileURL(key, visitorID, m.ConversationID, m.PublicSeq)
+				}
+			}
+			am.File = apiFileOf(m.File, link)
 		}
 		out = append(out, am)
 	}
@@ -136,7 +157,7 @@ func (s *Server) handleGetMessages(w http.ResponseWriter, r *http.Request) {
 		ConversationID: view.Conversation.ID,
 		Status:         statusOf(view.Conversation),
 		Revision:       view.Conversation.LastRevision,
-		Messages:       s.publicMessages(view.Messages),
+		Messages:       s.publicMessages(r.Context(), v.ID, view.Messages),
 	})
 }
 

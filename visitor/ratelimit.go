@@ -73,6 +73,17 @@ func (l *limiter) ok(key string, now time.Time) (bool, time.Duration) {
 	return false, max(time.Duration((1-b.tokens)/l.rate*float64(time.Second)), time.Millisecond)
 }
 
+// refund gives back a token taken by allow for an attempt that came to
+// nothing (a refused file costs no message).
+func (l *limiter) refund(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, found := l.buckets[key]; found {
+		l.refill(b, now)
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
 func (l *limiter) refill(b *bucket, now time.Time) {
 	if el := now.Sub(b.at); el > 0 {
 		b.tokens = min(l.burst, b.tokens+el.Seconds()*l.rate)

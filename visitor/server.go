@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -29,6 +30,16 @@ type Server struct {
 	pageviews     *limiter // per visitor
 	typing        *limiter // per visitor, one per 50 ms
 	updates       *limiter // per visitor: name and e-mail changes
+	uploads       *limiter // per visitor: upload attempts
+	uploadsIP     *limiter // per client IP: upload attempts
+
+	// uploading allows one upload at a time per visitor; quota counts the
+	// files of the day per conversation (files.go).
+	uploading *connLimiter
+	quota     *fileQuota
+	// fileSecret signs file links (fileKey), loaded on first use.
+	fileKeyMu  sync.Mutex
+	fileSecret []byte
 
 	// Live connections (streams and long polls) per client IP, counted
 	// from before a stream's hello, and per visitor.
@@ -53,6 +64,11 @@ type Engine interface {
 	RecordPageView(ctx context.Context, visitorID string, pv bridge.PageView) error
 	CheckMessage(ctx context.Context, visitorID, clientID string) (bridge.MessageCheck, error)
 	VisitorMessage(ctx context.Context, visitorID, clientID, text string) (bridge.Message, error)
+	VisitorSend(ctx context.Context, visitorID string, in bridge.VisitorInput) (bridge.Message, error)
+	Conversation(ctx context.Context, id string) (bridge.Conversation, error)
+	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
+	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
+	UpdateAdapterState(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, bool)) error
 	VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (bridge.VisitorView, error)
 	VisitorUpdates(ctx context.Context, visitorID string, q bridge.VisitorQuery) (bridge.VisitorView, error)
 	VisitorTyping(ctx context.Context, visitorID, author string) error
@@ -87,6 +103,11 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Server, error) {
 		pageviews:     newLimiter(cfg.PageviewsPerMinute, time.Minute),
 		typing:        newLimiter(1, typingInterval),
 		updates:       newLimiter(cfg.VisitorUpdatesPerMinute, time.Minute),
+		uploads:       newLimiter(cfg.UploadsPerMinute, time.Minute),
+		uploadsIP:     newLimiter(cfg.UploadsPerIPPerHour, time.Hour),
+		uploading:     newConnLimiter(1),
+		quota:         newFileQuota(cfg.FilesPerConversationPerDay, cfg.FileBytesPerConversationPerDay),
+		fileSecret:    cfg.FileSecret,
 		ipConns:       newConnLimiter(cfg.MaxConnsPerIP),
 		visitorConns:  newConnLimiter(cfg.MaxConnsPerVisitor),
 		ctx:           ctx,
@@ -114,9 +135,10 @@ func (s *Server) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			now := s.engine.Now()
-			for _, l := range []*limiter{s.sessions, s.conversations, s.messages, s.pageviews, s.typing, s.updates} {
+			for _, l := range []*limiter{s.sessions, s.conversations, s.messages, s.pageviews, s.typing, s.updates, s.uploads, s.uploadsIP} {
 				l.sweep(now)
 			}
+			s.quota.sweep(now)
 		}
 	}
 }
@@ -141,6 +163,8 @@ func (s *Server) Handler() http.Handler {
 		"/api/v1/visitor":            {http.MethodPost: s.handleVisitor, http.MethodPatch: s.handleVisitor},
 		"/api/v1/typing":             {http.MethodPost: s.handleTyping},
 		"/api/v1/stream":             {http.MethodGet: s.handleStream},
+		"/api/v1/files":              {http.MethodPost: s.handleUpload},
+		fileURLPrefix:                {http.MethodGet: s.handleFile, http.MethodHead: s.handleFile},
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", s.api(routes))
@@ -161,6 +185,9 @@ func (s *Server) api(routes map[string]route) http.Handler {
 		}
 		setCORS(h, r)
 		rt, found := routes[r.URL.Path]
+		if !found && strings.HasPrefix(r.URL.Path, fileURLPrefix) {
+			rt, found = routes[fileURLPrefix]
+		}
 		if !found {
 			s.writeError(w, r, errNotFound)
 			return

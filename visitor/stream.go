@@ -392,7 +392,7 @@ func (s *Server) catchUp(sc *streamConn) error {
 		}
 		st.conv, st.closedSent = conv.ID, false
 	}
-	for _, m := range s.publicMessages(view.Messages) {
+	for _, m := range s.publicMessages(s.ctx, sc.v.ID, view.Messages) {
 		if m.Seq <= st.last && m.EditedAt.IsZero() && !m.Deleted {
 			continue // sent already, and not changed
 		}

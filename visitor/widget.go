@@ -20,7 +20,7 @@ import (
 	"github.com/chatbridge/chatbridge/bridge"
 )
 
-//go:embed assets/widget.js assets/widget.css assets/demo.html
+//go:embed assets/widget.js assets/widget.css assets/widget-files.js assets/demo.html
 var assets embed.FS
 
 // WidgetConfig is the [widget] section of bridge.toml, plus what the widget
@@ -56,6 +56,9 @@ type WidgetConfig struct {
 	Language string
 	// DemoPage serves the demo shop at / and /demo/.
 	DemoPage bool
+	// MaxFileBytes is the largest file a visitor may send (files.max_bytes);
+	// 0 hides the widget's attach button (the visitor API keeps no files).
+	MaxFileBytes int64
 	// Resume verifies a resume code from an offline-reply e-mail, uses it
 	// up and returns its visitor id (package adapters/email provides it).
 	// An error wrapping bridge.ErrAlreadyUsed (a link opened before) is
@@ -132,6 +135,8 @@ type clientConfig struct {
 	OfflineAfter float64 `json:"offline_after"` // seconds; 0: never
 	Sound        bool    `json:"sound"`
 	Language     string  `json:"language,omitempty"`
+	// Files is the largest file the visitor may send, in bytes; 0: none.
+	Files int64 `json:"files,omitempty"`
 }
 
 // Widget serves the embeddable chat widget (/widget.js), its settings
@@ -144,10 +149,27 @@ type Widget struct {
 	origins originPolicy
 	resumes *limiter
 
-	js, jsGzip []byte
-	etag       string
-	config     []byte
-	demo       []byte
+	script script
+	// files is the upload code, fetched by the widget only when the
+	// visitor attaches a file.
+	files  script
+	config []byte
+	demo   []byte
+}
+
+// script is a served script, kept plain and gzipped.
+type script struct {
+	js, gz []byte
+	etag   string
+}
+
+func newScript(js []byte) script {
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	_, _ = zw.Write(js)
+	_ = zw.Close()
+	sum := sha256.Sum256(js)
+	return script{js: js, gz: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
 }
 
 // NewWidget validates cfg and prepares the widget: the script is built once,
@@ -172,16 +194,16 @@ func NewWidget(cfg WidgetConfig, engine Engine, log *slog.Logger) (*Widget, erro
 	if w.config, err = json.Marshal(cc); err != nil {
 		return nil, fmt.Errorf("new widget: encode config: %w", err)
 	}
-	if w.js, err = buildScript(w.config); err != nil {
+	js, err := buildScript(w.config)
+	if err != nil {
 		return nil, fmt.Errorf("new widget: %w", err)
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	_, _ = zw.Write(w.js)
-	_ = zw.Close()
-	w.jsGzip = gz.Bytes()
-	sum := sha256.Sum256(w.js)
-	w.etag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	w.script = newScript(js)
+	fjs, err := assets.ReadFile("assets/widget-files.js")
+	if err != nil {
+		return nil, fmt.Errorf("new widget: %w", err)
+	}
+	w.files = newScript(fjs)
 	if w.demo, err = assets.ReadFile("assets/demo.html"); err != nil {
 		return nil, fmt.Errorf("new widget: %w", err)
 	}
@@ -195,6 +217,7 @@ func (w *Widget) clientConfig() clientConfig {
 	cc := clientConfig{
 		Title: c.Title, Greeting: c.Greeting, Color: c.Color, Position: c.Position,
 		PrechatName: c.PrechatName, PrechatEmail: c.PrechatEmail, Sound: c.Sound, Language: c.Language,
+		Files: max(c.MaxFileBytes, 0),
 	}
 	if cc.Title == DefaultWidgetTitle {
 		cc.Title = ""
@@ -258,7 +281,8 @@ func buildScript(config []byte) ([]byte, error) {
 //	mux.Handle("/", visitorServer.Handler())
 //	widget.Mount(mux)
 func (w *Widget) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("GET /widget.js", w.serveScript)
+	mux.HandleFunc("GET /widget.js", func(rw http.ResponseWriter, r *http.Request) { serveScript(rw, r, w.script) })
+	mux.HandleFunc("GET /widget-files.js", func(rw http.ResponseWriter, r *http.Request) { serveScript(rw, r, w.files) })
 	mux.HandleFunc("GET /api/v1/widget/config", w.serveConfig)
 	if w.cfg.Resume != nil {
 		mux.HandleFunc("/api/v1/sessions/resume", w.handleResume)
@@ -276,6 +300,9 @@ func (s *Server) mountWidget(mux *http.ServeMux) {
 	cfg := DefaultWidgetConfig()
 	cfg.PublicURL, cfg.AllowedOrigins, cfg.TrustProxyHeaders = s.cfg.PublicURL, s.cfg.AllowedOrigins, s.cfg.TrustProxyHeaders
 	cfg.DemoPage = false
+	if s.cfg.Blobs != nil {
+		cfg.MaxFileBytes = s.cfg.MaxFileBytes
+	}
 	w, err := NewWidget(cfg, s.engine, s.log)
 	if err != nil {
 		s.log.Error("default widget not served", "err", err)
@@ -284,22 +311,22 @@ func (s *Server) mountWidget(mux *http.ServeMux) {
 	w.Mount(mux)
 }
 
-func (w *Widget) serveScript(rw http.ResponseWriter, r *http.Request) {
+func serveScript(rw http.ResponseWriter, r *http.Request, sc script) {
 	h := rw.Header()
 	h.Set("Content-Type", "text/javascript; charset=utf-8")
 	h.Set("Cache-Control", "public, max-age=300")
-	h.Set("ETag", w.etag)
+	h.Set("ETag", sc.etag)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, w.etag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && strings.Contains(match, sc.etag) {
 		rw.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := w.js
+	body := sc.js
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
-		body = w.jsGzip
+		body = sc.gz
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, _ = rw.Write(body)

@@ -202,7 +202,8 @@ func TestWidgetNewChatInOtherTabs(t *testing.T) {
 	a.click(".x.e") // End chat
 	for _, tb := range []tab{a, b, other} {
 		waitState(tb, "ended ", "every tab shows that the chat ended")
-		tb.waitMessages("First question", "First answer", "The visitor ended the chat.")
+		// The widget renders the system line for the visitor (its kind), not the operators' text.
+		tb.waitMessages("First question", "First answer", "You ended the chat.")
 	}
 
 	a.click(".nw button") // Start a new chat

@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/files"
 )
 
 // texts are the words of the e-mail in one language.
 type texts struct {
 	subject, hello, helloName, repliedOne, repliedMany, link, personal, why string
+	// file names a file sent with a reply: its name and size, then the
+	// link to the conversation, where the visitor can open it.
+	file string
 }
 
 var languages = map[string]texts{
@@ -32,6 +36,7 @@ var languages = map[string]texts{
 		link:        "Continue the conversation",
 		personal:    "This link is personal: it opens your conversation, so please do not forward this e-mail.",
 		why:         "You receive this e-mail because you left your address in the chat on %s.",
+		file:        "Attached file: %s (%s). Open the conversation to see it: %s",
 	},
 	"fr": {
 		subject:     "Nouvelle réponse à votre discussion sur %s",
@@ -42,6 +47,7 @@ var languages = map[string]texts{
 		link:        "Reprendre la discussion",
 		personal:    "Ce lien est personnel : il ouvre votre discussion, merci de ne pas transférer cet e-mail.",
 		why:         "Vous recevez cet e-mail car vous avez laissé votre adresse dans le chat sur %s.",
+		file:        "Fichier joint : %s (%s). Ouvrez la discussion pour le voir : %s",
 	},
 }
 
@@ -95,14 +101,38 @@ func (a *Adapter) compose(v bridge.Visitor, msgs []bridge.Message, link string) 
 		if author == "" {
 			author = "Support"
 		}
+		text := m.Text
+		if m.Emote {
+			text = "* " + author + " " + text
+		}
 		fmt.Fprintf(&plain, "%s (%s):\n", author, m.At.UTC().Format("2006-01-02 15:04 MST"))
-		for _, line := range strings.Split(m.Text, "\n") {
-			plain.WriteString("> " + line + "\n")
+		if text != "" {
+			for _, line := range strings.Split(text, "\n") {
+				plain.WriteString("> " + line + "\n")
+			}
+		}
+		var fileLine string
+		if f := m.File; f != nil {
+			// The file itself stays in the conversation: a link in an
+			// e-mail could be forwarded, the conversation needs the visitor.
+			fileLine = fmt.Sprintf(t.file, oneLine(f.Name), files.Size(f.Size), link)
+			plain.WriteString("> " + fileLine + "\n")
 		}
 		plain.WriteString("\n")
 		fmt.Fprintf(&rich, `<p style="margin:16px 0 4px;color:#555;font-size:13px"><b>%s</b></p>`+
-			`<blockquote style="margin:0;padding:8px 12px;border-left:3px solid #2563eb;background:#f5f6f8;white-space:pre-wrap">%s</blockquote>`,
-			html.EscapeString(author), html.EscapeString(m.Text))
+			`<blockquote style="margin:0;padding:8px 12px;border-left:3px solid #2563eb;background:#f5f6f8;white-space:pre-wrap">%s`,
+			html.EscapeString(author), html.EscapeString(text))
+		if m.File != nil {
+			if text != "" {
+				rich.WriteString("<br>")
+			}
+			name, size := html.EscapeString(oneLine(m.File.Name)), html.EscapeString(files.Size(m.File.Size))
+			before, rest, _ := strings.Cut(t.file, "%s (%s)")
+			label, _, _ := strings.Cut(rest, "%s")
+			fmt.Fprintf(&rich, `%s<b>%s</b> (%s)%s<a href="%s">%s</a>`, html.EscapeString(before), name, size,
+				html.EscapeString(label), html.EscapeString(link), html.EscapeString(t.link))
+		}
+		rich.WriteString("</blockquote>")
 	}
 	fmt.Fprintf(&plain, "%s: %s\n\n%s\n\n-- \n%s\n", t.link, link, t.personal, fmt.Sprintf(t.why, site))
 	fmt.Fprintf(&rich, `<p style="margin:24px 0"><a href="%s" style="background:#2563eb;color:#fff;padding:10px 18px;border-radius:8px;text-decoration:none">%s</a></p>`+

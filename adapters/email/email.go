@@ -293,8 +293,9 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 	}
 	var replies []bridge.Message
 	for _, x := range msgs {
-		// The gate again: only public operator text leaves by e-mail.
-		if x.From == bridge.FromOperator && x.Visibility == bridge.VisibilityPublic {
+		// The gate again: only public operator text leaves by e-mail, and
+		// never a reply its author deleted (the store keeps its text).
+		if x.From == bridge.FromOperator && x.Visibility == bridge.VisibilityPublic && !x.Deleted {
 			replies = append(replies, x)
 		}
 	}

@@ -328,6 +328,80 @@ func TestOnlyPublicOperatorRepliesAreEmailed(t *testing.T) {
 	e.noMail(t)
 }
 
+// A file an operator sent is named in the e-mail with the link to the
+// conversation (the file itself stays there), an emote reads as an action,
+// and a reply its author deleted before the e-mail went is not in it. The
+// delivery is called directly (the engine does not run), after the
+// deletion, as the outbox would call it later.
+func TestFilesEmotesAndDeletedReplies(t *testing.T) {
+	for _, lang := range []struct{ locale, file, action string }{
+		{"en-GB", "Attached file: invoice <2026>.pdf (12 KB). Open the conversation to see it: https://chat.example.com/?chatbridge_resume=", "* Bob Smith waves"},
+		{"fr-FR", "Fichier joint : invoice <2026>.pdf (12 KB). Ouvrez la discussion pour le voir : https://chat.example.com/?chatbridge_resume=", "* Bob Smith waves"},
+	} {
+		t.Run(lang.locale, func(t *testing.T) {
+			e := &env{ctx: context.Background(), smtp: startSMTPD(t)}
+			e.engine = fixture.Engine(t, fixture.Options{NoRun: true})
+			var err error
+			e.a, err = New(Config{
+				Host: "127.0.0.1", Port: e.smtp.port(), From: "Support <support@shop.example>",
+				Username: "mailer", Password: "s3cret", TLS: TLSNone,
+				PublicURL: "https://chat.example.com", SiteName: "Demo Shop",
+				Away: func(string) bool { return true }, Timeout: 10 * time.Second,
+			}, e.engine, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, convID := e.chat(t, "Ann", "ann@example.com", lang.locale)
+			send := func(in bridge.OperatorInput) {
+				t.Helper()
+				in.ConversationID, in.Operator = convID, op
+				if err := e.engine.HandleOperator(e.ctx, in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send(bridge.OperatorInput{EventID: "draft", Text: "a reply sent by mistake"})
+			send(bridge.OperatorInput{EventID: "del", Deletes: "draft"})
+			sum := strings.Repeat("ab", 32)
+			send(bridge.OperatorInput{EventID: "file", Text: "Here it is", File: &bridge.Attachment{
+				Key: bridge.BlobKey(sum), SHA256: sum, Name: "invoice <2026>.pdf", Type: "application/pdf", Size: 12345,
+			}})
+			send(bridge.OperatorInput{EventID: "wave", Text: "waves", Emote: true})
+			msgs, err := e.engine.Messages(e.ctx, convID, 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			draft := msgs[1]
+			if draft.PlatformID != "draft" || !draft.Deleted {
+				t.Fatalf("second message %+v, want the deleted draft", draft)
+			}
+			conv, err := e.engine.Conversation(e.ctx, convID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The outbox delivers the draft's entry first: it carries the
+			// replies from there on.
+			if _, err := e.a.Deliver(e.ctx, bridge.Delivery{
+				Entry:        bridge.OutboxEntry{Destination: "email", Kind: bridge.KindMessage, ConversationID: convID, Seq: draft.Seq},
+				Conversation: conv, Visitor: v, Message: &draft,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			m := e.next(t, 20*time.Second)
+			for _, want := range []string{"> Here it is", "> " + lang.file, "> " + lang.action} {
+				if !strings.Contains(m.plain, want) {
+					t.Errorf("plain part lacks %q:\n%s", want, m.plain)
+				}
+			}
+			if !strings.Contains(m.html, "<b>invoice &lt;2026&gt;.pdf</b> (12 KB)") || strings.Contains(m.html, "<2026>") {
+				t.Errorf("HTML part does not name the file safely:\n%s", m.html)
+			}
+			if strings.Contains(m.plain, "by mistake") || strings.Contains(m.html, "by mistake") {
+				t.Errorf("the deleted reply was e-mailed:\n%s", m.plain)
+			}
+		})
+	}
+}
+
 // A visitor who is still connected when the reply comes is checked again
 // after AwayAfter: an e-mail goes out only if they have left by then.
 func TestReplyWhileConnectedIsRechecked(t *testing.T) {

@@ -204,7 +204,7 @@ func TestCloseEndpoint(t *testing.T) {
 	for _, want := range []string{
 		`id="conv-actions" class="conv-actions" role="group" aria-label="Conversation actions" hidden`,
 		`class="closed-banner" role="status" tabindex="-1">This chat has ended.`,
-		`name="text" rows="2" required placeholder="Reply… Enter sends · Shift+Enter new line · !help · ;; note" disabled>`,
+		`name="text" rows="2" placeholder="Reply… Enter sends · Shift+Enter new line · !help · ;; note · /me" disabled>`,
 		`id="reply-send" disabled>`,
 	} {
 		if !strings.Contains(html, want) {

@@ -40,20 +40,23 @@ func (in *Inbox) apiList(w http.ResponseWriter, r *http.Request, ss *session) {
 	writeJSON(w, http.StatusOK, map[string]any{"conversations": items})
 }
 
-// apiConversation answers GET /inbox/api/conversations/{id}?after=N with the
-// conversation, the visitor's context and the messages after N that this
-// operator may see, and marks them viewed.
+// apiConversation answers GET /inbox/api/conversations/{id}?after=N&revision=R
+// with the conversation, the visitor's context and the messages after N that
+// this operator may see (and those edited or deleted since revision R), and
+// marks them viewed.
 func (in *Inbox) apiConversation(w http.ResponseWriter, r *http.Request, ss *session) {
-	var after uint64
-	if s := r.URL.Query().Get("after"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			writeJSONError(w, http.StatusBadRequest, "after must be a message number")
-			return
+	var after, rev uint64
+	for name, p := range map[string]*uint64{"after": &after, "revision": &rev} {
+		if s := r.URL.Query().Get(name); s != "" {
+			n, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				writeJSONError(w, http.StatusBadRequest, name+" must be a whole number")
+				return
+			}
+			*p = n
 		}
-		after = n
 	}
-	cv, err := in.conversation(r.Context(), operator(ss.op), r.PathValue("id"), after)
+	cv, err := in.conversation(r.Context(), operator(ss.op), r.PathValue("id"), after, rev)
 	if errors.Is(err, bridge.ErrNotFound) {
 		writeJSONError(w, http.StatusNotFound, "no such conversation")
 		return

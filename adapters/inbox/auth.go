@@ -91,9 +91,11 @@ func (in *Inbox) checkPassword(login, pw string) (OperatorAccount, bool) {
 			acct, found = a, true
 		}
 	}
-	hash := in.dummyHash
-	if hash == "" {
-		hash = defaultDummyHash
+	hash := defaultDummyHash
+	if in.dummyHash != nil {
+		if h, err := in.dummyHash(); err == nil {
+			hash = h
+		}
 	}
 	if found {
 		hash = acct.PasswordHash

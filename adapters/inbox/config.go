@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/chatbridge/chatbridge/bridge"
 )
 
 // Config configures the inbox. Zero values take the defaults.
@@ -37,6 +40,14 @@ type Config struct {
 	// Language renders system lines ("… ended the chat.") for operators
 	// (bridge.SystemLanguages; default English).
 	Language string
+	// Blobs keeps the bytes of files: operators' uploads go in, and the
+	// files of messages are served from it to logged-in operators. Nil:
+	// no uploads, files are listed without their bytes.
+	Blobs bridge.BlobStore
+	// MaxFileBytes caps an operator's upload (default 10 MiB).
+	MaxFileBytes int64
+	// TempDir holds uploads while they are checked (default os.TempDir()).
+	TempDir string
 }
 
 // OperatorAccount is one operator allowed to log into the inbox.
@@ -51,8 +62,11 @@ type OperatorAccount struct {
 	PasswordHash string
 }
 
-// DefaultSessionTTL is how long a login lasts by default.
-const DefaultSessionTTL = 12 * time.Hour
+// Defaults of Config.
+const (
+	DefaultSessionTTL   = 12 * time.Hour
+	DefaultMaxFileBytes = 10 << 20
+)
 
 // HashPassword returns the bcrypt hash of pw to put in the configuration.
 func HashPassword(pw string) (string, error) {
@@ -72,6 +86,12 @@ func (cfg Config) Validate() []error {
 	var errs []error
 	if cfg.SessionTTL < 0 {
 		errs = append(errs, fmt.Errorf("inbox.session_ttl: must not be negative"))
+	}
+	if cfg.Language != "" && !slices.Contains(bridge.SystemLanguages, cfg.Language) {
+		errs = append(errs, fmt.Errorf("inbox.language: %q is not one of %s", cfg.Language, strings.Join(bridge.SystemLanguages, ", ")))
+	}
+	if cfg.MaxFileBytes < 0 || cfg.MaxFileBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("files.max_bytes: must be between 0 and 1 GB"))
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -101,6 +121,9 @@ func (cfg Config) Validate() []error {
 func (cfg *Config) defaults() {
 	if cfg.SessionTTL == 0 {
 		cfg.SessionTTL = DefaultSessionTTL
+	}
+	if cfg.MaxFileBytes == 0 {
+		cfg.MaxFileBytes = DefaultMaxFileBytes
 	}
 	ops := make([]OperatorAccount, len(cfg.Operators))
 	for i, op := range cfg.Operators {

@@ -24,6 +24,15 @@
 // whisper saying so). Both are plain forms that work without the script;
 // the script asks before closing and posts in the background.
 //
+// Files, edits and emotes: the reply form takes a file (files.go), sent
+// with the caption through HandleOperator; files of messages are served at
+// /inbox/files/{id}/{seq} to logged-in operators only, as sandboxed
+// downloads (images inline). Operators edit and delete their own replies
+// (changes.go); edits and deletions from any platform reach the page
+// through the conversation's revision. "/me waves" is an emote. System
+// lines are rendered in Config.Language. The list shows the waiting
+// conversations first, the longest waiting first.
+//
 // Security: message text is never rendered as HTML (html/template on the
 // server, textContent in the page's script), pages carry a strict Content
 // Security Policy with no inline script or style, sessions are random

@@ -38,8 +38,11 @@ type Inbox struct {
 
 	secureCookie bool
 	publicHost   string
-	// dummyHash is checked for unknown logins (see dummyHashFor).
-	dummyHash string
+	// dummyHash is checked for unknown logins (see dummyHashFor); it is
+	// made in the background at start (bcrypt takes tens of milliseconds,
+	// which start-up should not wait for) or by the first login, whichever
+	// comes first.
+	dummyHash func() (string, error)
 
 	sessions *sessions
 	limiter  *limiter
@@ -114,11 +117,9 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 		in.cfg.Operators = []OperatorAccount{{Login: "admin", Name: "Support", PasswordHash: string(hash)}}
 	}
 	in.limiter = newLimiter(in.cfg.Operators)
-	dummy, err := dummyHashFor(in.cfg.Operators)
-	if err != nil {
-		return nil, fmt.Errorf("new inbox: %w", err)
-	}
-	in.dummyHash = dummy
+	ops := in.cfg.Operators
+	in.dummyHash = sync.OnceValues(func() (string, error) { return dummyHashFor(ops) })
+	go in.dummyHash()
 	if u, err := url.Parse(cfg.PublicURL); err == nil && cfg.PublicURL != "" {
 		in.secureCookie = u.Scheme == "https"
 		in.publicHost = u.Host
@@ -213,6 +214,9 @@ func (in *Inbox) routes() http.Handler {
 	mux.HandleFunc("POST /inbox/c/{id}/typing", in.api(in.typing))
 	mux.HandleFunc("POST /inbox/c/{id}/close", in.page(in.closeConversation))
 	mux.HandleFunc("POST /inbox/c/{id}/leave", in.page(in.leaveConversation))
+	mux.HandleFunc("POST /inbox/c/{id}/edit", in.api(in.editMessage))
+	mux.HandleFunc("POST /inbox/c/{id}/delete", in.api(in.deleteMessage))
+	mux.HandleFunc("GET /inbox/files/{id}/{seq}", in.api(in.serveFile))
 	mux.HandleFunc("GET /inbox/events", in.api(in.events))
 	mux.HandleFunc("GET /inbox/api/conversations", in.api(in.apiList))
 	mux.HandleFunc("GET /inbox/api/conversations/{id}", in.api(in.apiConversation))

@@ -110,10 +110,10 @@ func TestListAndUnread(t *testing.T) {
 	a, b := f.login(alice), f.login(bob)
 
 	list := a.list("open")
-	if len(list) != 2 || list[0].ID != other.ConversationID || list[1].ID != m1.ConversationID {
-		t.Fatalf("list = %+v, want Otto's then Vera's conversation (newest activity first)", list)
+	if len(list) != 2 || list[0].ID != m1.ConversationID || list[1].ID != other.ConversationID {
+		t.Fatalf("list = %+v, want Vera's then Otto's conversation (both waiting, Vera longer)", list)
 	}
-	got := list[1]
+	got := list[0]
 	if got.VisitorName != "Vera" || got.Preview != "anyone there?" || got.Unread != 2 || !got.Waiting || got.WaitingSince.IsZero() {
 		t.Errorf("Vera's item = %+v, want name Vera, preview of the last message, 2 unread, waiting", got)
 	}
@@ -145,8 +145,8 @@ func TestListAndUnread(t *testing.T) {
 	f.clock.Add(time.Second)
 	f.visitorSays(vera, "", "thanks")
 	list = a.list("open")
-	if list[0].ID != m1.ConversationID || list[0].Unread != 1 || !list[0].Waiting {
-		t.Errorf("after the visitor's answer: %+v first, want Vera's with 1 unread, waiting", list[0])
+	if list[0].ID != other.ConversationID || list[1].ID != m1.ConversationID || list[1].Unread != 1 || !list[1].Waiting {
+		t.Errorf("after the visitor's answer: %+v, want Otto's (waiting longer), then Vera's with 1 unread, waiting", list)
 	}
 
 	// The HTML list shows the same.

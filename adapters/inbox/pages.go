@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/chatbridge/chatbridge/bridge"
+	"github.com/chatbridge/chatbridge/files"
 )
 
 // maxFormBytes caps POST bodies: a message plus a few fields.
@@ -23,6 +25,8 @@ const replyTimeout = 30 * time.Second
 
 // pageData feeds templates/page.html.
 type pageData struct {
+	// Files: the reply form takes a file.
+	Files    bool
 	Operator OperatorAccount
 	CSRF     string
 	// Status is the list filter: "open" or "closed".
@@ -55,6 +59,7 @@ var templateFuncs = template.FuncMap{
 	"clock":   func(t time.Time) string { return t.Local().Format("15:04") },
 	"iso":     func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"unread":  func(n int) string { return unreadLabel(n) },
+	"size":    files.Size,
 	"webLink": webLink,
 	// isolate wraps visitor text where no element can (the page title) in
 	// FIRST STRONG ISOLATE … POP DIRECTIONAL ISOLATE.
@@ -226,10 +231,10 @@ func (in *Inbox) showPage(w http.ResponseWriter, r *http.Request, ss *session, s
 	filter := statusFilter(r)
 	data := pageData{
 		Operator: ss.op, CSRF: ss.csrf, Status: string(filter), EventID: randomString(16),
-		Error: errMsg, Draft: draft, Now: in.now(),
+		Error: errMsg, Draft: draft, Now: in.now(), Files: in.cfg.Blobs != nil,
 	}
 	if convID != "" {
-		cv, err := in.conversation(r.Context(), op, convID, 0)
+		cv, err := in.conversation(r.Context(), op, convID, 0, 0)
 		if errors.Is(err, bridge.ErrNotFound) {
 			http.Error(w, "no such conversation", http.StatusNotFound)
 			return
@@ -264,12 +269,14 @@ func validEventID(s string) bool {
 	return true
 }
 
-// reply sends what the operator typed through the engine. The form's
-// event_id makes a repeated submit (double click, retry) a no-op. Scripts
-// (Accept: application/json) get JSON; plain forms get a redirect or the
-// page with the error.
+// reply sends what the operator typed through the engine, with the file
+// attached to it (a multipart form with a "file" field). The form's
+// event_id makes a repeated submit (double click, retry) a no-op; it is
+// also the reply's platform id, by which a later edit or deletion names
+// it. "/me waves" is sent as an emote ("* Alice waves"). Scripts (Accept:
+// application/json) get JSON; plain forms get a redirect or the page with
+// the error.
 func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	jsonOut := wantsJSON(r)
 	fail := func(status int, msg, draft string) {
 		if jsonOut {
@@ -278,14 +285,36 @@ func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
 		}
 		in.showPage(w, r, ss, status, r.PathValue("id"), msg, draft)
 	}
-	if err := r.ParseForm(); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeJSONError(w, http.StatusRequestEntityTooLarge, "message too large")
+	var fh *multipart.FileHeader
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes+in.cfg.MaxFileBytes+16<<10)
+		err := r.ParseMultipartForm(maxFormBytes)
+		if r.MultipartForm != nil {
+			defer func() { _ = r.MultipartForm.RemoveAll() }()
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, "The file is too large: the limit is "+files.Size(in.cfg.MaxFileBytes)+".")
+				return
+			}
+			writeJSONError(w, http.StatusBadRequest, "bad form")
 			return
 		}
-		writeJSONError(w, http.StatusBadRequest, "bad form")
-		return
+		if fhs := r.MultipartForm.File["file"]; len(fhs) > 0 {
+			fh = fhs[0]
+		}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeJSONError(w, http.StatusRequestEntityTooLarge, "message too large")
+				return
+			}
+			writeJSONError(w, http.StatusBadRequest, "bad form")
+			return
+		}
 	}
 	if !in.checkCSRF(r, ss) {
 		writeJSONError(w, http.StatusForbidden, "invalid or missing CSRF token; reload the page")
@@ -296,7 +325,8 @@ func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
 		fail(http.StatusBadRequest, "The form is out of date; reload the page.", text)
 		return
 	}
-	if strings.TrimSpace(text) == "" {
+	hasFile := fh != nil && (fh.Filename != "" || fh.Size > 0)
+	if strings.TrimSpace(text) == "" && !hasFile {
 		fail(http.StatusBadRequest, "Type a message first.", "")
 		return
 	}
@@ -306,9 +336,23 @@ func (in *Inbox) reply(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), replyTimeout)
 	defer cancel()
-	err := in.engine.HandleOperator(ctx, bridge.OperatorInput{
-		EventID: ss.op.Login + "/" + eventID, ConversationID: convID, Operator: operator(ss.op), Text: text,
-	})
+	file, err := in.ingest(ctx, fh)
+	var ue *uploadError
+	switch {
+	case errors.As(err, &ue):
+		fail(ue.status, ue.msg, text)
+		return
+	case err != nil:
+		in.log.Error("operator file not stored", "conversation", convID, "operator", ss.op.Login, "err", err)
+		fail(http.StatusInternalServerError, "The file could not be stored; try again.", text)
+		return
+	}
+	id := ss.op.Login + "/" + eventID
+	input := bridge.OperatorInput{EventID: id, PlatformID: id, ConversationID: convID, Operator: operator(ss.op), Text: text, File: file}
+	if rest, ok := strings.CutPrefix(strings.TrimLeft(text, " \t"), "/me "); ok && strings.TrimSpace(rest) != "" {
+		input.Text, input.Emote = rest, true
+	}
+	err = in.engine.HandleOperator(ctx, input)
 	switch {
 	case errors.Is(err, bridge.ErrNotFound):
 		fail(http.StatusNotFound, "No such conversation.", text)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,8 @@ type listItem struct {
 	// unreadCap.
 	Unread  int  `json:"unread"`
 	Waiting bool `json:"waiting"`
-	// WaitingSince is the visitor's last unanswered message.
+	// WaitingSince is when the visitor started waiting: their first
+	// message no operator has answered yet (bridge.Conversation.WaitingFor).
 	WaitingSince time.Time `json:"waiting_since,omitzero"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	LastSeq      uint64    `json:"last_seq"`
@@ -57,6 +59,31 @@ type messageView struct {
 	At         time.Time         `json:"at"`
 	// Own marks this operator's messages and the whispers to them.
 	Own bool `json:"own"`
+	// Emote marks an action: shown as "* Author text".
+	Emote bool `json:"emote,omitempty"`
+	// EditedAt is set when the author edited the message; Deleted when
+	// they deleted it (Text and File are then empty).
+	EditedAt time.Time `json:"edited_at,omitzero"`
+	Deleted  bool      `json:"deleted,omitempty"`
+	// File is the message's attachment (Text is its caption).
+	File *fileView `json:"file,omitempty"`
+	// Editable: this operator's own reply sent from the inbox, which they
+	// may edit or delete.
+	Editable bool `json:"editable,omitempty"`
+}
+
+// fileView is a message's file as operators see it.
+type fileView struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Size   int64  `json:"size"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	// Image: shown inline (never SVG).
+	Image bool `json:"image,omitempty"`
+	// URL serves the bytes to logged-in operators ("" without a blob
+	// store).
+	URL string `json:"url,omitempty"`
 }
 
 // visitorContext is what operators see about the visitor.
@@ -84,6 +111,10 @@ type convView struct {
 	Item     listItem       `json:"conversation"`
 	Visitor  visitorContext `json:"visitor"`
 	Messages []messageView  `json:"messages"`
+	// Revision counts the conversation's public changes
+	// (bridge.Conversation.LastRevision); the page passes it back to get
+	// the messages edited or deleted since, again.
+	Revision uint64 `json:"revision"`
 }
 
 // seenKey identifies what an operator last viewed.
@@ -251,8 +282,9 @@ func countsAsUnread(m bridge.Message, op bridge.Operator) bool {
 	return m.Operator == nil || m.Operator.Key() != op.Key()
 }
 
-// list returns op's view of the conversations with status, newest activity
-// first.
+// list returns op's view of the conversations with status: the waiting
+// ones first, the longest waiting first (operators triage by it), then
+// the others, newest activity first.
 func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Status) ([]listItem, error) {
 	convs, err := in.engine.Conversations(ctx, bridge.ConversationFilter{Status: status, Limit: listLimit})
 	if err != nil {
@@ -266,26 +298,43 @@ func (in *Inbox) list(ctx context.Context, op bridge.Operator, status bridge.Sta
 		}
 		items = append(items, it)
 	}
+	slices.SortStableFunc(items, func(a, b listItem) int {
+		switch {
+		case a.Waiting && b.Waiting:
+			return a.WaitingSince.Compare(b.WaitingSince)
+		case a.Waiting:
+			return -1
+		case b.Waiting:
+			return 1
+		}
+		return 0 // the engine's order: newest activity first
+	})
 	return items, nil
 }
 
 // conversation returns op's view of conversation id with the messages after
 // seq `after` (after 0: the newest transcriptLimit messages), and marks them
-// viewed. It returns bridge.ErrNotFound for an unknown conversation.
-func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string, after uint64) (convView, error) {
+// viewed. With rev, the conversation's revision the page last read, the
+// older messages edited or deleted since come too (before the new ones), so
+// that the page replaces its copies. It returns bridge.ErrNotFound for an
+// unknown conversation.
+func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string, after, rev uint64) (convView, error) {
 	d, err := in.engine.ConversationDetail(ctx, id, after, transcriptLimit, pageScan)
 	if err != nil {
 		return convView{}, fmt.Errorf("load conversation: %w", err)
 	}
-	cv := convView{Messages: []messageView{}}
-	for _, m := range d.Messages {
+	cv := convView{Messages: []messageView{}, Revision: d.Conversation.LastRevision}
+	msgs := d.Messages
+	if changed, err := in.changedSince(ctx, d, after, rev); err != nil {
+		return convView{}, err
+	} else if len(changed) > 0 {
+		msgs = append(changed, msgs...)
+	}
+	for _, m := range msgs {
 		if !m.VisibleTo(op.Key()) {
 			continue
 		}
-		cv.Messages = append(cv.Messages, messageView{
-			Seq: m.Seq, From: m.From, Visibility: m.Visibility, Author: author(m), Text: m.Rendered(in.cfg.Language), At: m.At,
-			Own: m.Recipient == op.Key() || (m.Operator != nil && m.Operator.Key() == op.Key()),
-		})
+		cv.Messages = append(cv.Messages, in.messageView(m, op))
 	}
 	if cv.Item, err = in.item(ctx, d.Conversation, d.Visitor, op); err != nil {
 		return convView{}, fmt.Errorf("load conversation: %w", err)
@@ -294,6 +343,61 @@ func (in *Inbox) conversation(ctx context.Context, op bridge.Operator, id string
 	in.markSeen(ctx, op.ID, id, cv.Item.LastSeq)
 	cv.Item.Unread = 0
 	return cv, nil
+}
+
+// changedSince returns the messages up to Seq after of d's conversation
+// that were edited or deleted after revision rev (none without rev). Every
+// new public message takes one revision, so only more revisions than new
+// public messages since rev mean that older ones changed.
+func (in *Inbox) changedSince(ctx context.Context, d bridge.ConversationDetail, after, rev uint64) ([]bridge.Message, error) {
+	last := d.Conversation.LastRevision
+	if rev == 0 || after == 0 || rev >= last {
+		return nil, nil
+	}
+	fresh := uint64(0)
+	for _, m := range d.Messages {
+		if m.Visibility == bridge.VisibilityPublic {
+			fresh++
+		}
+	}
+	if last-rev <= fresh {
+		return nil, nil
+	}
+	all, err := in.engine.ConversationDetail(ctx, d.Conversation.ID, 0, transcriptLimit, 0)
+	if err != nil {
+		return nil, fmt.Errorf("load changed messages: %w", err)
+	}
+	var out []bridge.Message
+	for _, m := range all.Messages {
+		if m.Seq <= after && m.Visibility == bridge.VisibilityPublic && m.Revision > rev {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// messageView is m as op sees it.
+func (in *Inbox) messageView(m bridge.Message, op bridge.Operator) messageView {
+	own := m.Operator != nil && m.Operator.Key() == op.Key()
+	mv := messageView{
+		Seq: m.Seq, From: m.From, Visibility: m.Visibility, Author: author(m), Text: m.Rendered(in.cfg.Language), At: m.At,
+		Own: m.Recipient == op.Key() || own, Emote: m.Emote, EditedAt: m.EditedAt, Deleted: m.Deleted,
+		// Only replies sent from the inbox carry an id the engine knows
+		// them by ("login/event"); only their author may change them.
+		Editable: own && m.Visibility == bridge.VisibilityPublic && m.From == bridge.FromOperator && !m.Deleted &&
+			strings.HasPrefix(m.PlatformID, op.ID+"/"),
+	}
+	if m.Deleted {
+		mv.Text = ""
+		return mv
+	}
+	if a := m.File; a != nil {
+		mv.File = &fileView{Name: a.Name, Type: a.Type, Size: a.Size, Width: a.Width, Height: a.Height, Image: a.IsImage()}
+		if in.cfg.Blobs != nil {
+			mv.File.URL = fileURL(m.ConversationID, m.Seq)
+		}
+	}
+	return mv
 }
 
 func author(m bridge.Message) string {

@@ -92,6 +92,9 @@ type Config struct {
 	// MaxFileBytes is the largest file an operator may send to a visitor
 	// ([files] max_bytes); 0 means DefaultMaxFileBytes.
 	MaxFileBytes int64
+	// Language renders system lines for the operators
+	// (bridge.SystemLanguages; default English).
+	Language string
 }
 
 // DefaultMaxFileBytes is the default Config.MaxFileBytes.

@@ -26,6 +26,7 @@ const maxRetryAfter = time.Hour
 // content, and an entry whose earlier attempt may have succeeded is first
 // looked for in the room (see resend.go).
 func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
+	d.Message = bridge.Localize(d.Message, a.cfg.Language)
 	switch d.Entry.Kind {
 	case bridge.KindMessage, bridge.KindEdited, bridge.KindDeleted:
 		if d.Message == nil || !a.WantsMessage(*d.Message) {

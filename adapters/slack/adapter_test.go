@@ -395,3 +395,23 @@ func TestGateRefusalKeepsCertainty(t *testing.T) {
 		})
 	}
 }
+
+// System lines reach the thread in the operators' language (slack.language),
+// whatever the visitor's.
+func TestSystemLinesInOperatorsLanguage(t *testing.T) {
+	f := newFixture(t, ModeSocket, func(_ *fakeslack.Server, c *Config) { c.Language = "fr" })
+	v := f.visitor("Vera")
+	m := f.say(v, "c1", "hello")
+	root := f.threadRoot(m.ConversationID)
+	if err := f.engine.CloseByVisitor(f.ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.waitFor("the French close line", func() bool {
+		for _, p := range f.postsIn(root) {
+			if strings.Contains(p.Text, "Le visiteur a mis fin à la conversation.") {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -67,6 +67,9 @@ type Config struct {
 	// MaxFileBytes is the largest file an operator may send to a visitor
 	// (files.max_bytes; default 10 MB).
 	MaxFileBytes int64
+	// Language renders system lines for the operators
+	// (bridge.SystemLanguages; default English).
+	Language string
 }
 
 // DefaultMaxFileBytes is MaxFileBytes unless configured.

@@ -154,7 +154,7 @@ func TestWantsMessage(t *testing.T) {
 		{"slack note", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityNote, Operator: slackOp}, false},
 		{"whisper", bridge.Message{From: bridge.FromSystem, Visibility: bridge.VisibilityWhisper}, false},
 		{"operator whisper", bridge.Message{From: bridge.FromOperator, Visibility: bridge.VisibilityWhisper, Operator: inboxOp}, false},
-		{"system note", bridge.Message{From: bridge.FromSystem, Visibility: bridge.VisibilityNote}, false},
+		{"system note (a dead letter, for operators)", bridge.Message{From: bridge.FromSystem, Visibility: bridge.VisibilityNote}, true},
 	}
 	a := &Adapter{}
 	for _, tc := range tests {

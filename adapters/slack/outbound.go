@@ -42,15 +42,17 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 	switch m.Visibility {
 	case bridge.VisibilityPublic:
 	case bridge.VisibilityNote:
-		if m.From != bridge.FromOperator {
+		if m.From == bridge.FromVisitor {
 			return false
 		}
 	default:
 		return false
 	}
 	switch m.From {
-	case bridge.FromVisitor, bridge.FromSystem:
+	case bridge.FromVisitor:
 		return m.Visibility == bridge.VisibilityPublic
+	case bridge.FromSystem: // public lines, and notes to operators (a dead letter)
+		return true
 	case bridge.FromOperator:
 		return m.Operator != nil && m.Operator.Adapter != AdapterName
 	}
@@ -71,6 +73,7 @@ func (a *Adapter) WantsMessage(m bridge.Message) bool {
 // for good (an invalid message) is a permanent error, which makes the
 // entry a dead letter and tells the operators.
 func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receipt, error) {
+	d.Message = bridge.Localize(d.Message, a.cfg.Language)
 	if !a.uncertain(d.Entry) && !a.knows(d.Entry.ID) {
 		a.learn(d.Entry.ID, nil) // kept until a try may have posted something
 	}
@@ -94,34 +97,9 @@ func (a *Adapter) Deliver(ctx context.Context, d bridge.Delivery) (bridge.Receip
 			err = a.deliverClosed(ctx, d)
 		}
 	}
-	err = a.outcome(d.Entry, err)
-	if errors.Is(err, bridge.ErrPermanent) {
-		a.tellDeadLetter(ctx, d, err)
-	}
-	return bridge.Receipt{}, err
-}
-
-// tellDeadLetter says in the thread that an entry could not be shown
-// there and is kept as a dead letter (the core tells the other platforms'
-// operators). Best effort: the thread may be what fails.
-func (a *Adapter) tellDeadLetter(ctx context.Context, d bridge.Delivery, cause error) {
-	channel, root, err := a.threadOf(ctx, d.Entry.ConversationID)
-	if err != nil {
-		return
-	}
-	what := "an update of this chat"
-	if d.Message != nil {
-		what = "a message of " + Escape(author(*d.Message, d.Visitor))
-	}
-	text := fmt.Sprintf("⚠️ Slack refused %s: %s. It is kept as dead letter %d: see `chatbridge outbox list --dead`.",
-		what, Escape(clip(slackErrCode(cause), 100)), d.Entry.ID)
-	if slackErrCode(cause) == "" {
-		text = fmt.Sprintf("⚠️ %s could not be shown here. It is kept as dead letter %d: see `chatbridge outbox list --dead`.",
-			strings.ToUpper(what[:1])+what[1:], d.Entry.ID)
-	}
-	if _, err := a.postMessage(ctx, channel, root, "dead:"+d.Entry.EventID(), slack.MsgOptionText(text, false)); err != nil {
-		a.log.Warn("slack dead letter not announced in the thread", "entry", d.Entry.EventID(), "err", err)
-	}
+	// What Slack refuses for good becomes a dead letter: the core then
+	// tells the operators, in this thread too (a note every platform gets).
+	return bridge.Receipt{}, a.outcome(d.Entry, err)
 }
 
 // outcome records err's effect on health and turns it into what the

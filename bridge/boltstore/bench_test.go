@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func runWriters(b *testing.B, op func(writer int, n uint64) error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, benchWriters)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	for w := range benchWriters {
 		wg.Add(1)
@@ -64,12 +66,25 @@ func runWriters(b *testing.B, op func(writer int, n uint64) error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	close(errs)
 	for err := range errs {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/msg")
+}
+
+// cpuTime is the CPU time (user and system) the process has used: per
+// message it does not depend on what else the machine runs, as the rate
+// does.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRawBatch is the baseline: each operation is one bbolt Batch with
@@ -150,8 +165,21 @@ func BenchmarkDurableAccept(b *testing.B) {
 		}
 		visitors[i] = v.ID
 	}
+	before := s.WriteStats()
 	runWriters(b, func(w int, n uint64) error {
 		_, err := e.VisitorMessage(ctx, visitors[w], fmt.Sprint("m", n), "Hello, I have a question about my order")
 		return err
 	})
+	reportWrites(b, before, s.WriteStats())
+}
+
+// reportWrites reports what the messages cost the disk: pages and KiB
+// written per message, and messages per group commit.
+func reportWrites(b *testing.B, before, after boltstore.WriteStats) {
+	n := float64(b.N)
+	b.ReportMetric(float64(after.Pages-before.Pages)/n, "pages/msg")
+	b.ReportMetric(float64(after.Bytes-before.Bytes)/1024/n, "KiB/msg")
+	if c := after.Commits - before.Commits; c > 0 {
+		b.ReportMetric(float64(after.Updates-before.Updates)/float64(c), "msgs/commit")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -22,6 +23,8 @@ type committer struct {
 
 	mu     sync.RWMutex // held (read) while sending on reqs; Close takes it to close reqs
 	closed bool
+
+	commits, updates atomic.Int64 // committed transactions and the Updates in them
 }
 
 // request is one Update waiting for its commit.
@@ -106,6 +109,10 @@ func (c *committer) commit(batch []*request) {
 			return nil
 		})
 		if failed < 0 {
+			if err == nil {
+				c.commits.Add(1)
+				c.updates.Add(int64(len(batch)))
+			}
 			for _, r := range batch {
 				r.err <- err
 			}

@@ -1,10 +1,12 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,7 +29,10 @@ import (
 //     UpdatedAt to the second; dead letters; conversations count their
 //     visitor-visible revisions (LastRevision), migrated from 2 as one per
 //     public message.
-const SchemaVersion = 3
+//   - 4: the ticket index keeps blocks of 4,096 tickets (a bitmap or an
+//     array of offsets) instead of 64; migrated by regrouping the old
+//     blocks.
+const SchemaVersion = 4
 
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // store file: usually a running chatbridge server, which the CLI then talks
@@ -71,16 +76,18 @@ var (
 	bRefs         = []byte("refs")
 	bRefsRev      = []byte("refs_reverse")
 	bTickets      = []byte("tickets")
-	bTicketTerms  = []byte("ticket_terms")
-	bLeads        = []byte("leads")
-	bCanned       = []byte("canned")
-	bState        = []byte("state")
-	bDead         = []byte("dead")
+	bTicketIndex  = []byte("ticket_index")
+	// bTicketTerms is the ticket index of schemas 1 to 3 (blocks of 64).
+	bTicketTerms = []byte("ticket_terms")
+	bLeads       = []byte("leads")
+	bCanned      = []byte("canned")
+	bState       = []byte("state")
+	bDead        = []byte("dead")
 
 	allBuckets = [][]byte{
 		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
 		bConvByStatus, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
-		bRefsRev, bTickets, bTicketTerms, bLeads, bCanned, bState, bDead,
+		bRefsRev, bTickets, bTicketIndex, bLeads, bCanned, bState, bDead,
 	}
 
 	keySchemaVersion = []byte("schema_version")
@@ -163,12 +170,35 @@ func initSchema(btx *bolt.Tx) error {
 			return fmt.Errorf("migrate schema 2 to 3: %w", err)
 		}
 	}
+	if have >= 1 && have <= 3 {
+		if err := migrateTicketIndex(btx); err != nil {
+			return fmt.Errorf("migrate schema 3 to 4: %w", err)
+		}
+	}
 	if have != SchemaVersion {
 		if err := btx.Bucket(bMeta).Put(keySchemaVersion, u64(SchemaVersion)); err != nil {
 			return fmt.Errorf("write schema version: %w", err)
 		}
 	}
 	return nil
+}
+
+// WriteStats are what the store's Updates have cost so far, for benchmarks
+// and metrics.
+type WriteStats struct {
+	Commits int64 // group commits (each one fsync of data and one of meta)
+	Updates int64 // Updates committed in them
+	Pages   int64 // pages written (4 KiB each on most systems)
+	Bytes   int64 // bytes of those pages
+}
+
+// WriteStats returns the costs of the Updates committed since Open.
+func (s *Store) WriteStats() WriteStats {
+	st := s.db.Stats()
+	return WriteStats{
+		Commits: s.committer.commits.Load(), Updates: s.committer.updates.Load(),
+		Pages: st.TxStats.GetPageCount(), Bytes: st.TxStats.GetPageAlloc(),
+	}
 }
 
 // Path is the file the store was opened on.
@@ -274,4 +304,54 @@ func migrateRevisions(t *tx) error {
 		}
 	}
 	return nil
+}
+
+// migrateTicketIndex regroups the ticket index of schemas 1 to 3 (term\0
+// ^(n/64) → a 64-bit set) into blocks of 4,096 and drops it. The old keys
+// come term by term, so one term's blocks are held at a time.
+func migrateTicketIndex(btx *bolt.Tx) error {
+	old := btx.Bucket(bTicketTerms)
+	if old == nil {
+		return nil
+	}
+	idx := btx.Bucket(bTicketIndex)
+	var (
+		term   []byte
+		blocks = map[uint64]*bitmap{}
+	)
+	flush := func() error {
+		for blk, b := range blocks {
+			if err := idx.Put(key([]string{string(term)}, u64(^blk)), b.container()); err != nil {
+				return err
+			}
+		}
+		clear(blocks)
+		return nil
+	}
+	c := old.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) < 9 || k[len(k)-9] != sep || len(v) != 8 {
+			continue // not an index entry
+		}
+		if t := k[:len(k)-9]; !bytes.Equal(t, term) {
+			if err := flush(); err != nil {
+				return err
+			}
+			term = append(term[:0], t...)
+		}
+		base := ^binary.BigEndian.Uint64(k[len(k)-8:]) << 6
+		for set := binary.BigEndian.Uint64(v); set != 0; set &= set - 1 {
+			n := base | uint64(bits.TrailingZeros64(set))
+			b := blocks[n>>blockShift]
+			if b == nil {
+				b = new(bitmap)
+				blocks[n>>blockShift] = b
+			}
+			b[n%blockSize/64] |= 1 << (n % 64)
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return btx.DeleteBucket(bTicketTerms)
 }

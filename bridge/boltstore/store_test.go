@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,7 +110,7 @@ func TestSchemaTooNewIsRefused(t *testing.T) {
 	if !errors.Is(err, bridge.ErrSchemaTooNew) {
 		t.Errorf("error %v does not wrap bridge.ErrSchemaTooNew", err)
 	}
-	want := "store schema version 7 is newer than this chatbridge supports (3); upgrade chatbridge"
+	want := fmt.Sprintf("store schema version 7 is newer than this chatbridge supports (%d); upgrade chatbridge", boltstore.SchemaVersion)
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %q, want it to contain %q", err, want)
 	}
@@ -278,6 +279,16 @@ func TestMigrateFromSchema2(t *testing.T) {
 		tickets, err := tx.Tickets(0)
 		if err != nil || len(tickets) != 3 {
 			t.Errorf("tickets %d, %v", len(tickets), err)
+		}
+		// The ticket index moved to blocks of 4,096: every ticket is found
+		// by each of its words.
+		for _, tk := range tickets {
+			for _, term := range bridge.TicketTerms(tk) {
+				found, total, err := tx.SearchTickets([]string{term}, 0)
+				if err != nil || !slices.Contains(found, tk.Number) || total != len(found) {
+					t.Errorf("search %q: %v (%d), %v; want ticket %d among them", term, found, total, err, tk.Number)
+				}
+			}
 		}
 		depth, err := tx.OutboxDepth()
 		if err != nil || depth["slack"] == 0 {

@@ -16,35 +16,109 @@ import (
 // Tickets and leads are stored under their number (big-endian), numbered by
 // their bucket's sequence.
 //
-// The ticket word index holds, per term, a posting list cut in blocks of 64
-// ticket numbers: term\0 ^block → a 64-bit set of the block's tickets
-// (bit n%64 of block n/64). The block number is inverted so that a forward
-// scan is newest first. A word found in most tickets costs one key per 64
-// tickets, and intersecting terms is a join on block keys and an AND of
-// their sets.
+// The ticket word index holds, per term, a posting list cut in blocks of
+// 4,096 ticket numbers: term\0 ^block → a container of the block's tickets
+// (block n/4096, offset n%4096). A container is a bitmap of 512 bytes when
+// the term is in many of the block's tickets, else the sorted offsets as
+// big-endian uint16 (at most maxArray, so at most 510 bytes: the length
+// tells them apart). The block number is inverted so that a forward scan is
+// newest first. A word found in every ticket costs one key per 4,096
+// tickets (245 at 1,000,000), a rare one a few bytes per ticket; intersecting
+// terms is a join on block keys and an AND of their containers.
+
+const (
+	blockShift  = 12
+	blockSize   = 1 << blockShift
+	bitmapBytes = blockSize / 8
+	bitmapWords = bitmapBytes / 8
+	// maxArray is the most offsets kept as an array; one more makes it a
+	// bitmap.
+	maxArray = bitmapBytes/2 - 1
+)
 
 func ticketTerms(t bridge.Ticket) []string { return bridge.TicketTerms(t) }
 
 func postingKey(term string, number uint64) []byte {
-	return key([]string{term}, u64(^(number >> 6)))
+	return key([]string{term}, u64(^(number >> blockShift)))
+}
+
+// bitmap is a block's tickets as bits, offset i at bit i%64 of word i/64.
+type bitmap [bitmapWords]uint64
+
+// load sets b to container c's tickets.
+func (b *bitmap) load(c []byte) {
+	if len(c) == bitmapBytes {
+		for i := range b {
+			b[i] = binary.BigEndian.Uint64(c[8*i:])
+		}
+		return
+	}
+	*b = bitmap{}
+	for i := 0; i+1 < len(c); i += 2 {
+		off := binary.BigEndian.Uint16(c[i:])
+		b[off/64] |= 1 << (off % 64)
+	}
+}
+
+// and keeps in b only the tickets of container c.
+func (b *bitmap) and(c []byte) {
+	if len(c) == bitmapBytes {
+		for i := range b {
+			b[i] &= binary.BigEndian.Uint64(c[8*i:])
+		}
+		return
+	}
+	var o bitmap
+	o.load(c)
+	for i := range b {
+		b[i] &= o[i]
+	}
+}
+
+func (b *bitmap) count() int {
+	n := 0
+	for _, w := range b {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// container encodes b: an array of offsets when it has few, else the bitmap.
+func (b *bitmap) container() []byte {
+	n := b.count()
+	if n > maxArray {
+		out := make([]byte, bitmapBytes)
+		for i, w := range b {
+			binary.BigEndian.PutUint64(out[8*i:], w)
+		}
+		return out
+	}
+	out := make([]byte, 0, 2*n)
+	for i, w := range b {
+		for w != 0 {
+			bit := bits.TrailingZeros64(w)
+			out = binary.BigEndian.AppendUint16(out, uint16(i*64+bit))
+			w &^= 1 << bit
+		}
+	}
+	return out
 }
 
 // index adds (on) or removes ticket number from term's posting list.
 func index(idx *bolt.Bucket, term string, number uint64, on bool) error {
 	k := postingKey(term, number)
-	var set uint64
-	if v := idx.Get(k); len(v) == 8 {
-		set = binary.BigEndian.Uint64(v)
-	}
+	var b bitmap
+	b.load(idx.Get(k))
+	off := number % blockSize
 	if on {
-		set |= 1 << (number & 63)
+		b[off/64] |= 1 << (off % 64)
 	} else {
-		set &^= 1 << (number & 63)
+		b[off/64] &^= 1 << (off % 64)
 	}
-	if set == 0 {
+	if b.count() == 0 {
 		return idx.Delete(k)
 	}
-	return idx.Put(k, u64(set))
+	return idx.Put(k, b.container())
 }
 
 // CreateTicket numbers, stores and indexes t.
@@ -61,7 +135,7 @@ func (t *tx) CreateTicket(tk bridge.Ticket) (bridge.Ticket, error) {
 	if err := putJSON(b, u64(n), tk); err != nil {
 		return bridge.Ticket{}, fmt.Errorf("create ticket: %w", err)
 	}
-	idx := t.b(bTicketTerms)
+	idx := t.b(bTicketIndex)
 	for _, term := range ticketTerms(tk) {
 		if err := index(idx, term, n, true); err != nil {
 			return bridge.Ticket{}, fmt.Errorf("create ticket: index: %w", err)
@@ -95,7 +169,7 @@ func (t *tx) PutTicket(tk bridge.Ticket) error {
 	if err := putJSON(t.b(bTickets), u64(tk.Number), tk); err != nil {
 		return fmt.Errorf("put ticket: %w", err)
 	}
-	idx := t.b(bTicketTerms)
+	idx := t.b(bTicketIndex)
 	oldTerms, newTerms := ticketTerms(old), ticketTerms(tk)
 	for _, term := range oldTerms {
 		if !slices.Contains(newTerms, term) {
@@ -148,13 +222,13 @@ func eachNewest(b *bolt.Bucket, limit int, fn func(v []byte) error) error {
 
 // SearchTickets returns the numbers of the first limit tickets indexed
 // under every term, newest first, and how many are. It walks the terms'
-// block lists (64 tickets a block, as a bit set) together, a leapfrog
-// join: each cursor behind the largest current block seeks to it, and a
-// block all cursors agree on holds the tickets in the AND of their sets.
-// Past limit it only counts (a popcount per block), so the cost follows the
-// shortest list, not the number of matches.
+// block lists together, a leapfrog join: each cursor behind the largest
+// current block seeks to it, and a block all cursors agree on holds the
+// tickets in the AND of their containers. Past limit it only counts (a
+// popcount per block), so the cost follows the blocks of the rarest term,
+// not the number of matches.
 func (t *tx) SearchTickets(terms []string, limit int) ([]uint64, int, error) {
-	idx := t.b(bTicketTerms)
+	idx := t.b(bTicketIndex)
 	var ps []*posting
 	for _, term := range terms {
 		term = strings.ToLower(term)
@@ -175,6 +249,7 @@ func (t *tx) SearchTickets(terms []string, limit int) ([]uint64, int, error) {
 	}
 	var out []uint64
 	total := 0
+	var set bitmap
 	for {
 		hi := ps[0].cur
 		for _, p := range ps[1:] {
@@ -195,16 +270,18 @@ func (t *tx) SearchTickets(terms []string, limit int) ([]uint64, int, error) {
 		if !match {
 			continue
 		}
-		set := ^uint64(0)
-		for _, p := range ps {
-			set &= p.set
+		set.load(ps[0].val)
+		for _, p := range ps[1:] {
+			set.and(p.val)
 		}
-		total += bits.OnesCount64(set)
-		base := ^binary.BigEndian.Uint64(hi) << 6
-		for set != 0 && (limit <= 0 || len(out) < limit) {
-			b := 63 - bits.LeadingZeros64(set)
-			out = append(out, base|uint64(b))
-			set &^= 1 << b
+		total += set.count()
+		base := ^binary.BigEndian.Uint64(hi) << blockShift
+		for w := bitmapWords - 1; w >= 0 && (limit <= 0 || len(out) < limit); w-- {
+			for word := set[w]; word != 0 && (limit <= 0 || len(out) < limit); {
+				bit := 63 - bits.LeadingZeros64(word)
+				out = append(out, base|uint64(w*64+bit))
+				word &^= 1 << bit
+			}
 		}
 		if ps[0].next(); ps[0].cur == nil {
 			return out, total, nil
@@ -213,26 +290,35 @@ func (t *tx) SearchTickets(terms []string, limit int) ([]uint64, int, error) {
 }
 
 // posting is a cursor on one term's block list: cur is the current block
-// key (an inverted block number), nil past the end of the list, and set its
-// tickets.
+// key (an inverted block number), nil past the end of the list, and val its
+// container.
 type posting struct {
 	c   *bolt.Cursor
 	pfx []byte
 	cur []byte
-	set uint64
+	val []byte
 	buf []byte
 }
 
 func (p *posting) position(k, v []byte) {
-	if len(k) == len(p.pfx)+8 && len(v) == 8 && bytes.HasPrefix(k, p.pfx) {
-		p.cur, p.set = k[len(p.pfx):], binary.BigEndian.Uint64(v)
+	if len(k) == len(p.pfx)+8 && bytes.HasPrefix(k, p.pfx) {
+		p.cur, p.val = k[len(p.pfx):], v
 	} else {
-		p.cur, p.set = nil, 0
+		p.cur, p.val = nil, nil
 	}
 }
 
-// seek moves to the first block at or after target.
+// seek moves to the first block at or after target. Lists of frequent
+// words are dense, so the block sought is usually one of the next few: it
+// steps forward a few times before it pays for a seek from the root.
 func (p *posting) seek(target []byte) {
+	if p.cur != nil {
+		for range 4 {
+			if p.next(); p.cur == nil || bytes.Compare(p.cur, target) >= 0 {
+				return
+			}
+		}
+	}
 	p.buf = append(append(p.buf[:0], p.pfx...), target...)
 	p.position(p.c.Seek(p.buf))
 }

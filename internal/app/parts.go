@@ -92,6 +92,8 @@ func parts(cfg config.Config) []part {
 
 	vc := visitorConfig(cfg)
 	add(true, part{name: "visitor", check: vc.Validate, build: func(a *App) (any, error) {
+		vc := vc
+		vc.Blobs = a.Blobs
 		vs, err := visitor.New(vc, a.Engine, a.Log.With("component", "visitor"))
 		if err != nil {
 			return nil, err
@@ -134,6 +136,7 @@ func parts(cfg config.Config) []part {
 		// A password nobody sees is no use: only a server started on a
 		// terminal makes one (and shows it there, never in a log).
 		ic.GenerateAdmin = a.opts.Interactive
+		ic.Blobs = a.Blobs
 		ib, err := inbox.New(ic, a.Engine, a.Log.With("component", "inbox"))
 		if err != nil {
 			return nil, err
@@ -196,7 +199,7 @@ func slackConfig(cfg config.Config) slack.Config {
 	return slack.Config{
 		BotToken: s.BotToken.Reveal(), AppToken: s.AppToken.Reveal(), SigningSecret: s.SigningSecret.Reveal(),
 		Channel: s.Channel, Mode: s.Mode, APIURL: s.APIURL, PublicURL: cfg.Server.PublicURL, BotName: s.BotName,
-		MaxFileBytes: int64(cfg.Files.MaxBytes),
+		MaxFileBytes: int64(cfg.Files.MaxBytes), Language: s.Language,
 	}
 }
 
@@ -213,7 +216,7 @@ func matrixConfig(cfg config.Config) matrix.Config {
 		ASToken: m.ASToken.Reveal(), HSToken: m.HSToken.Reveal(), SenderLocalpart: m.SenderLocalpart,
 		GhostPrefix: m.GhostPrefix, AppserviceURL: firstNonEmpty(m.AppserviceURL, cfg.Server.BaseURL()), AppserviceID: m.AppserviceID,
 		Operators: m.Operators, ServerName: m.ServerName, RoomName: m.RoomName, ForwardTyping: &forward,
-		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes),
+		OperatorPowerLevel: m.OperatorPowerLevel, MaxFileBytes: int64(cfg.Files.MaxBytes), Language: m.Language,
 	}
 }
 
@@ -239,6 +242,11 @@ func visitorConfig(cfg config.Config) visitor.Config {
 		IdentitySecret:           v.IdentitySecret.Reveal(),
 		IdentityMaxLifetime:      v.IdentityMaxLifetime.Duration(),
 		TrustProxyHeaders:        v.TrustProxyHeaders,
+
+		MaxFileBytes:                   int64(cfg.Files.MaxBytes),
+		FilesPerConversationPerDay:     cfg.Files.PerConversationPerDay,
+		FileBytesPerConversationPerDay: int64(cfg.Files.BytesPerConversationPerDay),
+		KeepMetadata:                   !cfg.Files.StripMetadata,
 	}
 }
 
@@ -268,6 +276,7 @@ func widgetConfig(cfg config.Config, a *App) visitor.WidgetConfig {
 		Title:             w.Title, Greeting: w.Greeting, Color: w.Color, Position: w.Position,
 		PrechatName: w.PrechatName, PrechatEmail: w.PrechatEmail, OfflineAfter: w.OfflineAfter.Duration(),
 		Sound: w.Sound, Language: w.Language, DemoPage: cfg.Server.DemoEnabled(),
+		MaxFileBytes: int64(cfg.Files.MaxBytes),
 	}
 	if a != nil {
 		wc.Resume = a.resume
@@ -280,7 +289,10 @@ func inboxConfig(cfg config.Config, base string) inbox.Config {
 	for i, o := range cfg.Inbox.Operators {
 		ops[i] = inbox.OperatorAccount{Login: o.Login, Name: o.DisplayName(), PasswordHash: o.PasswordHash}
 	}
-	return inbox.Config{Operators: ops, PublicURL: base, TrustProxyHeaders: cfg.Visitor.TrustProxyHeaders}
+	return inbox.Config{
+		Operators: ops, PublicURL: base, TrustProxyHeaders: cfg.Visitor.TrustProxyHeaders,
+		Language: cfg.Inbox.Language, MaxFileBytes: int64(cfg.Files.MaxBytes),
+	}
 }
 
 func webhookConfig(cfg config.Config) webhook.Config {

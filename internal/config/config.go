@@ -267,6 +267,9 @@ func (e Email) Enabled() bool { return e.Host != "" }
 // Inbox is [inbox]: the built-in operator web page.
 type Inbox struct {
 	Enabled bool `toml:"enabled"`
+	// Language is the operators' language: system lines ("Alice ended the
+	// chat.") are shown in it. "en" (default) or "fr".
+	Language string `toml:"language"`
 	// Operators may log in to the inbox. None: one operator "admin" with a
 	// random password printed once at start.
 	Operators []Operator `toml:"operators"`
@@ -349,6 +352,9 @@ type Slack struct {
 	BotName string `toml:"bot_name"`
 	// APIURL is the Web API base URL; change only for tests or proxies.
 	APIURL string `toml:"api_url"`
+	// Language renders system lines ("… ended the chat.") for the
+	// operators in Slack: en (default) or fr.
+	Language string `toml:"language"`
 }
 
 // Enabled reports whether Slack is configured.
@@ -395,6 +401,9 @@ type Matrix struct {
 	// the visitor; anyone else writing in the room is told their message
 	// was not sent.
 	OperatorPowerLevel *int `toml:"operator_power_level"`
+	// Language renders system lines ("… ended the chat.") for the
+	// operators in the rooms: en (default) or fr.
+	Language string `toml:"language"`
 }
 
 // Enabled reports whether Matrix is configured.
@@ -430,7 +439,7 @@ func Default() Config {
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
 		Email:  Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
-		Inbox:  Inbox{Enabled: true},
+		Inbox:  Inbox{Enabled: true, Language: "en"},
 		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
 			BytesPerConversationPerDay: 50 << 20, StripMetadata: true, S3: S3{PathStyle: ToggleAuto}},

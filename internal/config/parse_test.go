@@ -48,6 +48,8 @@ language = "fr"
 url = "https://hooks.example.com/chat"
 secret = "s3cret"
 events = ["message"]
+[inbox]
+language = "fr"
 [[inbox.operators]]
 login = "alice"
 password_hash = "` + testHash + `"
@@ -70,6 +72,7 @@ password_hash = "` + testHash + `"
 		{"long poll", cfg.Visitor.LongPollMax.Duration(), 90 * time.Second},
 		{"untouched default", cfg.Visitor.MaxMessageBytes, 10000},
 		{"language", cfg.Widget.Language, "fr"},
+		{"inbox language", cfg.Inbox.Language, "fr"},
 		{"events replaced, not merged", cfg.Sinks.Webhook.Events, []string{"message"}},
 		{"secret", cfg.Sinks.Webhook.Secret.Reveal(), "s3cret"},
 		{"operators", len(cfg.Inbox.Operators), 2},

@@ -54,6 +54,7 @@ func (c Config) validate(errs *Errors) {
 func (c Config) validateSlack(errs *Errors) {
 	s := c.Slack
 	oneOf(errs, "slack.mode", s.Mode, []string{"socket", "http"})
+	oneOf(errs, "slack.language", s.Language, languages)
 	if !s.Enabled() {
 		return
 	}
@@ -81,6 +82,7 @@ func (c Config) validateSlack(errs *Errors) {
 func (c Config) validateMatrix(errs *Errors) {
 	m := c.Matrix
 	oneOf(errs, "matrix.mode", m.Mode, []string{"bot", "appservice"})
+	oneOf(errs, "matrix.language", m.Language, languages)
 	if !m.Enabled() {
 		return
 	}
@@ -241,6 +243,7 @@ func (e Email) validate(errs *Errors) {
 }
 
 func (in Inbox) validate(errs *Errors) {
+	oneOf(errs, "inbox.language", in.Language, languages)
 	seen := map[string]int{}
 	for i, op := range in.Operators {
 		p := fmt.Sprintf("inbox.operators[%d]", i)

@@ -76,6 +76,8 @@ func TestValidation(t *testing.T) {
 			{"widget.prechat_email", "is not one of"}, {"widget.language", "is not one of"},
 		}},
 		{"prechat values", "[widget]\nprechat_name = \"off\"\nprechat_email = \"required\"", nil},
+		{"inbox language", "[inbox]\nlanguage = \"fr\"", nil},
+		{"inbox language unknown", "[inbox]\nlanguage = \"de\"", []want{{"inbox.language", `"de" is not one of "", "en", "fr"`}}},
 		{"widget colour short", "[widget]\ncolor = \"#abc\"", nil},
 		{"widget colour css injection", "[widget]\ncolor = \"red;} body{display:none\"", []want{{"widget.color", "hex colour"}}},
 		{"widget title empty", "[widget]\ntitle = \"\"", []want{{"widget.title", "must not be empty"}}},

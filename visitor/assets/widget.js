@@ -2,14 +2,14 @@
    Text is only ever rendered with textContent / text nodes. */
 (()=>{'use strict';
 const CFG=/*CFG*/{},CSS=/*CSS*/"";
-if(window.__chatbridge)return;window.__chatbridge=1;
+if(window.__chatbridge)return;window.__chatbridge={};
 const D=document,W=window,N=Date.now;let LS;try{LS=localStorage}catch(e){}
 const SRC=(D.currentScript&&D.currentScript.src)||([...D.scripts].map(s=>s.src).find(s=>/\/widget\.js(\?|#|$)/.test(s)))||location.href;
 const API=new URL(SRC,location.href).origin,K='chatbridge:'+API+':',mem={};
 const g=k=>{try{return JSON.parse(LS.getItem(K+k))}catch(e){return mem[k]}};
 const s=(k,v)=>{mem[k]=v;try{v==null?LS.removeItem(K+k):LS.setItem(K+k,JSON.stringify(v))}catch(e){}};
-const TX={en:{title:'Chat with us',greeting:'Hi! How can we help?',open:'Open chat',close:'Close chat',end:'End chat',ph:'Type your message…',send:'Send',name:'Name',email:'Email',opt:' (optional)',start:'Start chat',ended:'This chat has ended.',again:'Start a new chat',typing:' is typing…',away:"No one is available right now. Leave your email and we'll reply by email.",thanks:"Thanks! We'll reply by email.",fail:'Not sent: ',err:'Something went wrong, please try again.',unread:' unread',used:'This link from our e-mail was already used: each link works once. Write to us here, and our next e-mail brings a new one.',bad:'This link from our e-mail has expired. Write to us here and we will answer.'},
-fr:{title:'Discutez avec nous',greeting:'Bonjour ! Comment pouvons-nous vous aider ?',open:'Ouvrir le chat',close:'Fermer le chat',end:'Terminer',ph:'Écrivez votre message…',send:'Envoyer',name:'Nom',email:'E-mail',opt:' (facultatif)',start:'Commencer',ended:'Cette discussion est terminée.',again:'Nouvelle discussion',typing:' écrit…',away:'Personne n’est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.',thanks:'Merci ! Nous vous répondrons par e-mail.',fail:'Non envoyé : ',err:'Une erreur est survenue, veuillez réessayer.',unread:' non lu(s)',used:'Ce lien de notre e-mail a déjà servi : chaque lien ne fonctionne qu’une fois. Écrivez-nous ici, notre prochain e-mail en contiendra un nouveau.',bad:'Ce lien de notre e-mail a expiré. Écrivez-nous ici et nous vous répondrons.'}};
+const TX={en:{title:'Chat with us',greeting:'Hi! How can we help?',open:'Open chat',close:'Close chat',end:'End chat',ph:'Type your message…',send:'Send',name:'Name',email:'Email',opt:' (optional)',start:'Start chat',ended:'This chat has ended.',again:'Start a new chat',typing:' is typing…',away:"No one is available right now. Leave your email and we'll reply by email.",thanks:"Thanks! We'll reply by email.",fail:'Not sent: ',err:'Something went wrong, please try again.',unread:' unread',ed:'edited',del:'Message deleted',att:'Attach a file',big:'The file is too large: the limit is ',cbo:'%s ended the chat.',cbo0:'The operator ended the chat.',cbv:'You ended the chat.',used:'This link was already used: each works once. Write to us here.',bad:'This link has expired. Write to us here.'},
+fr:{title:'Discutez avec nous',greeting:'Bonjour ! Comment pouvons-nous vous aider ?',open:'Ouvrir le chat',close:'Fermer le chat',end:'Terminer',ph:'Écrivez votre message…',send:'Envoyer',name:'Nom',email:'E-mail',opt:' (facultatif)',start:'Commencer',ended:'Cette discussion est terminée.',again:'Nouvelle discussion',typing:' écrit…',away:'Personne n’est disponible pour le moment. Laissez votre e-mail et nous vous répondrons par e-mail.',thanks:'Merci ! Nous vous répondrons par e-mail.',fail:'Non envoyé : ',err:'Une erreur est survenue, veuillez réessayer.',unread:' non lu(s)',ed:'modifié',del:'Message supprimé',att:'Joindre un fichier',big:'Le fichier est trop volumineux : la limite est de ',cbo:'%s a mis fin à la conversation.',cbo0:'L’opérateur a mis fin à la conversation.',cbv:'Vous avez mis fin à la conversation.'},used:'Ce lien a déjà servi : chacun ne sert qu’une fois. Écrivez-nous ici.',bad:'Ce lien a expiré. Écrivez-nous ici.'};
 const lang=(CFG.language||navigator.language||'en').slice(0,2).toLowerCase(),T=Object.assign({},TX.en,TX[lang]||{},(CFG.texts||{})[lang]||{});
 if(CFG.title)T.title=CFG.title;if(CFG.greeting)T.greeting=CFG.greeting;
 
@@ -17,7 +17,7 @@ if(CFG.title)T.title=CFG.title;if(CFG.greeting)T.greeting=CFG.greeting;
 const h=(t,a,c)=>{const e=D.createElement(t);for(const k in a||{}){const v=a[k];k=='t'?e.textContent=v:k.startsWith('on')?e.addEventListener(k.slice(2),v):e.setAttribute(k,v)}(c||[]).forEach(x=>x&&e.append(x));return e};
 const show=(e,v)=>e.hidden=!v;
 
-let tok=g('tok'),conv=null,last=0,status='',seen=new Set,open=false,ready=0,opSeen=0,fv=0,gen=0,ws=null,fails=0,wsBad=0,wsBadAt=0,tm,ot,yt,tt=0,ac,flushing=0,sp=null;
+let tok=g('tok'),conv=null,last=0,rev=0,lx=0,status='',seen=new Set,open=false,ready=0,opSeen=0,fv=0,gen=0,ws=null,fails=0,wsBad=0,wsBadAt=0,tm,ot,yt,tt=0,ac,flushing=0,sp=null;
 
 // --- DOM ---
 const host=h('chatbridge-widget');
@@ -33,7 +33,8 @@ const xB=h('button',{class:'x',type:'button','aria-label':T.close,t:'×',onclick
 const list=h('div',{class:'ls',role:'log','aria-live':'polite','aria-label':T.title});
 const typ=h('div',{class:'ty','aria-live':'polite'});
 const ta=h('textarea',{rows:'1','aria-label':T.ph,placeholder:T.ph,maxlength:'10000'});
-const cp=h('form',{class:'cp'},[ta,h('button',{class:'sb',type:'submit','aria-label':T.send,t:'➤'})]);
+const fi=h('input',{type:'file',multiple:'',hidden:'',onchange:()=>{up([...fi.files]);fi.value=''}});
+const cp=h('form',{class:'cp'},[CFG.files?h('button',{class:'at',type:'button','aria-label':T.att,title:T.att,t:'📎',onclick:()=>fi.click()}):null,fi,ta,h('button',{class:'sb',type:'submit','aria-label':T.send,t:'➤'})]);
 const fld=(n,ty,m)=>m&&m!='off'?h('label',{},[h('span',{t:T[n]+(m=='required'?' *':T.opt)}),h('input',Object.assign({name:n,type:ty,autocomplete:n,maxlength:'200'},m=='required'?{required:''}:{}))]):null;
 const pc=h('form',{class:'pc'},[fld('name','text',CFG.prechat_name),fld('email','email',CFG.prechat_email),h('button',{class:'sb',type:'submit',t:T.start})]);
 const ofIn=h('input',{type:'email',required:'',autocomplete:'email','aria-label':T.email,placeholder:T.email,maxlength:'200'});
@@ -55,7 +56,7 @@ async function api(p,b){
   if(!r.ok){let m='';try{m=(await r.json()).error.message}catch(e){}throw{s:r.status,m}}
   return r.status==204?null:r.json()
 }
-function setTok(t){tok=t;s('tok',t);conv=null;last=0;status='';seen=new Set;opSeen=0;fv=0;list.textContent='';greet();if(!t){s('em',null);s('pc',null)}if(t)sync().then(run);else stop();ui()}
+function setTok(t){tok=t;s('tok',t);conv=null;last=0;rev=0;status='';seen=new Set;opSeen=0;fv=0;list.textContent='';greet();if(!t){s('em',null);s('pc',null)}if(t)sync().then(run);else stop();ui()}
 // Signed identity: the site sets window.chatbridgeSettings={identity:{user_id,name,email,expires,signature}}
 // before this script; the same user then has the same conversation on every device.
 const ID=((W.chatbridgeSettings||{}).identity)||null;let idBad=0;
@@ -78,9 +79,22 @@ function linkify(el,t){
   }
   el.append(t.slice(i))
 }
-function msgEl(from,author,text,at){
-  const c=from=='visitor'?'v':from=='operator'?'o':'s',b=h('div',{class:'b'}),e=h('div',{class:'m '+c},[c=='o'&&author?h('div',{class:'a',t:author}):null,b]);
-  linkify(b,text);if(at)e.title=new Date(at).toLocaleString();return e
+const sz=n=>n<1024?n+' B':n<1048576?Math.round(n/1024)+' KB':+(n/1048576).toFixed(1)+' MB';
+// fill renders message m into its bubble b: a file (an image inline, else a
+// link), the text (a system line in the visitor's language, an emote as an
+// action), "edited"; a deleted message only says so.
+function fill(b,m){
+  b.textContent='';const f=m.file,y=m.system;let t=m.text||'';
+  if(m.deleted)return b.append(h('i',{t:T.del}));
+  if(f){const u=f.url&&API+f.url,x=u&&+new URL(u).searchParams.get('exp');if(x&&(!lx||x<lx))lx=x;
+    b.append(h('a',u?{href:u,target:'_blank',rel:'noopener noreferrer',class:'fl'}:{class:'fl'},[f.image&&u?h('img',{src:u,alt:f.name,width:f.width,height:f.height}):'📎 '+f.name+' ('+sz(f.size)+')']));if(t)t='\n'+t}
+  if(y){const k={closed_by_operator:y.name?'cbo':'cbo0',closed_by_visitor:'cbv'}[y.kind];if(k)t=T[k].replace('%s',y.name)}
+  if(m.emote)t='* '+m.author+' '+t;
+  linkify(b,t);if(m.edited_at)b.append(h('small',{class:'ed',t:' · '+T.ed}))
+}
+function msgEl(m){
+  const c=m.from=='visitor'?'v':m.from=='operator'?'o':'s',b=h('div',{class:'b'}),e=h('div',{class:'m '+c},[c=='o'&&m.author?h('div',{class:'a',t:m.author}):null,b]);
+  fill(b,m);if(m.at)e.title=new Date(m.at).toLocaleString();return e
 }
 // place inserts e in seq order; e.s is the seq (-1: greeting or an older conversation, Infinity: pending).
 function place(e){
@@ -88,37 +102,42 @@ function place(e){
   list.insertBefore(e,n?n.nextSibling:list.firstChild);
   list.scrollTop=list.scrollHeight
 }
-function greet(){const e=msgEl('operator','',T.greeting);e.s=-1;e.classList.add('g');place(e)}
+function greet(){const e=msgEl({from:'operator',text:T.greeting});e.s=-1;e.classList.add('g');place(e)}
 
-// add shows a message of the current conversation once.
+// add shows a message of the current conversation once; a message with a
+// seq already shown (edited, deleted, a fresh file link) replaces it.
 function add(m,live){
-  const k=conv+':'+m.seq;if(seen.has(k)||conv==g('nw'))return;seen.add(k);
+  const k=conv+':'+m.seq;if(conv==g('nw'))return;
+  if(seen.has(k)){const e=[...list.children].find(e=>e.s==m.seq&&!e.pend);e&&fill(e.querySelector('.b'),m);return}seen.add(k);
   if(m.seq>last)last=m.seq;
   if(m.from=='visitor'){
     if(!fv)fv=Date.parse(m.at)||N();
-    const p=[...list.children].find(e=>e.pend&&e.txt==m.text);
+    const p=!m.file&&[...list.children].find(e=>e.pend&&e.txt==m.text);
     if(p){p.s=m.seq;p.pend=0;p.classList.remove('p');p.removeAttribute('aria-busy');list.removeChild(p);place(p);unpend(p.cid);return}
   }
-  const e=msgEl(m.from,m.author,m.text,m.at);e.s=m.seq;
+  const e=msgEl(m);e.s=m.seq;
   if(m.from!='visitor'){e.u=1;if(m.from=='operator'){opSeen=1;typing('')}if(live&&ready&&CFG.sound&&D.visibilityState=='visible')beep()}
   place(e);badgeUp();offline()
 }
 // switchConv shows conversation id alone (with the greeting and pending messages).
 function switchConv(id){
-  conv=id;last=0;opSeen=0;fv=0;
+  conv=id;last=0;rev=0;lx=0;opSeen=0;fv=0;
   [...list.children].forEach(e=>e.pend||e.s<0||e.remove())
 }
 function handle(r,live){
   if(!r||!r.conversation_id)return;
   if(r.conversation_id!=conv)switchConv(r.conversation_id);
-  status=r.status;
+  status=r.status;rev=r.revision||rev;
   if(status=='closed'&&conv==g('nw'))status='new';
   (r.messages||[]).forEach(m=>add(m,live));ui()
 }
-async function sync(){
-  if(!tok)return;
-  try{handle(await api('messages?after='+last+(conv?'&conversation='+encodeURIComponent(conv):'')),ready);ready=1}catch(e){}
+const q=a=>'messages?after='+a+'&revision='+rev+(conv?'&conversation='+encodeURIComponent(conv):'');
+// sync reads what is new; from 0 (links about to expire) it reads all again.
+async function sync(a){
+  if(!tok)return;if(a===0)lx=0;
+  try{handle(await api(q(a===0?0:last)),ready);ready=1}catch(e){}
 }
+const relink=()=>lx&&lx*1e3-N()<3e5&&sync(0);
 
 // --- unread and sound ---
 function badgeUp(){
@@ -145,7 +164,7 @@ function run(){
 }
 function retry(my){if(my!=gen)return;const d=Math.min(3e4,500*2**fails++);tm=setTimeout(run,d/2+Math.random()*d/2)}
 async function poll(my){
-  try{const r=await api('messages?wait=25&after='+last+(conv?'&conversation='+encodeURIComponent(conv):''));if(my!=gen)return;fails=0;handle(r,1);ready=1;flush();
+  try{const r=await api(q(last)+'&wait=25');if(my!=gen)return;fails=0;handle(r,1);ready=1;flush();
     if(wsBad>=3&&N()-wsBadAt>=12e4)return run();poll(my)}
   catch(e){retry(my)}
 }
@@ -160,10 +179,23 @@ function frame(f){
 
 // --- sending with client ids, kept until acknowledged ---
 function unpend(c){s('p',(g('p')||[]).filter(x=>x.c!=c))}
-function pendEl(p){const e=msgEl('visitor','',p.t);e.s=1/0;e.pend=1;e.txt=p.t;e.cid=p.c;e.classList.add('p');e.setAttribute('aria-busy','true');place(e);return e}
+function pendEl(p){const e=msgEl({from:'visitor',text:p.t});e.s=1/0;e.pend=1;e.txt=p.t;e.cid=p.c;e.classList.add('p');e.setAttribute('aria-busy','true');place(e);return e}
+const pre=()=>{if(!fv)fv=N();if(status=='new'||status=='closed')status=''};
 function send(t){
   t=t.trim();if(!t)return;
-  const p={c:rid(),t};s('p',(g('p')||[]).concat(p));pendEl(p);if(!fv)fv=N();if(status=='new'||status=='closed')status='';flush()
+  const p={c:rid(),t};s('p',(g('p')||[]).concat(p));pendEl(p);pre();flush()
+}
+// ack takes the server's answer r for the pending element e (a text or a file).
+function ack(e,r){
+  if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open';fv=N()}
+  if(e){const k=conv+':'+r.seq;if(seen.has(k)&&e.pend)e.remove();else if(e.pend){seen.add(k);e.s=r.seq;e.pend=0;e.classList.remove('p');e.removeAttribute('aria-busy');e.remove();place(e);if(r.seq>last)last=r.seq}}
+}
+// up sends files; the upload code is fetched on first use.
+let FM;
+function up(fs){
+  if(!fs.length)return;
+  FM=FM||new Promise((ok,no)=>{const x=h('script',{src:API+'/widget-files.js'});x.onload=()=>ok(W.__chatbridge.f({h,T,API,CFG,lang,sz,rid,pre,ack,fill,place,list,ui,sess,tok:()=>tok}));x.onerror=()=>{FM=0;no()};D.head.append(x)});
+  FM.then(u=>u(fs),()=>{})
 }
 async function flush(){
   if(flushing){flushing=2;return}flushing=1;let again=0;
@@ -172,9 +204,7 @@ async function flush(){
     for(const p of g('p')||[]){
       let e=[...list.children].find(x=>x.cid==p.c);if(!e)e=pendEl(p);
       try{
-        const r=await api('messages',{client_id:p.c,text:p.t});unpend(p.c);
-        if(r.conversation_id!=conv){switchConv(r.conversation_id);status='open';fv=N()}
-        if(e){const k=conv+':'+r.seq;if(seen.has(k)&&e.pend)e.remove();else if(e.pend){seen.add(k);e.s=r.seq;e.pend=0;e.classList.remove('p');e.removeAttribute('aria-busy');e.remove();place(e);if(r.seq>last)last=r.seq}}
+        const r=await api('messages',{client_id:p.c,text:p.t});unpend(p.c);ack(e,r)
       }catch(x){
         if(x.s>=400&&x.s<500&&![401,408,425,429].includes(x.s)){unpend(p.c);if(e){e.pend=0;e.classList.replace('p','f');e.removeAttribute('aria-busy');e.append(h('div',{class:'a',t:T.fail+(x.m||x.s)}))}}
         else{again=1;break}
@@ -204,7 +234,7 @@ function ui(){
 }
 function toggle(v){
   open=v;show(pn,v);box.classList.toggle('op',v);bub.setAttribute('aria-expanded',v);s('open',v||null);
-  if(v){try{ac=ac||new(W.AudioContext||W.webkitAudioContext)}catch(e){}ui();list.scrollTop=list.scrollHeight;(!pc.hidden?pc.querySelector('input'):!nw.hidden?nw.querySelector('button'):ta).focus()}
+  if(v){try{ac=ac||new(W.AudioContext||W.webkitAudioContext)}catch(e){}ui();relink();list.scrollTop=list.scrollHeight;(!pc.hidden?pc.querySelector('input'):!nw.hidden?nw.querySelector('button'):ta).focus()}
   else{bub.focus();badgeUp()}
 }
 // fresh starts a new chat: from the button (ev), or after another tab did.
@@ -212,6 +242,10 @@ function fresh(ev){s('nw',conv);status='new';opSeen=0;fv=0;list.textContent='';s
 box.addEventListener('keydown',e=>{if(e.key=='Escape'){e.stopPropagation();toggle(false)}});
 cp.onsubmit=e=>{e.preventDefault();send(ta.value);ta.value='';ta.focus()};
 ta.addEventListener('keydown',e=>{if(e.key=='Enter'&&!e.shiftKey&&!e.isComposing){e.preventDefault();cp.requestSubmit()}});
+if(CFG.files){ta.addEventListener('paste',e=>{const f=[...(e.clipboardData||{}).files||[]];if(f.length){e.preventDefault();up(f)}});
+  pn.addEventListener('dragover',e=>{if([...e.dataTransfer.types].includes('Files')){e.preventDefault();pn.classList.add('dz')}});
+  pn.addEventListener('dragleave',e=>{if(!pn.contains(e.relatedTarget))pn.classList.remove('dz')});
+  pn.addEventListener('drop',e=>{pn.classList.remove('dz');const f=[...e.dataTransfer.files];if(f.length){e.preventDefault();up(f)}})}
 ta.addEventListener('input',()=>{if(tok&&N()-tt>2e3&&ta.value){tt=N();ws&&ws.readyState==1?ws.send('{"type":"typing"}'):api('typing',{}).catch(()=>{})}});
 pc.onsubmit=e=>{e.preventDefault();const d={};pc.querySelectorAll('input').forEach(i=>{if(i.value.trim())d[i.name]=i.value.trim()});
   sess(d).then(()=>{s('pc',1);if(d.email)s('em',1);ui();ta.focus()},()=>{pc.append(h('p',{class:'er',role:'alert',t:T.err}))})};
@@ -232,7 +266,7 @@ W.addEventListener('storage',e=>{const k=e.key,v=()=>JSON.parse(e.newValue);if(k
 // A page in the back/forward cache must not look present.
 W.addEventListener('pagehide',e=>{if(e.persisted)stop()});
 W.addEventListener('pageshow',e=>{if(e.persisted){pu='';pv();if(tok){fails=0;run()}}});
-D.addEventListener('visibilitychange',()=>{if(open)badgeUp()});
+D.addEventListener('visibilitychange',()=>{if(open){badgeUp();relink()}});
 D.documentElement.append(host);
 greet();ui();
 // A token of another signed-in user, of a user who signed out, or an anonymous
@@ -240,7 +274,7 @@ greet();ui();
 if(tok&&(g('uid')||null)!==((ID&&ID.user_id)||null)){tok=null;['tok','vid','uid','pc','em','p'].forEach(k=>s(k,null))}
 // A resume link works once: opened again where it already worked, it is not sent.
 (code&&!(tok&&g('vid')&&code.startsWith(g('vid')+'.'))?api('sessions/resume',{code}).then(r=>{s('nw',null);s('pc',1);s('em',1);s('open',1);tok=r.token;s('tok',tok);s('vid',r.visitor_id)},
-  e=>{if(e.s==410||e.s==401){const m=msgEl('system','',e.s==410?T.used:T.bad);m.s=-1;m.classList.add('rs');place(m);s('open',1)}}):Promise.resolve()).then(()=>{
+  e=>{if(e.s==410||e.s==401){const m=msgEl({from:'system',text:e.s==410?T.used:T.bad});m.s=-1;m.classList.add('rs');place(m);s('open',1)}}):Promise.resolve()).then(()=>{
   if(!tok&&ID&&ID.user_id)sess({}).catch(()=>{});
   pv();if(tok)sync().then(run)
   if((g('p')||[]).length)flush();

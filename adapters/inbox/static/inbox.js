@@ -9,6 +9,9 @@
   var visitorID = body.dataset.visitor || '';
   var status = body.dataset.status === 'closed' ? 'closed' : 'open';
   var lastSeq = Number(body.dataset.lastSeq || 0);
+  // revision is the conversation's count of public changes the page has
+  // read: passed back, it brings the messages edited or deleted since.
+  var revision = Number(body.dataset.revision || 0);
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrf = csrfMeta ? csrfMeta.content : '';
   var baseTitle = document.title;
@@ -212,20 +215,69 @@
     if (typingBox && typingBox.textContent !== '') typingBox.textContent = '';
   }
 
+  function fileSize(n) {
+    if (n >= 1048576) return (n % 1048576 ? (n / 1048576).toFixed(1) : n / 1048576) + ' MB';
+    if (n >= 1024) return Math.floor(n / 1024) + ' KB';
+    return n + ' bytes';
+  }
+
+  // renderFile shows a message's file: an image inline, anything else as a
+  // download link (the server sends every file as a download).
+  function renderFile(f) {
+    var box = el('div', 'file');
+    if (f.image && f.url) {
+      var a = el('a');
+      a.href = f.url;
+      a.target = '_blank';
+      a.rel = 'noopener';
+      var img = el('img');
+      img.src = f.url;
+      img.alt = f.name;
+      if (f.width) { img.width = f.width; img.height = f.height; }
+      a.appendChild(img);
+      box.appendChild(a);
+      return box;
+    }
+    var name = f.url ? el('a', '', '📎 ' + f.name) : el('span', '', '📎 ' + f.name);
+    if (f.url) { name.href = f.url; name.setAttribute('download', ''); }
+    box.appendChild(name);
+    box.appendChild(document.createTextNode(' '));
+    box.appendChild(el('span', 'size', '(' + fileSize(f.size) + ')'));
+    return box;
+  }
+
   function renderMessage(m) {
-    var li = el('li', 'msg from-' + m.from + ' vis-' + m.visibility + (m.own ? ' own' : ''));
+    var li = el('li', 'msg from-' + m.from + ' vis-' + m.visibility + (m.own ? ' own' : '') + (m.deleted ? ' deleted' : ''));
     li.dataset.seq = m.seq;
     var head = el('div', 'msg-head');
     head.appendChild(el('bdi', 'author', m.author));
     if (m.visibility === 'note') head.appendChild(el('span', 'tag', 'note'));
     if (m.visibility === 'whisper') head.appendChild(el('span', 'tag', 'only you'));
+    if (m.deleted) head.appendChild(el('span', 'tag', 'deleted'));
+    else if (m.edited_at) head.appendChild(el('span', 'edited', 'edited'));
     var t = el('time', '', clock(m.at));
     t.dateTime = m.at;
     head.appendChild(t);
     li.appendChild(head);
-    var text = el('p', 'text');
-    linkify(text, m.text);
-    li.appendChild(text);
+    if (m.deleted) {
+      li.appendChild(el('p', 'text gone', 'Message deleted.'));
+      return li;
+    }
+    if (m.file) li.appendChild(renderFile(m.file));
+    if (m.text || !m.file) {
+      var text = el('p', 'text' + (m.emote ? ' emote' : ''));
+      linkify(text, m.emote ? '* ' + m.author + ' ' + m.text : m.text);
+      li.appendChild(text);
+    }
+    if (m.editable) {
+      var actions = el('div', 'msg-actions');
+      actions.appendChild(el('button', 'link edit', 'Edit'));
+      actions.appendChild(document.createTextNode(' '));
+      actions.appendChild(el('button', 'link delete', 'Delete'));
+      actions.querySelectorAll('button').forEach(function (b) { b.type = 'button'; });
+      li.appendChild(actions);
+      li.dataset.text = m.text;
+    }
     return li;
   }
 
@@ -240,7 +292,13 @@
   function appendMessages(msgs, force) {
     var stick = force || nearBottom();
     msgs.forEach(function (m) {
-      if (m.seq <= lastSeq) return;
+      if (m.seq <= lastSeq) {
+        // An edited or deleted message: replace the copy shown, unless
+        // its author is editing it right now.
+        var old = transcript.querySelector('li[data-seq="' + m.seq + '"]');
+        if (old && !old.classList.contains('editing')) old.replaceWith(renderMessage(m));
+        return;
+      }
       if (m.from === 'visitor') hideTyping();
       transcript.appendChild(renderMessage(m));
       lastSeq = m.seq;
@@ -299,6 +357,8 @@
     if (replyText) replyText.disabled = convClosed;
     var replySend = document.getElementById('reply-send');
     if (replySend) replySend.disabled = convClosed;
+    var replyFile = document.getElementById('reply-file');
+    if (replyFile) replyFile.disabled = convClosed;
     var name = document.getElementById('conv-name');
     if (name) name.textContent = c.visitor_name;
   }
@@ -308,9 +368,10 @@
     if (!convID || !transcript) return Promise.resolve();
     if (convBusy) { convAgain = true; return Promise.resolve(); }
     convBusy = true;
-    return api('/inbox/api/conversations/' + encodeURIComponent(convID) + '?after=' + lastSeq)
+    return api('/inbox/api/conversations/' + encodeURIComponent(convID) + '?after=' + lastSeq + '&revision=' + revision)
       .then(function (data) {
         appendMessages(data.messages || [], force);
+        if (data.revision) revision = data.revision;
         renderStatus(data.conversation);
         renderContext(data.visitor);
       })
@@ -373,17 +434,26 @@
     var errorBox = document.getElementById('reply-error');
     var sending = false;
 
+    var fileInput = document.getElementById('reply-file');
+    var hasFile = function () { return !!(fileInput && fileInput.files && fileInput.files.length); };
+
     form.addEventListener('submit', function (e) {
       e.preventDefault();
-      if (sending || !textarea.value.trim()) return;
+      if (sending || (!textarea.value.trim() && !hasFile())) return;
       sending = true;
       form.classList.add('sending');
-      api(form.action, {
-        method: 'POST',
-        headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams(new FormData(form)).toString()
-      }).then(function () {
+      var data = new FormData(form);
+      var opts = { method: 'POST', headers: { 'X-CSRF-Token': csrf } };
+      if (hasFile()) {
+        opts.body = data; // multipart, with the file
+      } else {
+        data.delete('file');
+        opts.headers['Content-Type'] = 'application/x-www-form-urlencoded';
+        opts.body = new URLSearchParams(data).toString();
+      }
+      api(form.action, opts).then(function () {
         textarea.value = '';
+        if (fileInput) fileInput.value = '';
         errorBox.textContent = '';
         eventInput.value = newEventID(); // the next message is a new event
         return refreshConv(true);
@@ -417,6 +487,16 @@
         credentials: 'same-origin',
         headers: { 'Accept': 'application/json', 'X-CSRF-Token': csrf }
       }).catch(function () {});
+    });
+
+    // A pasted screenshot becomes the attached file.
+    textarea.addEventListener('paste', function (e) {
+      var files = e.clipboardData && e.clipboardData.files;
+      if (!fileInput || !files || !files.length) return;
+      e.preventDefault();
+      var dt = new DataTransfer();
+      dt.items.add(files[0]);
+      fileInput.files = dt.files;
     });
 
     textarea.addEventListener('keydown', function (e) {
@@ -469,6 +549,73 @@
   bindAction('close-form', 'Close this chat? The visitor will see that it has ended.', focusAfter);
   bindAction('leave-form', '', focusAfter);
 
+  // --- editing and deleting one's own replies ---
+
+  function post(url, fields) {
+    var data = new URLSearchParams(fields);
+    data.set('event_id', newEventID());
+    return api(url, {
+      method: 'POST',
+      headers: { 'X-CSRF-Token': csrf, 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: data.toString()
+    });
+  }
+
+  function changeFailed(err) {
+    var errorBox = document.getElementById('reply-error');
+    if (errorBox) errorBox.textContent = err.message;
+  }
+
+  function startEdit(li) {
+    if (li.classList.contains('editing')) return;
+    li.classList.add('editing');
+    var text = li.querySelector('.text');
+    var box = el('form', 'edit-box');
+    var input = el('textarea');
+    input.value = li.dataset.text || '';
+    input.setAttribute('aria-label', 'Edit your reply');
+    var save = el('button', '', 'Save');
+    save.type = 'submit';
+    var cancel = el('button', 'link', 'Cancel');
+    cancel.type = 'button';
+    box.appendChild(input);
+    box.appendChild(save);
+    box.appendChild(cancel);
+    if (text) text.hidden = true;
+    li.appendChild(box);
+    input.focus();
+    var done = function () {
+      li.classList.remove('editing');
+      box.remove();
+      if (text) text.hidden = false;
+    };
+    cancel.addEventListener('click', done);
+    input.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape') done();
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); box.requestSubmit(); }
+    });
+    box.addEventListener('submit', function (e) {
+      e.preventDefault();
+      if (!input.value.trim() || input.value === li.dataset.text) { done(); return; }
+      post('/inbox/c/' + encodeURIComponent(convID) + '/edit', { seq: li.dataset.seq, text: input.value })
+        .then(function () { done(); return refreshConv(); })
+        .catch(changeFailed);
+    });
+  }
+
+  if (transcript) {
+    transcript.addEventListener('click', function (e) {
+      var b = e.target.closest('.msg-actions button');
+      if (!b) return;
+      var li = b.closest('li.msg');
+      if (b.classList.contains('edit')) { startEdit(li); return; }
+      if (!window.confirm('Delete this message? The visitor will see that it was deleted.')) return;
+      post('/inbox/c/' + encodeURIComponent(convID) + '/delete', { seq: li.dataset.seq })
+        .then(function () { return refreshConv(); })
+        .catch(changeFailed);
+    });
+  }
+
   // --- start ---
 
   setInterval(function () {
@@ -481,6 +628,7 @@
       p.textContent = '';
       linkify(p, text);
     });
+    transcript.querySelectorAll('.msg-actions').forEach(function (a) { a.hidden = false; });
     scrollDown();
   }
   if (window.EventSource) connect();
