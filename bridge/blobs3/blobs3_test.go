@@ -328,6 +328,13 @@ func TestCheckAccess(t *testing.T) {
 		t.Errorf("the check left %v", got)
 	}
 
+	// Without a region the client asks the service where the bucket is.
+	cfg := config(srv, bucket, "")
+	cfg.Region = ""
+	if err := open(t, cfg).CheckAccess(ctx); err != nil {
+		t.Errorf("CheckAccess without a region = %v", err)
+	}
+
 	missing := open(t, config(srv, "no-such-bucket", ""))
 	if err := missing.CheckAccess(ctx); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("CheckAccess on a missing bucket = %v", err)
@@ -336,7 +343,7 @@ func TestCheckAccess(t *testing.T) {
 		t.Errorf("Get in a missing bucket = %v, want an error that is not ErrNotFound", err)
 	}
 
-	cfg := config(srv, bucket, "")
+	cfg = config(srv, bucket, "")
 	cfg.SecretAccessKey = "wrong-secret"
 	if err := open(t, cfg).CheckAccess(ctx); err == nil || !strings.Contains(err.Error(), "secret_access_key") {
 		t.Errorf("CheckAccess with a wrong secret = %v", err)
@@ -346,5 +353,33 @@ func TestCheckAccess(t *testing.T) {
 	cfg.Endpoint = "http://127.0.0.1:1"
 	if err := open(t, cfg).CheckAccess(ctx); err == nil {
 		t.Error("CheckAccess on a closed port succeeded")
+	}
+}
+
+// A service whose certificate comes from a private CA is reached with
+// ca_file, and refused without it.
+func TestPrivateCA(t *testing.T) {
+	srv := testpeer.Versitygw(t, testpeer.WithTLS())
+	bucket := srv.Bucket(t)
+	cfg := config(srv, bucket, "")
+	if err := open(t, cfg).CheckAccess(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("CheckAccess without the CA = %v, want a certificate error", err)
+	}
+	cfg.CAFile = srv.CAFile
+	s := open(t, cfg)
+	if err := s.CheckAccess(t.Context()); err != nil {
+		t.Fatalf("CheckAccess with the CA = %v", err)
+	}
+	data := bytes.Repeat([]byte("over tls "), 1000)
+	if err := s.Put(t.Context(), "k/tls", bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	r, n, err := s.Get(t.Context(), "k/tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got, _ := io.ReadAll(r); n != int64(len(data)) || !bytes.Equal(got, data) {
+		t.Errorf("read back %d bytes (said %d)", len(got), n)
 	}
 }

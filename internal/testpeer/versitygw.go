@@ -2,11 +2,22 @@ package testpeer
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,8 +45,23 @@ type S3Server struct {
 	// Dir is the directory served: each bucket is a subdirectory, each
 	// object a file.
 	Dir string
+	// CAFile is the PEM certificate to trust, with WithTLS.
+	CAFile string
 
 	client *minio.Client
+}
+
+// VersitygwOption changes how versitygw starts.
+type VersitygwOption func(*versitygwOptions)
+
+type versitygwOptions struct {
+	tls bool
+}
+
+// WithTLS serves https with a certificate for 127.0.0.1 from a CA of the
+// test's own (S3Server.CAFile), which no system trusts.
+func WithTLS() VersitygwOption {
+	return func(o *versitygwOptions) { o.tls = true }
 }
 
 // Versitygw starts versitygw (the posix backend) on 127.0.0.1 with a free
@@ -48,8 +74,12 @@ type S3Server struct {
 // skipped with a message saying how to install it, except when the
 // environment variable CI is set (and not "false"): then the test fails,
 // because real-peer tests must never be skipped silently in CI.
-func Versitygw(t testing.TB) *S3Server {
+func Versitygw(t testing.TB, opts ...VersitygwOption) *S3Server {
 	t.Helper()
+	var o versitygwOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin := findVersitygw()
 	if bin == "" {
 		msg := "no versitygw binary found ($CHATBRIDGE_VERSITYGW, $HOME/.cache/chatbridge/bin/versitygw, PATH); run scripts/install-test-deps to build it"
@@ -79,7 +109,19 @@ func Versitygw(t testing.TB) *S3Server {
 	if err != nil {
 		t.Fatalf("versitygw: %v", err)
 	}
-	cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", S3Region, "--quiet", "posix", root)
+	args := []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--region", S3Region, "--quiet"}
+	var tr http.RoundTripper
+	if o.tls {
+		certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		pool, err := writeCert(certFile, keyFile)
+		if err != nil {
+			t.Fatalf("versitygw: %v", err)
+		}
+		args = append(args, "--cert", certFile, "--key", keyFile)
+		s.Endpoint, s.CAFile = "https"+strings.TrimPrefix(s.Endpoint, "http"), certFile
+		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	cmd := exec.Command(bin, append(args, "posix", root)...)
 	// Credentials through the environment, not the command line (which
 	// every local user can read in /proc).
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKeyID, "ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)
@@ -102,6 +144,8 @@ func Versitygw(t testing.TB) *S3Server {
 		Region:       S3Region,
 		BucketLookup: minio.BucketLookupPath,
 		MaxRetries:   1,
+		Secure:       o.tls,
+		Transport:    tr,
 	})
 	if err != nil {
 		t.Fatalf("versitygw client: %v", err)
@@ -182,4 +226,45 @@ func findVersitygw() string {
 		return p
 	}
 	return ""
+}
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key,
+// and returns a pool that trusts it.
+func writeCert(certFile, keyFile string) (*x509.CertPool, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "chatbridge test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool, nil
 }
