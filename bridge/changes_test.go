@@ -59,6 +59,14 @@ func TestOperatorEditAndDelete(t *testing.T) {
 	send(bridge.OperatorInput{EventID: "ev4", Edits: "C1:100.1", Text: "!close"})
 	send(bridge.OperatorInput{EventID: "ev5", Edits: "C1:100.1", Text: ";; private after all"})
 	send(bridge.OperatorInput{EventID: "ev6", Edits: "C1:100.2", Text: "!history"})
+	// Another operator cannot edit Al's reply.
+	if err := e.engine.HandleOperator(ctx, bridge.OperatorInput{ConversationID: conv, Operator: bridge.Operator{Adapter: "slack", ID: "U2", Name: "Bo"},
+		EventID: "ev6b", Edits: "C1:100.1", Text: "Bo was here"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.engine.Conversation(ctx, conv); c.Preview != "Your order ships tomorrow" {
+		t.Errorf("list preview after the edit: %q", c.Preview)
+	}
 
 	upd, err := e.engine.VisitorUpdates(ctx, v.ID, bridge.VisitorQuery{After: 2, Revision: seen})
 	if err != nil {
@@ -83,11 +91,17 @@ func TestOperatorEditAndDelete(t *testing.T) {
 			t.Errorf("whispers lack %q:\n%s", want, joined)
 		}
 	}
-	if c := strings.Count(joined, "Not edited for the visitor"); c != 2 {
-		t.Errorf("%d refusals, want 2 (!close and ;;):\n%s", c, joined)
+	if c := strings.Count(joined, "Not edited for the visitor"); c != 3 {
+		t.Errorf("%d refusals, want 3 (!close, ;; and another operator's):\n%s", c, joined)
+	}
+	if !strings.Contains(joined, "only the operator who wrote a reply can edit it") {
+		t.Errorf("whispers lack the refusal of another operator's edit:\n%s", joined)
 	}
 
 	send(bridge.OperatorInput{EventID: "ev7", Deletes: "C1:100.1"})
+	if c, _ := e.engine.Conversation(ctx, conv); strings.Contains(c.Preview, "tomorrow") {
+		t.Errorf("list preview after the deletion: %q", c.Preview)
+	}
 	view, _ := e.engine.VisitorMessages(ctx, v.ID, "", 0, 0)
 	if len(view.Messages) != 2 || !view.Messages[1].Deleted || view.Messages[1].Text != "" || view.Messages[1].PublicSeq != 2 {
 		t.Fatalf("after the deletion the visitor sees %+v", view.Messages)

@@ -28,6 +28,7 @@ func parseMsgRef(b []byte) (conversationID string, seq uint64, ok bool) {
 const (
 	changeNotRelayed = "Not sent to the visitor: the visitor never saw the message you %s (a command, a note, or a message from before chatbridge relayed it)."
 	editRefused      = "Not edited for the visitor: the new text %s. The visitor keeps your first version."
+	editNotAuthor    = "Not edited for the visitor: only the operator who wrote a reply can edit it."
 )
 
 // handleChange carries out an operator's edit (in.Edits) or deletion
@@ -109,6 +110,12 @@ func (e *Engine) handleChange(ctx context.Context, in OperatorInput, key string)
 		if m.Visibility != VisibilityPublic || m.Operator == nil || m.Deleted {
 			return t.whisper(c, in.Operator, fmt.Sprintf(changeNotRelayed, verb), in.EventID)
 		}
+		// Only its author edits a reply. A deletion may come from another
+		// operator of the same platform: its moderators (a Slack admin, a
+		// Matrix redaction by power level) remove what should not stay.
+		if in.Edits != "" && m.Operator.ID != in.Operator.ID {
+			return t.whisper(c, in.Operator, editNotAuthor, in.EventID)
+		}
 		kind := KindEdited
 		if in.Deletes != "" {
 			m.Deleted, kind = true, KindDeleted
@@ -145,6 +152,12 @@ func (t *txn) change(c *Conversation, m Message, kind OutboxKind) error {
 	c.LastRevision++
 	m.Revision = c.LastRevision
 	c.UpdatedAt = t.now
+	if m.PublicSeq != 0 && m.PublicSeq == c.LastPublicSeq { // the last line shown in lists
+		c.Preview = previewOf(m)
+		if m.Deleted {
+			c.Preview = "(message deleted)"
+		}
+	}
 	if err := t.tx.PutMessage(m); err != nil {
 		return err
 	}

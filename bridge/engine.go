@@ -75,6 +75,11 @@ type Engine struct {
 	interceptor Interceptor
 	metrics     Metrics
 	workers     map[string]*worker
+
+	blobs blobHolds // uploads between storing their bytes and their message
+
+	leadMu  sync.Mutex
+	leading map[string]bool // singletons this node leads (cluster)
 }
 
 // New returns an engine on store. Register components before Run.
@@ -194,9 +199,26 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	e.mu.RUnlock()
 	var wg sync.WaitGroup
+	c := e.cluster()
 	for _, w := range workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); w.run(ctx) }()
+		go func() {
+			defer wg.Done()
+			if c == nil {
+				w.run(ctx)
+				return
+			}
+			// One node delivers to a destination at a time, fenced.
+			e.singleton(ctx, c, "outbox/"+w.name, func(ctx context.Context, l Leadership) {
+				w.lead = l
+				w.run(ctx)
+				w.lead = nil
+			})
+		}()
+	}
+	if c != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.follow(ctx, c) }()
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Attachment is a file carried by a message. The bytes are in the blob
@@ -118,4 +119,64 @@ func ValidBlobKey(key string) bool {
 		}
 	}
 	return true
+}
+
+// blobHolds counts the uploads of this process that stored a blob and have
+// not yet stored (or given up) the message that refers to it.
+type blobHolds struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+// HoldBlob says that bytes stored under key are about to be referred to by
+// a message: until release is called, DropUnusedBlob keeps them. Call it
+// before storing the bytes (files.Options.Hold), release once the message is
+// stored or refused. Two visitors uploading the same bytes at once then
+// cannot lose them when one of the uploads fails. Holds are per process.
+func (e *Engine) HoldBlob(key string) (release func()) {
+	e.blobs.mu.Lock()
+	if e.blobs.n == nil {
+		e.blobs.n = map[string]int{}
+	}
+	e.blobs.n[key]++
+	e.blobs.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			e.blobs.mu.Lock()
+			if e.blobs.n[key]--; e.blobs.n[key] <= 0 {
+				delete(e.blobs.n, key)
+			}
+			e.blobs.mu.Unlock()
+		})
+	}
+}
+
+// DropUnusedBlob deletes key from blobs unless a stored message refers to
+// it or an upload holds it (HoldBlob): the clean-up after an upload whose
+// message was not stored. It reports whether the bytes were deleted.
+func (e *Engine) DropUnusedBlob(ctx context.Context, blobs BlobStore, key string) (bool, error) {
+	e.blobs.mu.Lock()
+	defer e.blobs.mu.Unlock()
+	if e.blobs.n[key] > 0 {
+		return false, nil
+	}
+	var used bool
+	err := e.store.View(ctx, func(tx Tx) error {
+		_, err := tx.GetState(blobRefs, key)
+		switch {
+		case err == nil:
+			used = true
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		return nil
+	})
+	if err != nil || used {
+		return false, err
+	}
+	if err := blobs.Delete(ctx, key); err != nil {
+		return false, err
+	}
+	return true, nil
 }

@@ -174,6 +174,25 @@ func (h *Hub) Publish(ev Event) {
 	}
 }
 
+// publishEveryone sends ev to every subscriber (a wake-up for all after
+// changes may have been missed).
+func (h *Hub) publishEveryone(ev Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, subs := range h.subs {
+		for s := range subs {
+			if s.fn != nil {
+				s.fn(ev)
+				continue
+			}
+			select {
+			case s.c <- ev:
+			default:
+			}
+		}
+	}
+}
+
 // Subscribers counts current subscriptions (for metrics and tests).
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()

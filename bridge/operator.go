@@ -370,7 +370,7 @@ func (e *Engine) Typing(ctx context.Context, conversationID string, from From, a
 	if c.Status != StatusOpen {
 		return nil
 	}
-	e.hub.Publish(Event{Kind: EventTyping, VisitorID: c.VisitorID, ConversationID: c.ID, From: from, Author: author})
+	e.publishTyping(ctx, Event{Kind: EventTyping, VisitorID: c.VisitorID, ConversationID: c.ID, From: from, Author: author})
 	return nil
 }
 

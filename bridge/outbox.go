@@ -23,6 +23,10 @@ type worker struct {
 	wake chan struct{}
 	// pace limits the rate of Deliver calls (nil: unlimited).
 	pace *pacer
+	// lead is this node's lead of the destination in a cluster (nil on a
+	// single node): deliveries stop when it is no longer Valid, and the
+	// worker's writes are fenced by it. Set between runs only.
+	lead Leadership
 
 	// Delivered entries are deleted from the store asynchronously, so that
 	// their deletes coalesce into shared commits (Store.Update batches)
@@ -202,6 +206,10 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 			return false, time.Time{}
 		}
 	}
+	if err == nil && w.lead != nil && !w.lead.Valid() {
+		// The lease may have run out: another node may deliver now.
+		return false, time.Time{}
+	}
 	if err == nil {
 		rc, err = w.d.Deliver(ctx, d)
 	} else if errors.Is(err, ErrNotFound) {
@@ -255,7 +263,7 @@ func (w *worker) deliver(ctx context.Context, en OutboxEntry) (bool, time.Time) 
 // bury moves a failed entry to the dead letters and tells the operators of
 // its conversation, on every other platform.
 func (w *worker) bury(ctx context.Context, en OutboxEntry, d Delivery, log *slog.Logger) {
-	err := w.e.update(context.WithoutCancel(ctx), func(t *txn) error {
+	err := w.update(context.WithoutCancel(ctx), w.lead, func(t *txn) error {
 		if err := t.tx.Bury(en); err != nil {
 			return err
 		}
@@ -302,7 +310,7 @@ func deadLetterText(en OutboxEntry, d Delivery) string {
 
 // save stores an entry's new attempt time and error.
 func (w *worker) save(ctx context.Context, en OutboxEntry, log *slog.Logger) {
-	err := w.e.update(context.WithoutCancel(ctx), func(t *txn) error { return t.tx.PutOutbox(en) })
+	err := w.update(context.WithoutCancel(ctx), w.lead, func(t *txn) error { return t.tx.PutOutbox(en) })
 	if err != nil {
 		log.Error("outbox update failed", "err", err)
 	}
@@ -323,9 +331,10 @@ func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
 	w.deleting[id] = false
 	w.mu.Unlock()
 	w.deletes.Add(1)
+	lead := w.lead
 	go func() {
 		defer w.deletes.Done()
-		err := w.e.update(ctx, func(t *txn) error { return t.tx.DeleteOutbox(w.name, id) })
+		err := w.update(ctx, lead, func(t *txn) error { return t.tx.DeleteOutbox(w.name, id) })
 		if err != nil {
 			log.Error("outbox delete failed", "err", err)
 		}
@@ -339,6 +348,15 @@ func (w *worker) remove(ctx context.Context, id uint64, log *slog.Logger) {
 		// Entries that a full batch of pending deletes hid are read now.
 		w.poke()
 	}()
+}
+
+// update is Engine.update, fenced by the worker's lead in a cluster: a node
+// that lost the lead cannot ack, retry or bury an entry.
+func (w *worker) update(ctx context.Context, lead Leadership, fn func(t *txn) error) error {
+	if lead == nil {
+		return w.e.update(ctx, fn)
+	}
+	return w.e.updateVia(ctx, lead.Update, fn)
 }
 
 // backoff doubles from RetryMin up to RetryMax, with ±20 % jitter.

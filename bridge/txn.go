@@ -30,8 +30,14 @@ type txn struct {
 // out its effects outside the store. fn may run more than once (the store
 // may coalesce and retry transactions); each run starts from a fresh txn.
 func (e *Engine) update(ctx context.Context, fn func(t *txn) error) error {
+	return e.updateVia(ctx, e.store.Update, fn)
+}
+
+// updateVia is update through another transaction function (a
+// Leadership's fenced Update).
+func (e *Engine) updateVia(ctx context.Context, up func(context.Context, func(Tx) error) error, fn func(t *txn) error) error {
 	var done *txn
-	err := e.store.Update(ctx, func(tx Tx) error {
+	err := up(ctx, func(tx Tx) error {
 		t := &txn{e: e, tx: tx, now: e.cfg.Now()}
 		if err := fn(t); err != nil {
 			return err

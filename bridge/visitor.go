@@ -449,6 +449,6 @@ func (e *Engine) VisitorTyping(ctx context.Context, visitorID, author string) er
 	if err != nil || !ok {
 		return err
 	}
-	e.hub.Publish(Event{Kind: EventTyping, VisitorID: visitorID, ConversationID: c.ID, From: FromVisitor, Author: author})
+	e.publishTyping(ctx, Event{Kind: EventTyping, VisitorID: visitorID, ConversationID: c.ID, From: FromVisitor, Author: author})
 	return nil
 }

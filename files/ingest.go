@@ -40,6 +40,10 @@ type Options struct {
 	StripMetadata bool
 	// TempDir holds the file while it is checked (default os.TempDir()).
 	TempDir string
+	// Hold, when set, is called with the blob key just before the bytes are
+	// stored (bridge.Engine.HoldBlob), so that a concurrent clean-up of the
+	// same bytes keeps them.
+	Hold func(key string)
 }
 
 // Ingest reads a file from r, checks it, and stores it in blobs under its
@@ -112,6 +116,9 @@ func Ingest(ctx context.Context, blobs bridge.BlobStore, r io.Reader, name strin
 	a.Key, a.Size = bridge.BlobKey(a.SHA256), size
 	if _, err := body.Seek(0, io.SeekStart); err != nil {
 		return bridge.Attachment{}, fmt.Errorf("ingest: %w", err)
+	}
+	if opts.Hold != nil {
+		opts.Hold(a.Key)
 	}
 	if err := blobs.Put(ctx, a.Key, body, size); err != nil {
 		return bridge.Attachment{}, fmt.Errorf("ingest: store: %w", err)

@@ -44,10 +44,6 @@ const (
 	fileKeyName      = "file_url_secret"
 )
 
-// blobRefsNamespace is where the engine counts the messages that refer to
-// each blob (bridge.BlobKey); a blob without a count belongs to no message.
-const blobRefsNamespace = "blobrefs"
-
 // fileDay is the window of the per-conversation file limits.
 const fileDay = 24 * time.Hour
 
@@ -401,8 +397,11 @@ func (s *Server) upload(r *http.Request, v bridge.Visitor) (uploadResponse, erro
 			limit = left.bytes
 		}
 	}
+	release := func() {}
+	defer func() { release() }()
 	a, err := files.Ingest(ctx, s.cfg.Blobs, r.Body, name, files.Options{
 		MaxBytes: limit, StripMetadata: !s.cfg.KeepMetadata, TempDir: s.cfg.TempDir,
+		Hold: func(key string) { release = s.engine.HoldBlob(key) },
 	})
 	if err != nil {
 		refund()
@@ -426,6 +425,7 @@ func (s *Server) upload(r *http.Request, v bridge.Visitor) (uploadResponse, erro
 	msg, err := s.engine.VisitorSend(ctx, v.ID, bridge.VisitorInput{ClientID: clientID, Text: text, File: &a})
 	if err != nil {
 		refund()
+		release()
 		s.dropBlob(a.Key)
 		return uploadResponse{}, err
 	}
@@ -447,14 +447,12 @@ func (s *Server) uploadAnswer(ctx context.Context, visitorID string, m bridge.Me
 }
 
 // dropBlob removes the bytes of an upload whose message was not stored,
-// unless a message refers to them (the same bytes sent before).
+// unless a message refers to them (the same bytes sent before) or another
+// upload of the same bytes is under way.
 func (s *Server) dropBlob(key string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
 	defer cancel()
-	if _, err := s.engine.AdapterState(ctx, blobRefsNamespace, key); !errors.Is(err, bridge.ErrNotFound) {
-		return
-	}
-	if err := s.cfg.Blobs.Delete(ctx, key); err != nil {
+	if _, err := s.engine.DropUnusedBlob(ctx, s.cfg.Blobs, key); err != nil {
 		s.log.Warn("unused upload not removed", "key", key, "err", err)
 	}
 }

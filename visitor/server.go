@@ -69,6 +69,8 @@ type Engine interface {
 	Messages(ctx context.Context, conversationID string, after uint64, limit int) ([]bridge.Message, error)
 	AdapterState(ctx context.Context, namespace, key string) ([]byte, error)
 	UpdateAdapterState(ctx context.Context, namespace, key string, fn func(old []byte, found bool) ([]byte, bool)) error
+	HoldBlob(key string) (release func())
+	DropUnusedBlob(ctx context.Context, blobs bridge.BlobStore, key string) (bool, error)
 	VisitorMessages(ctx context.Context, visitorID, conversationID string, after uint64, limit int) (bridge.VisitorView, error)
 	VisitorUpdates(ctx context.Context, visitorID string, q bridge.VisitorQuery) (bridge.VisitorView, error)
 	VisitorTyping(ctx context.Context, visitorID, author string) error

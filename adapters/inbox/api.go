@@ -124,14 +124,14 @@ func (in *Inbox) events(w http.ResponseWriter, r *http.Request, ss *session) {
 		case <-in.done:
 			return
 		case <-ping.C:
-			if in.sessions.get(ss.id, in.now()) == nil || !write([]byte(": ping\n\n")) {
+			if in.sessions.get(r.Context(), ss.id, in.now()) == nil || !write([]byte(": ping\n\n")) {
 				return
 			}
 		case ev := <-sub.C:
 			if !forOperator(ev, op) {
 				continue
 			}
-			if in.sessions.get(ss.id, in.now()) == nil {
+			if in.sessions.get(r.Context(), ss.id, in.now()) == nil {
 				return
 			}
 			b, err := json.Marshal(liveEvent{Kind: ev.Kind, ConversationID: ev.ConversationID, VisitorID: ev.VisitorID, Seq: ev.Seq, From: ev.From})

@@ -1,13 +1,19 @@
 package inbox
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/chatbridge/chatbridge/bridge"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,54 +32,136 @@ type session struct {
 	expires time.Time
 }
 
-// sessions keeps logins in memory: a restart logs everyone out.
-type sessions struct {
-	mu  sync.Mutex
-	m   map[string]*session
-	ttl time.Duration
+// Sessions live in the store (through the engine), so that a login works
+// on every node of a cluster behind a load balancer, and across restarts:
+// one adapter-state record holds them all (by the SHA-256 of their id),
+// changed by compare-and-swap. Each node keeps a copy for a second, read
+// again at once when a request names a session it does not hold.
+const (
+	sessionsNS    = AdapterName
+	sessionsKey   = "sessions"
+	sessionsFresh = time.Second
+)
+
+// storedSession is a session as the store keeps it.
+type storedSession struct {
+	Login   string    `json:"login"`
+	CSRF    string    `json:"csrf"`
+	Expires time.Time `json:"expires"`
 }
 
-func (s *sessions) create(op OperatorAccount, now time.Time) *session {
-	ss := &session{id: randomString(32), op: op, csrf: randomString(32), expires: now.Add(s.ttl)}
+// sessions keeps logins in the store.
+type sessions struct {
+	engine  Engine
+	account func(login string) (OperatorAccount, bool)
+	ttl     time.Duration
+
+	mu     sync.Mutex
+	cache  map[string]storedSession
+	loaded time.Time
+}
+
+func sessionHash(id string) string {
+	h := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(h[:])
+}
+
+// change applies fn to the stored sessions (dropping expired ones).
+func (s *sessions) change(ctx context.Context, now time.Time, fn func(m map[string]storedSession)) error {
+	var after map[string]storedSession
+	err := s.engine.UpdateAdapterState(ctx, sessionsNS, sessionsKey, func(old []byte, found bool) ([]byte, bool) {
+		m := map[string]storedSession{}
+		if found {
+			_ = json.Unmarshal(old, &m)
+		}
+		n := len(m)
+		for h, ss := range m {
+			if !now.Before(ss.Expires) {
+				delete(m, h)
+			}
+		}
+		before, _ := json.Marshal(m)
+		fn(m)
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, false
+		}
+		after = m
+		return b, n != len(m) || string(before) != string(b)
+	})
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.m[ss.id] = ss
+	s.cache, s.loaded = after, time.Now()
 	s.mu.Unlock()
-	return ss
+	return nil
+}
+
+func (s *sessions) create(ctx context.Context, op OperatorAccount, now time.Time) (*session, error) {
+	ss := &session{id: randomString(32), op: op, csrf: randomString(32), expires: now.Add(s.ttl)}
+	err := s.change(ctx, now, func(m map[string]storedSession) {
+		m[sessionHash(ss.id)] = storedSession{Login: op.Login, CSRF: ss.csrf, Expires: ss.expires}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store session: %w", err)
+	}
+	return ss, nil
+}
+
+// load reads the stored sessions into the cache.
+func (s *sessions) load(ctx context.Context) (map[string]storedSession, error) {
+	b, err := s.engine.AdapterState(ctx, sessionsNS, sessionsKey)
+	m := map[string]storedSession{}
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("read sessions: %w", err)
+		}
+	case !errors.Is(err, bridge.ErrNotFound):
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cache, s.loaded = m, time.Now()
+	s.mu.Unlock()
+	return m, nil
 }
 
 // get returns the live session with id, or nil.
-func (s *sessions) get(id string, now time.Time) *session {
+func (s *sessions) get(ctx context.Context, id string, now time.Time) *session {
 	if id == "" || len(id) > 64 {
 		return nil
 	}
+	h := sessionHash(id)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss := s.m[id]
-	if ss == nil {
-		return nil
-	}
-	if !now.Before(ss.expires) {
-		delete(s.m, id)
-		return nil
-	}
-	return ss
-}
-
-func (s *sessions) delete(id string) {
-	s.mu.Lock()
-	delete(s.m, id)
+	st, ok := s.cache[h]
+	fresh := time.Since(s.loaded) < sessionsFresh
 	s.mu.Unlock()
+	if !ok || !fresh {
+		m, err := s.load(ctx)
+		if err != nil {
+			return nil
+		}
+		st, ok = m[h]
+	}
+	if !ok || !now.Before(st.Expires) {
+		return nil
+	}
+	acct, ok := s.account(st.Login)
+	if !ok { // the operator was removed from the configuration
+		return nil
+	}
+	return &session{id: id, op: acct, csrf: st.CSRF, expires: st.Expires}
 }
 
-// purge drops expired sessions.
-func (s *sessions) purge(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, ss := range s.m {
-		if !now.Before(ss.expires) {
-			delete(s.m, id)
-		}
-	}
+func (s *sessions) delete(ctx context.Context, id string, now time.Time) error {
+	h := sessionHash(id)
+	return s.change(ctx, now, func(m map[string]storedSession) { delete(m, h) })
+}
+
+// purge drops expired sessions from the store.
+func (s *sessions) purge(ctx context.Context, now time.Time) error {
+	return s.change(ctx, now, func(map[string]storedSession) {})
 }
 
 // checkPassword finds the account for login and checks pw against it. It
@@ -110,7 +198,7 @@ func (in *Inbox) sessionFrom(r *http.Request) *session {
 	if err != nil {
 		return nil
 	}
-	return in.sessions.get(c.Value, in.now())
+	return in.sessions.get(r.Context(), c.Value, in.now())
 }
 
 // checkCSRF reports whether a POST carries the session's CSRF token (form

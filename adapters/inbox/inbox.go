@@ -100,10 +100,18 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Inbox, error) {
 	cfg.defaults()
 	in := &Inbox{
 		cfg: cfg, engine: engine, log: log.With("adapter", AdapterName),
-		sessions:   &sessions{m: map[string]*session{}, ttl: cfg.SessionTTL},
+		sessions:   &sessions{engine: engine, ttl: cfg.SessionTTL},
 		seen:       newSeenTracker(maxSeenCached),
 		typingGate: newTypingGate(),
 		done:       make(chan struct{}),
+	}
+	in.sessions.account = func(login string) (OperatorAccount, bool) {
+		for _, a := range in.cfg.Operators {
+			if strings.EqualFold(a.Login, login) {
+				return a, true
+			}
+		}
+		return OperatorAccount{}, false
 	}
 	if len(in.cfg.Operators) == 0 && cfg.GenerateAdmin {
 		pw := randomString(12)
@@ -168,7 +176,9 @@ func (in *Inbox) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			now := in.now()
-			in.sessions.purge(now)
+			if err := in.sessions.purge(ctx, now); err != nil {
+				in.log.Warn("expired sessions not purged", "err", err)
+			}
 			in.limiter.purge(now)
 			in.typingGate.purge(now)
 		}

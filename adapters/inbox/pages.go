@@ -186,7 +186,12 @@ func (in *Inbox) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in.limiter.succeed(addr, key)
-	ss := in.sessions.create(acct, now)
+	ss, err := in.sessions.create(r.Context(), acct, now)
+	if err != nil {
+		in.log.Error("login not stored", "operator", acct.Login, "err", err)
+		http.Error(w, "the login could not be stored; try again", http.StatusServiceUnavailable)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: ss.id, Path: "/inbox", MaxAge: int(in.cfg.SessionTTL.Seconds()),
 		HttpOnly: true, Secure: in.secureCookie, SameSite: http.SameSiteStrictMode,
@@ -201,7 +206,11 @@ func (in *Inbox) logout(w http.ResponseWriter, r *http.Request, ss *session) {
 		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
 		return
 	}
-	in.sessions.delete(ss.id)
+	if err := in.sessions.delete(r.Context(), ss.id, in.now()); err != nil {
+		in.log.Error("logout not stored", "operator", ss.op.Login, "err", err)
+		http.Error(w, "the logout could not be stored; try again", http.StatusServiceUnavailable)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: "", Path: "/inbox", MaxAge: -1,
 		HttpOnly: true, Secure: in.secureCookie, SameSite: http.SameSiteStrictMode,

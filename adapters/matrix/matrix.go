@@ -238,7 +238,21 @@ func (a *Adapter) Run(ctx context.Context) error {
 		return nil
 	}
 	a.client.Syncer = newSyncer(a)
+	// In a cluster one node syncs at a time (the engine elects it).
+	if s, ok := a.engine.(singletons); ok {
+		return s.Singleton(ctx, "matrix-sync", a.syncLoop)
+	}
+	return a.syncLoop(ctx)
+}
 
+// singletons is what the engine offers for work that runs on one node of
+// a cluster at a time (bridge.Engine.Singleton).
+type singletons interface {
+	Singleton(ctx context.Context, name string, fn func(context.Context) error) error
+}
+
+// syncLoop syncs with the homeserver until ctx ends, retrying with backoff.
+func (a *Adapter) syncLoop(ctx context.Context) error {
 	backoff := syncBackoffMin
 	for {
 		before := a.syncCount()

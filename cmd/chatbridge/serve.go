@@ -257,6 +257,12 @@ func healthz(a *app.App, details bool) http.HandlerFunc {
 			admin.WriteJSON(w, status, map[string]any{"ok": ok})
 			return
 		}
-		admin.WriteJSON(w, status, map[string]any{"ok": ok, "checks": checks})
+		out := map[string]any{"ok": ok, "checks": checks}
+		if node := a.Engine.Node(); node != "" {
+			// Which node answered and what it leads: delivery per
+			// destination ("outbox/slack"), the Matrix sync, maintenance.
+			out["cluster"] = map[string]any{"node": node, "leads": a.Engine.Singletons()}
+		}
+		admin.WriteJSON(w, status, out)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chatbridge/chatbridge/bridge/blobdir"
 	"github.com/chatbridge/chatbridge/bridge/blobs3"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
+	"github.com/chatbridge/chatbridge/bridge/etcdstore"
 	"github.com/chatbridge/chatbridge/canned"
 	"github.com/chatbridge/chatbridge/internal/config"
 )
@@ -82,6 +83,12 @@ func Check(cfg config.Config) error {
 	for _, f := range errs.Fields {
 		seen[f.Error()] = true
 	}
+	for _, err := range storeCheck(cfg) {
+		if f := fieldOf(err); !seen[f.Error()] {
+			seen[f.Error()] = true
+			errs.Fields = append(errs.Fields, f)
+		}
+	}
 	for _, p := range parts(cfg) {
 		for _, err := range p.check() {
 			f := fieldOf(err)
@@ -139,13 +146,8 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	dbPath := filepath.Join(cfg.Server.DataDir, DBName)
 	tighten(log, cfg.Server.DataDir, 0o700)
-	tighten(log, dbPath, 0o600)
-	st, err := boltstore.Open(dbPath, boltstore.Options{Timeout: opts.LockTimeout})
-	if errors.Is(err, boltstore.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use: is another chatbridge serving this data directory? %w", dbPath, err)
-	}
+	st, err := openStore(cfg, log, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +180,12 @@ func (a *App) build() error {
 		return err
 	}
 	a.Components = append(a.Components, m)
+	if st, ok := a.Store.(*etcdstore.Store); ok {
+		m.reg.MustRegister(etcdCollector{st: st})
+		if every := cfg.Store.CompactEvery.Duration(); every > 0 {
+			a.Components = append(a.Components, &etcdMaintenance{a: a, st: st, every: every, keep: cfg.Store.CompactKeep.Duration()})
+		}
+	}
 	for _, p := range parts(cfg) {
 		c, err := p.build(a)
 		if err != nil {

@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"fmt"
+	"github.com/chatbridge/chatbridge/bridge/etcdstore"
+	"github.com/chatbridge/chatbridge/internal/testpeer"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,6 +78,13 @@ prefix = "site-a"
 access_key_id = "AKIA1"
 secret_access_key = "secret"
 path_style = true`, nil},
+		{"etcd store with unreadable TLS files", `
+[store]
+backend = "etcd"
+endpoints = ["https://127.0.0.1:1"]
+ca_file = "/nonexistent/ca.pem"
+cert_file = "/nonexistent/client.pem"
+key_file = "/nonexistent/client-key.pem"`, []string{"store.ca_file", "store.cert_file"}},
 		{"inbox operator valid", fmt.Sprintf(`
 [[inbox.operators]]
 login = "alice"
@@ -131,5 +140,36 @@ func TestExampleConfigOpens(t *testing.T) {
 	defer a.Close()
 	if len(a.Runners()) < 2 || len(a.Closers()) < 1 {
 		t.Fatalf("runners %d, closers %d", len(a.Runners()), len(a.Closers()))
+	}
+}
+
+// The etcd store opens from [store] on a real member, and the app built on
+// it is the same as on bbolt.
+func TestOpenEtcd(t *testing.T) {
+	c := testpeer.Etcd(t, 1)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+[store]
+backend = "etcd"
+endpoints = [%q]
+prefix = "/app-test/"`, c.Endpoints()[0])), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Server.DataDir = filepath.Join(t.TempDir(), "data")
+	if err := Check(cfg); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	a, err := Open(cfg, nil, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer a.Close()
+	if _, ok := a.Store.(*etcdstore.Store); !ok {
+		t.Fatalf("store is %T, want the etcd store", a.Store)
+	}
+	for _, h := range a.Engine.Health(t.Context()) {
+		if h.Err != nil {
+			t.Errorf("health %s: %v", h.Name, h.Err)
+		}
 	}
 }

@@ -64,6 +64,8 @@ var (
 	convDesc   = prometheus.NewDesc("chatbridge_conversations", "Conversations in the store, by status.", []string{"status"}, nil)
 	liveDesc   = prometheus.NewDesc("chatbridge_live_subscribers", "Live connections (widget streams, long polls, inbox pages).", nil, nil)
 	deadDesc   = prometheus.NewDesc("chatbridge_outbox_dead", "Dead letters (deliveries refused for good, or given up), by destination (alert on any: `chatbridge outbox list --dead`).", []string{"destination"}, nil)
+	leadDesc   = prometheus.NewDesc("chatbridge_cluster_leader", "Singletons this node leads in a cluster (1 each): outbox/<destination>, matrix-sync, maintenance.", []string{"singleton"}, nil)
+	storeUp    = prometheus.NewDesc("chatbridge_store_up", "Whether the store answered the scrape's read (1) or not (0): the etcd cluster's reachability in cluster mode.", nil, nil)
 	oldestDesc = prometheus.NewDesc("chatbridge_outbox_oldest_seconds", "Age of the oldest waiting delivery, by destination (alert on it: a destination is stuck).", []string{"destination"}, nil)
 )
 
@@ -73,6 +75,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- liveDesc
 	ch <- oldestDesc
 	ch <- deadDesc
+	ch <- leadDesc
+	ch <- storeUp
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -91,6 +95,14 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for d, t := range st.Oldest {
 		oldest[d] = now.Sub(t).Seconds()
 	}
+	for _, name := range c.eng.Singletons() {
+		ch <- prometheus.MustNewConstMetric(leadDesc, prometheus.GaugeValue, 1, name)
+	}
+	up := 1.0
+	if err != nil {
+		up = 0
+	}
+	ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, up)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(outboxDesc, err)
 		return

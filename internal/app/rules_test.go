@@ -88,6 +88,10 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: only bridge/boltstore uses bbolt", s.path, p)
 			case strings.HasPrefix(p, "github.com/minio/minio-go/") && s.dir != "bridge/blobs3" && s.dir != "internal/testpeer":
 				t.Errorf("%s imports %s: only bridge/blobs3 uses the S3 client", s.path, p)
+			case strings.HasPrefix(p, "go.etcd.io/etcd/server") && s.dir != "internal/testpeer/etcdpeer":
+				t.Errorf("%s imports %s: only the etcd test peer runs an etcd server", s.path, p)
+			case strings.HasPrefix(p, "go.etcd.io/etcd/") && s.dir != "bridge/etcdstore" && s.dir != "internal/testpeer/etcdpeer":
+				t.Errorf("%s imports %s: only bridge/etcdstore uses the etcd client", s.path, p)
 			case strings.HasPrefix(p, module+"/bridge/") && p != module+"/bridge/storetest" &&
 				!strings.HasPrefix(s.dir, "bridge/") && !storeUsers[s.dir]:
 				t.Errorf("%s imports %s: only the wiring (internal/app) opens a store; everything else goes through the engine", s.path, p)
@@ -102,11 +106,21 @@ func TestBinaryHasNoTestHelpers(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	client := false
 	for _, p := range strings.Fields(string(out)) {
-		switch p {
-		case "net/http/httptest", "testing", module + "/internal/fixture", module + "/internal/fakeslack", module + "/internal/testpeer":
+		switch {
+		case p == "net/http/httptest", p == "testing", p == module+"/internal/fixture", p == module+"/internal/fakeslack",
+			strings.HasPrefix(p, module+"/internal/testpeer"):
 			t.Errorf("the chatbridge binary links %s", p)
+		case strings.HasPrefix(p, "go.etcd.io/etcd/server/"), strings.HasPrefix(p, "go.etcd.io/raft/"):
+			// The cluster store is a client of etcd; members run etcd.
+			t.Errorf("the chatbridge binary links the etcd server (%s)", p)
+		case p == "go.etcd.io/etcd/client/v3":
+			client = true
 		}
+	}
+	if !client {
+		t.Error("the chatbridge binary does not link the etcd client: no cluster store")
 	}
 }
 

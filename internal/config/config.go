@@ -17,6 +17,7 @@ import (
 // these.
 type Config struct {
 	Server  Server  `toml:"server"`
+	Store   Store   `toml:"store"`
 	Log     Log     `toml:"log"`
 	Visitor Visitor `toml:"visitor"`
 	Widget  Widget  `toml:"widget"`
@@ -74,6 +75,49 @@ type S3 struct {
 	// CAFile is a PEM file of extra certificates to trust (a private CA).
 	CAFile string `toml:"ca_file"`
 }
+
+// Store is [store]: where chatbridge keeps its state.
+type Store struct {
+	// Backend is "bolt" (one file in server.data_dir: one node, the
+	// default) or "etcd" (an etcd cluster shared by several chatbridge
+	// nodes; see docs/CLUSTER.md).
+	Backend string `toml:"backend"`
+	// Endpoints are the etcd members' client URLs ("https://10.0.0.1:2379").
+	Endpoints []string `toml:"endpoints"`
+	// Prefix is put before every key, so that several installations can
+	// share a cluster ("/chatbridge/").
+	Prefix string `toml:"prefix"`
+	// CAFile verifies the members' certificates; CertFile and KeyFile are
+	// this node's client certificate (etcd's --client-cert-auth).
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// Username and Password authenticate with etcd's own users (etcdctl
+	// user add); the password may come from CHATBRIDGE_ETCD_PASSWORD.
+	Username string `toml:"username"`
+	Password Secret `toml:"password"`
+	// DialTimeout bounds connecting to the cluster.
+	DialTimeout Duration `toml:"dial_timeout"`
+	// MaxTxnOps and MaxRequestBytes must match the members' --max-txn-ops
+	// and --max-request-bytes (etcd's defaults: 128 and 1572864).
+	MaxTxnOps       int `toml:"max_txn_ops"`
+	MaxRequestBytes int `toml:"max_request_bytes"`
+	// Node names this node in the cluster (health, metrics, logs); ""
+	// means the host name.
+	Node string `toml:"node"`
+	// CompactEvery is how often the node that leads maintenance compacts
+	// etcd's history, keeping CompactKeep of it ("0s": never; then
+	// configure --auto-compaction on the members).
+	CompactEvery Duration `toml:"compact_every"`
+	CompactKeep  Duration `toml:"compact_keep"`
+	// LeaseTTL is the lease of this node's elections: when a node dies,
+	// another takes over its singletons (delivery per destination, the
+	// Matrix sync) after about this long.
+	LeaseTTL Duration `toml:"lease_ttl"`
+}
+
+// Etcd reports whether the store is the etcd cluster store.
+func (s Store) Etcd() bool { return s.Backend == "etcd" }
 
 // Outbox is [outbox]: deliveries to Slack, Matrix, e-mail and the sinks.
 type Outbox struct {
@@ -417,6 +461,9 @@ func Default() Config {
 			Listen: "127.0.0.1:8080", DataDir: "./chatbridge-data", DemoPage: ToggleAuto,
 			AdminListen: "127.0.0.1:9191", ReadTimeout: Duration(15 * time.Second), IdleTimeout: Duration(2 * time.Minute),
 		},
+		Store: Store{Backend: "bolt", Prefix: "/chatbridge/", DialTimeout: Duration(5 * time.Second),
+			MaxTxnOps: 128, MaxRequestBytes: 1572864, CompactEvery: Duration(5 * time.Minute), CompactKeep: Duration(10 * time.Minute),
+			LeaseTTL: Duration(10 * time.Second)},
 		Log: Log{Level: "info", Format: "text"},
 		Visitor: Visitor{
 			AllowedOrigins:           []string{},
@@ -458,6 +505,7 @@ var secretVars = []struct {
 	env, key string
 	field    func(*Config) *Secret
 }{
+	{"CHATBRIDGE_ETCD_PASSWORD", "store.password", func(c *Config) *Secret { return &c.Store.Password }},
 	{"CHATBRIDGE_IDENTITY_SECRET", "visitor.identity_secret", func(c *Config) *Secret { return &c.Visitor.IdentitySecret }},
 	{"CHATBRIDGE_SMTP_PASSWORD", "email.password", func(c *Config) *Secret { return &c.Email.Password }},
 	{"CHATBRIDGE_WEBHOOK_SECRET", "sinks.webhook.secret", func(c *Config) *Secret { return &c.Sinks.Webhook.Secret }},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Accepted values of the enumerated keys.
@@ -34,6 +35,7 @@ const minSecretLen = 16
 // validate records every invalid value in errs.
 func (c Config) validate(errs *Errors) {
 	c.Server.validate(errs)
+	c.validateStore(errs)
 	oneOf(errs, "log.level", c.Log.Level, logLevels)
 	oneOf(errs, "log.format", c.Log.Format, logFormats)
 	c.Visitor.validate(errs)
@@ -110,6 +112,62 @@ func (c Config) validateMatrix(errs *Errors) {
 	}
 	if m.OperatorPowerLevel != nil && *m.OperatorPowerLevel < 0 {
 		errs.add("matrix.operator_power_level", "must be 0 or more (a power level, like 50 for moderators)")
+	}
+}
+
+func (c Config) validateStore(errs *Errors) {
+	s := c.Store
+	oneOf(errs, "store.backend", s.Backend, []string{"bolt", "etcd"})
+	if !s.Etcd() {
+		return
+	}
+	if len(s.Endpoints) == 0 {
+		errs.add("store.endpoints", `list the etcd members' client URLs, like ["https://10.0.0.1:2379"]`)
+	}
+	tlsFiles := s.CAFile != "" || s.CertFile != ""
+	for i, e := range s.Endpoints {
+		u, err := url.Parse(e)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Port() == "":
+			errs.add(fmt.Sprintf("store.endpoints[%d]", i), "must be a member's client URL with a port, like https://10.0.0.1:2379")
+		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil:
+			errs.add(fmt.Sprintf("store.endpoints[%d]", i), "must be scheme://host:port only (credentials go in store.username and store.password)")
+		case u.Scheme == "http" && tlsFiles:
+			errs.add(fmt.Sprintf("store.endpoints[%d]", i), "must be https:// when store.ca_file or store.cert_file is set")
+		}
+	}
+	if !strings.HasPrefix(s.Prefix, "/") || !strings.HasSuffix(s.Prefix, "/") || strings.ContainsRune(s.Prefix, 0) {
+		errs.add("store.prefix", `must start and end with "/", like "/chatbridge/"`)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		errs.add("store.cert_file", "and store.key_file go together (a client certificate and its key)")
+	}
+	if s.Username == "" && s.Password != "" {
+		errs.add("store.username", "is required with store.password")
+	}
+	if s.Username != "" && s.Password == "" {
+		errs.add("store.password", "is required with store.username (or set CHATBRIDGE_ETCD_PASSWORD)")
+	}
+	positiveDuration(errs, "store.dial_timeout", s.DialTimeout)
+	if s.LeaseTTL.Duration() < 2*time.Second || s.LeaseTTL.Duration() > 5*time.Minute {
+		errs.add("store.lease_ttl", `must be between "2s" and "5m" (the fail-over time of a node's singletons)`)
+	}
+	if s.MaxTxnOps < 16 {
+		errs.add("store.max_txn_ops", "must be at least 16 (etcd's --max-txn-ops; its default is 128)")
+	}
+	if s.MaxRequestBytes < 256<<10 {
+		errs.add("store.max_request_bytes", "must be at least 262144 (etcd's --max-request-bytes; its default is 1572864)")
+	} else if limit := (s.MaxRequestBytes - 64<<10) / 2; c.Visitor.MaxMessageBytes > limit {
+		errs.add("visitor.max_message_bytes", fmt.Sprintf("must be at most %d with the etcd store (half of store.max_request_bytes less 64 KiB: a message must fit one etcd request)", limit))
+	}
+	if s.CompactEvery < 0 {
+		errs.add("store.compact_every", `must be "0s" (compaction configured on the members) or a positive duration`)
+	}
+	if s.CompactEvery > 0 && s.CompactKeep <= 0 {
+		errs.add("store.compact_keep", `must be a positive duration like "10m" (the history kept for nodes that fall behind)`)
+	}
+	if s.Node != "" && strings.ContainsAny(s.Node, "/\x00 ") {
+		errs.add("store.node", "must be a name without spaces or slashes")
 	}
 }
 
