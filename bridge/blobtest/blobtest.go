@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +38,9 @@ func Run(t *testing.T, open func(t *testing.T) bridge.BlobStore) {
 		{"BadKeys", testBadKeys},
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
+		{"LargeStream", testLargeStream},
+		{"Empty", testEmpty},
+		{"DeletePrefixNested", testDeletePrefixNested},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -175,7 +179,7 @@ func testDeletePrefix(t *testing.T, s bridge.BlobStore) {
 }
 
 func testBadKeys(t *testing.T, s bridge.BlobStore) {
-	for _, k := range []string{"", "/abs", "../up", "a/../b", "a//b", "a/./b", "sp ace", "a\x00b", "ü", strings.Repeat("x", 600)} {
+	for _, k := range []string{"", "/abs", "../up", "a/../b", "a//b", "a/./b", "sp ace", "a\x00b", "ü", strings.Repeat("x", 600), "k/dir/"} {
 		if err := s.Put(ctx, k, strings.NewReader("x"), 1); !errors.Is(err, bridge.ErrBlobKey) {
 			t.Errorf("Put(%q) = %v, want ErrBlobKey", k, err)
 		}
@@ -214,5 +218,53 @@ func testLarge(t *testing.T, s bridge.BlobStore) {
 	put(t, s, "k/large", data)
 	if got := get(t, s, "k/large"); !bytes.Equal(got, data) {
 		t.Fatal("large object changed")
+	}
+}
+
+// testLargeStream is testLarge from a reader that is only a stream (no
+// Seek, no ReadAt), as an upload's body is.
+func testLargeStream(t *testing.T, s bridge.BlobStore) {
+	data := make([]byte, 11<<20+7)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	stream := struct{ io.Reader }{bytes.NewReader(data)}
+	if err := s.Put(ctx, "k/stream", stream, int64(len(data))); err != nil {
+		t.Fatalf("Put from a stream: %v", err)
+	}
+	if got := get(t, s, "k/stream"); !bytes.Equal(got, data) {
+		t.Fatal("large object from a stream changed")
+	}
+}
+
+func testEmpty(t *testing.T, s bridge.BlobStore) {
+	put(t, s, "k/empty", nil)
+	if got := get(t, s, "k/empty"); len(got) != 0 {
+		t.Fatalf("empty object reads %q", got)
+	}
+}
+
+// A prefix delete reaches every depth under the prefix, and only there.
+func testDeletePrefixNested(t *testing.T, s bridge.BlobStore) {
+	var under []string
+	for i := range 30 {
+		k := "c/7/" + strings.Repeat("d/", i%4) + "f" + strconv.Itoa(i)
+		under = append(under, k)
+		put(t, s, k, []byte(k))
+	}
+	kept := []string{"c/70/x", "c/7x", "c/x/7/y"}
+	for _, k := range kept {
+		put(t, s, k, []byte(k))
+	}
+	if err := s.Delete(ctx, "c/7/"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range under {
+		wantMissing(t, s, k)
+	}
+	for _, k := range kept {
+		if got := get(t, s, k); string(got) != k {
+			t.Fatalf("prefix delete of c/7/ changed %s", k)
+		}
 	}
 }

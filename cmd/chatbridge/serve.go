@@ -95,6 +95,9 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 			log.Error("close store", "err", err)
 		}
 	}()
+	if err := checkBlobs(ctx, a); err != nil {
+		return err
+	}
 	a.Mux.HandleFunc("GET /healthz", healthz(a, false))
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
@@ -194,6 +197,32 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// blobCheckTimeout bounds the check of a blob store on another service.
+const blobCheckTimeout = 30 * time.Second
+
+// accessChecker is a blob store on another service (S3) that can tell
+// whether it is reachable and takes writes.
+type accessChecker interface {
+	CheckAccess(ctx context.Context) error
+}
+
+// checkBlobs checks, before the server starts, that a blob store on
+// another service is there and takes writes: a missing bucket or wrong
+// credentials stop the start with what to fix, rather than failing every
+// upload later.
+func checkBlobs(ctx context.Context, a *app.App) error {
+	c, ok := a.Blobs.(accessChecker)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, blobCheckTimeout)
+	defer cancel()
+	if err := c.CheckAccess(ctx); err != nil {
+		return fmt.Errorf("files.storage = %q: %w", a.Config.Files.Storage, err)
+	}
+	return nil
 }
 
 // healthz reports the store and each component: 200 when all are healthy,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/bridge/blobdir"
+	"github.com/chatbridge/chatbridge/bridge/blobs3"
 	"github.com/chatbridge/chatbridge/bridge/boltstore"
 	"github.com/chatbridge/chatbridge/bridge/etcdstore"
 	"github.com/chatbridge/chatbridge/canned"
@@ -151,7 +152,7 @@ func Open(cfg config.Config, log *slog.Logger, opts Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Store: st, Mux: http.NewServeMux(), opts: opts}
-	if a.Blobs, err = openBlobs(cfg); err != nil {
+	if a.Blobs, err = openBlobs(cfg, log); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -200,11 +201,14 @@ func (a *App) build() error {
 	return nil
 }
 
-// openBlobs opens the blob store [files] names.
-func openBlobs(cfg config.Config) (bridge.BlobStore, error) {
+// openBlobs opens the blob store [files] names. An S3 store makes no
+// request here: serve checks that it takes writes before it starts.
+func openBlobs(cfg config.Config, log *slog.Logger) (bridge.BlobStore, error) {
 	switch cfg.Files.Storage {
 	case "dir":
 		return blobdir.Open(FilesDir(cfg))
+	case "s3":
+		return blobs3.New(s3Config(cfg), log.With("component", "files"))
 	}
 	return nil, fmt.Errorf("files.storage: %q is not supported by this build", cfg.Files.Storage)
 }

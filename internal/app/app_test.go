@@ -43,6 +43,41 @@ operators = ["@alice:example.org"]`, []string{"matrix.user_id"}},
 [[inbox.operators]]
 login = "alice"
 password_hash = "plain"`, []string{"inbox.operators[0].password_hash"}},
+		{"s3 without bucket and credentials", `
+[files]
+storage = "s3"
+[files.s3]
+endpoint = "https://s3.eu-west-1.amazonaws.com"`, []string{"files.s3.bucket", "files.s3.access_key_id", "files.s3.secret_access_key"}},
+		{"s3 with a path in the endpoint, a bad bucket, prefix and CA file", `
+[files]
+storage = "s3"
+[files.s3]
+endpoint = "https://s3.example.com/chat"
+bucket = "Chat_Files!"
+prefix = "/abs/../x"
+access_key_id = "AKIA1"
+secret_access_key = "secret"
+ca_file = "/nonexistent/ca.pem"`, []string{"files.s3.endpoint", "files.s3.bucket", "files.s3.prefix", "files.s3.ca_file"}},
+		{"s3 with a CA file for a plain http endpoint", `
+[files]
+storage = "s3"
+[files.s3]
+endpoint = "http://127.0.0.1:9000"
+bucket = "chat"
+access_key_id = "AKIA1"
+secret_access_key = "secret"
+ca_file = "../../README.md"`, []string{"files.s3.ca_file"}},
+		{"s3 valid (Open makes no request)", `
+[files]
+storage = "s3"
+[files.s3]
+endpoint = "http://127.0.0.1:1"
+region = "us-east-1"
+bucket = "chat"
+prefix = "site-a"
+access_key_id = "AKIA1"
+secret_access_key = "secret"
+path_style = true`, nil},
 		{"etcd store with unreadable TLS files", `
 [store]
 backend = "etcd"

@@ -12,6 +12,7 @@ import (
 	"github.com/chatbridge/chatbridge/adapters/odoo"
 	"github.com/chatbridge/chatbridge/adapters/slack"
 	"github.com/chatbridge/chatbridge/adapters/webhook"
+	"github.com/chatbridge/chatbridge/bridge/blobs3"
 	"github.com/chatbridge/chatbridge/commands"
 	"github.com/chatbridge/chatbridge/internal/config"
 	"github.com/chatbridge/chatbridge/visitor"
@@ -39,6 +40,15 @@ func parts(cfg config.Config) []part {
 		}
 	}
 	none := func() []error { return nil }
+
+	// Files in S3-compatible storage: the store is opened before the parts
+	// (they keep files in it); checked here like them, and registered so
+	// that /healthz reports whether the bucket answers.
+	s3c := s3Config(cfg)
+	add(cfg.Files.Storage == "s3", part{name: "files", check: s3c.Validate, build: func(a *App) (any, error) {
+		a.say(fmt.Sprintf("files:          %s", a.Blobs))
+		return a.Blobs, nil
+	}})
 
 	// Every operator message goes through the command router: commands,
 	// notes and canned listings stay with the operators.
@@ -166,6 +176,21 @@ func parts(cfg config.Config) []part {
 		return sink, nil
 	}})
 	return out
+}
+
+// s3Config maps [files.s3] to the S3 blob store's configuration.
+func s3Config(cfg config.Config) blobs3.Config {
+	s := cfg.Files.S3
+	var pathStyle *bool
+	if s.PathStyle != config.ToggleAuto {
+		on := s.PathStyle == config.ToggleOn
+		pathStyle = &on
+	}
+	return blobs3.Config{
+		Endpoint: s.Endpoint, Region: s.Region, Bucket: s.Bucket, Prefix: s.Prefix,
+		AccessKeyID: s.AccessKeyID.Reveal(), SecretAccessKey: s.SecretAccessKey.Reveal(),
+		PathStyle: pathStyle, CAFile: s.CAFile,
+	}
 }
 
 // slackConfig maps [slack] to the adapter's configuration.

@@ -86,6 +86,8 @@ func TestImportRules(t *testing.T) {
 				t.Errorf("%s imports %s: adapters do not import each other", s.path, p)
 			case strings.HasPrefix(p, "go.etcd.io/bbolt") && s.dir != "bridge/boltstore":
 				t.Errorf("%s imports %s: only bridge/boltstore uses bbolt", s.path, p)
+			case strings.HasPrefix(p, "github.com/minio/minio-go/") && s.dir != "bridge/blobs3" && s.dir != "internal/testpeer":
+				t.Errorf("%s imports %s: only bridge/blobs3 uses the S3 client", s.path, p)
 			case strings.HasPrefix(p, "go.etcd.io/etcd/server") && s.dir != "internal/testpeer/etcdpeer":
 				t.Errorf("%s imports %s: only the etcd test peer runs an etcd server", s.path, p)
 			case strings.HasPrefix(p, "go.etcd.io/etcd/") && s.dir != "bridge/etcdstore" && s.dir != "internal/testpeer/etcdpeer":

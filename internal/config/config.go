@@ -47,6 +47,33 @@ type Files struct {
 	// StripMetadata removes location and other metadata from visitors'
 	// photos before operators see them.
 	StripMetadata bool `toml:"strip_metadata"`
+	// S3 is [files.s3]: the bucket with storage "s3".
+	S3 S3 `toml:"s3"`
+}
+
+// S3 is [files.s3]: S3-compatible object storage (AWS S3, Cloudflare R2,
+// MinIO, Ceph…) for the files, with storage = "s3".
+type S3 struct {
+	// Endpoint is the service's URL, scheme and host only
+	// ("https://s3.eu-west-1.amazonaws.com").
+	Endpoint string `toml:"endpoint"`
+	// Region is the bucket's region ("auto" for R2); "" asks the service.
+	Region string `toml:"region"`
+	// Bucket holds the files; it must exist.
+	Bucket string `toml:"bucket"`
+	// Prefix goes before every object name ("site-a/"), so that several
+	// sites can share a bucket.
+	Prefix string `toml:"prefix"`
+	// AccessKeyID and SecretAccessKey sign the requests (env
+	// CHATBRIDGE_S3_ACCESS_KEY_ID, CHATBRIDGE_S3_SECRET_ACCESS_KEY).
+	AccessKeyID     Secret `toml:"access_key_id"`
+	SecretAccessKey Secret `toml:"secret_access_key"`
+	// PathStyle: true addresses the bucket as endpoint/bucket, false as
+	// bucket.endpoint; "auto" uses virtual-host style for AWS and path
+	// style for every other endpoint.
+	PathStyle Toggle `toml:"path_style"`
+	// CAFile is a PEM file of extra certificates to trust (a private CA).
+	CAFile string `toml:"ca_file"`
 }
 
 // Store is [store]: where chatbridge keeps its state.
@@ -462,7 +489,7 @@ func Default() Config {
 		Inbox:  Inbox{Enabled: true, Language: "en"},
 		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
-			BytesPerConversationPerDay: 50 << 20, StripMetadata: true},
+			BytesPerConversationPerDay: 50 << 20, StripMetadata: true, S3: S3{PathStyle: ToggleAuto}},
 		Sinks: Sinks{
 			Webhook: Webhook{Events: []string{"ticket", "lead"}, Timeout: Duration(10 * time.Second)},
 			Odoo:    Odoo{Tickets: true, Leads: true, Timeout: Duration(15 * time.Second)},
@@ -489,6 +516,8 @@ var secretVars = []struct {
 	{"CHATBRIDGE_MATRIX_ACCESS_TOKEN", "matrix.access_token", func(c *Config) *Secret { return &c.Matrix.AccessToken }},
 	{"CHATBRIDGE_MATRIX_AS_TOKEN", "matrix.as_token", func(c *Config) *Secret { return &c.Matrix.ASToken }},
 	{"CHATBRIDGE_MATRIX_HS_TOKEN", "matrix.hs_token", func(c *Config) *Secret { return &c.Matrix.HSToken }},
+	{"CHATBRIDGE_S3_ACCESS_KEY_ID", "files.s3.access_key_id", func(c *Config) *Secret { return &c.Files.S3.AccessKeyID }},
+	{"CHATBRIDGE_S3_SECRET_ACCESS_KEY", "files.s3.secret_access_key", func(c *Config) *Secret { return &c.Files.S3.SecretAccessKey }},
 }
 
 // Load reads and parses the file at path with the process environment.

@@ -60,7 +60,7 @@ func leafKeys(t reflect.Type, prefix string) []string {
 
 var (
 	// "[a.b]", "[[a.b]]", also commented out ("# [[inbox.operators]]").
-	sectionRE = regexp.MustCompile(`^#?\s*\[\[?([a-z_.]+)\]\]?\s*$`)
+	sectionRE = regexp.MustCompile(`^#?\s*\[\[?([a-z0-9_.]+)\]\]?\s*$`)
 	// "key = value", also commented out ("# login = ...", "# # ...").
 	keyRE = regexp.MustCompile(`^#?\s*([a-z_]+)\s*=`)
 )
@@ -104,8 +104,8 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 
 // The scanner itself must see commented-out keys and sections.
 func TestExampleKeysScanner(t *testing.T) {
-	got := exampleKeys([]byte("a = 1\n[s]\nb = 2\n# [[s.ops]]\n# login = \"x\"\n# a comment = no\n"))
-	want := []string{"a", "s.b", "s.ops.login"}
+	got := exampleKeys([]byte("a = 1\n[s]\nb = 2\n# [[s.ops]]\n# login = \"x\"\n# a comment = no\n[f.s3]\nc = 3\n"))
+	want := []string{"a", "s.b", "s.ops.login", "f.s3.c"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}

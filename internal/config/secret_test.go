@@ -109,3 +109,19 @@ func TestDurationText(t *testing.T) {
 		}
 	}
 }
+
+// The S3 credentials come from the environment like the other secrets,
+// and never show in the redacted configuration.
+func TestS3CredentialsFromEnv(t *testing.T) {
+	env := map[string]string{"CHATBRIDGE_S3_ACCESS_KEY_ID": "AKIAEXAMPLE", "CHATBRIDGE_S3_SECRET_ACCESS_KEY": secretValue}
+	c, err := Parse([]byte("[files]\nstorage = \"s3\"\n[files.s3]\nendpoint = \"http://127.0.0.1:9000\"\nbucket = \"chat\"\n"), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Files.S3.AccessKeyID.Reveal() != "AKIAEXAMPLE" || c.Files.S3.SecretAccessKey.Reveal() != secretValue {
+		t.Errorf("credentials from the environment: %q, %q", c.Files.S3.AccessKeyID.Reveal(), c.Files.S3.SecretAccessKey.Reveal())
+	}
+	if out := c.Redacted(); strings.Contains(out, secretValue) || strings.Contains(out, "AKIAEXAMPLE") {
+		t.Errorf("Redacted() shows the S3 credentials:\n%s", out)
+	}
+}

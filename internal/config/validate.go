@@ -179,6 +179,32 @@ func (f Files) validate(errs *Errors) {
 	if f.MaxBytes > 1<<30 {
 		errs.add("files.max_bytes", "must be at most 1 GB (1073741824)")
 	}
+	f.S3.validate(errs, f.Storage)
+}
+
+// validate checks that [files.s3] says what storage "s3" needs; the store
+// (bridge/blobs3) checks the rest (URL, bucket name, prefix, CA file) when
+// serve builds it, with the same key paths.
+func (s S3) validate(errs *Errors, storage string) {
+	oneOf(errs, "files.s3.path_style", string(s.PathStyle), []string{string(ToggleAuto), string(ToggleOn), string(ToggleOff)})
+	if storage != "s3" {
+		if s.Endpoint != "" || s.Bucket != "" {
+			errs.add("files.storage", fmt.Sprintf("is %q, but [files.s3] names a bucket: set storage = \"s3\" to keep the files there, or remove [files.s3]", storage))
+		}
+		return
+	}
+	if s.Endpoint == "" {
+		errs.add("files.s3.endpoint", `is required with files.storage = "s3" (the service's URL, like "https://s3.eu-west-1.amazonaws.com")`)
+	}
+	if s.Bucket == "" {
+		errs.add("files.s3.bucket", `is required with files.storage = "s3" (the bucket's name; create the bucket first)`)
+	}
+	if s.AccessKeyID == "" {
+		errs.add("files.s3.access_key_id", `is required with files.storage = "s3" (or set CHATBRIDGE_S3_ACCESS_KEY_ID)`)
+	}
+	if s.SecretAccessKey == "" {
+		errs.add("files.s3.secret_access_key", `is required with files.storage = "s3" (or set CHATBRIDGE_S3_SECRET_ACCESS_KEY)`)
+	}
 }
 
 func (s Server) validate(errs *Errors) {

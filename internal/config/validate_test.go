@@ -127,6 +127,14 @@ func TestValidation(t *testing.T) {
 		{"odoo settings without url", "[sinks.odoo]\ndatabase = \"db\"", []want{{"sinks.odoo.url", "sink is disabled"}}},
 		{"odoo bad url", "[sinks.odoo]\nurl = \"odoo\"\ndatabase = \"db\"\nlogin = \"l\"\napi_key = \"k\"", []want{{"sinks.odoo.url", "absolute http"}}},
 		{"odoo negative team", "[sinks.odoo]\nhelpdesk_team_id = -1", []want{{"sinks.odoo.helpdesk_team_id", "team id"}}},
+		{"s3 ok", "[files]\nstorage = \"s3\"\n[files.s3]\nendpoint = \"https://s3.eu-west-1.amazonaws.com\"\nregion = \"eu-west-1\"\nbucket = \"acme-chat\"\nprefix = \"site-a/\"\naccess_key_id = \"AKIA1\"\nsecret_access_key = \"s\"\npath_style = false", nil},
+		{"s3 incomplete", "[files]\nstorage = \"s3\"", []want{
+			{"files.s3.endpoint", "is required"}, {"files.s3.bucket", "is required"},
+			{"files.s3.access_key_id", "CHATBRIDGE_S3_ACCESS_KEY_ID"}, {"files.s3.secret_access_key", "CHATBRIDGE_S3_SECRET_ACCESS_KEY"},
+		}},
+		{"s3 bucket with storage dir", "[files.s3]\nbucket = \"acme-chat\"", []want{{"files.storage", `is "dir", but [files.s3] names a bucket`}}},
+		{"s3 path style auto", "[files.s3]\npath_style = \"auto\"", nil},
+		{"s3 storage unknown", "[files]\nstorage = \"gcs\"", []want{{"files.storage", "is not one of"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,7 +24,9 @@ import (
 //     address), or on while server.listen accepts other machines
 //     directly (a client could then pick its own address);
 //   - email.tls = "none" to an SMTP host that is not this machine;
-//   - the inbox enabled with no [[inbox.operators]].
+//   - the inbox enabled with no [[inbox.operators]];
+//   - files.storage = "dir" in cluster mode (store.backend = "etcd"), where
+//     each node would keep the files it received to itself.
 func (c Config) Warnings() []FieldError {
 	var out []FieldError
 	warn := func(path, format string, args ...any) {
@@ -67,6 +69,9 @@ func (c Config) Warnings() []FieldError {
 	}
 	if c.Inbox.Enabled && len(c.Inbox.Operators) == 0 {
 		warn("inbox.operators", "none configured: nobody can log in to the inbox (a temporary password is shown only on a terminal); add one with `chatbridge inbox add-operator <login>`")
+	}
+	if c.Store.Etcd() && c.Files.Storage == "dir" {
+		warn("files.storage", `is "dir" with store.backend = "etcd": each node keeps the files it received in its own directory, so the other nodes cannot serve them; use storage = "s3" (see docs/STORAGE.md)`)
 	}
 	return out
 }

@@ -31,6 +31,8 @@ func TestWarnings(t *testing.T) {
 		{"plain SMTP to another host", prod + "[email]\nhost = \"smtp.example.com\"\nfrom = \"s@example.com\"\ntls = \"none\"\n", []string{"email.tls"}},
 		{"plain SMTP to a local relay", prod + "[email]\nhost = \"localhost\"\nfrom = \"s@example.com\"\ntls = \"none\"\n", nil},
 		{"no operators", strings.Replace(prod, op, "", 1), []string{"inbox.operators"}},
+		{"cluster with files in a directory", prod + "[store]\nbackend = \"etcd\"\nendpoints = [\"http://10.0.0.1:2379\"]\n", []string{"files.storage"}},
+		{"cluster with files in S3", prod + "[store]\nbackend = \"etcd\"\nendpoints = [\"http://10.0.0.1:2379\"]\n[files]\nstorage = \"s3\"\n[files.s3]\nendpoint = \"https://s3.example.com\"\nbucket = \"chat\"\naccess_key_id = \"a\"\nsecret_access_key = \"s\"\n", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse([]byte(tc.toml), nil)
