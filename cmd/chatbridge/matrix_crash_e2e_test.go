@@ -75,6 +75,7 @@ hs_token = "hs-secret-0123456789"`, testpeer.DendriteServerName)
 	cfg := fmt.Sprintf(`
 [server]
 listen = %q
+admin_listen = "127.0.0.1:0"
 data_dir = %q
 demo_page = false
 [log]

@@ -109,6 +109,7 @@ func TestServeWithMatrixAppservice(t *testing.T) {
 	cfg := fmt.Sprintf(`
 [server]
 listen = %q
+admin_listen = "127.0.0.1:0"
 data_dir = %q
 [matrix]
 mode = "appservice"

@@ -465,7 +465,7 @@ func TestLongDataDir(t *testing.T) {
 	dir := t.TempDir()
 	long := filepath.Join(dir, strings.Repeat("d", 45), strings.Repeat("e", 45)) // > 107 bytes with dir, < 107 relative
 	cfg := filepath.Join(dir, "bridge.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = %q\n", long)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = %q\n", long)), 0o600)
 	cmd := exec.Command(binPath, "serve", "--config", cfg)
 	cmd.Dir = dir
 	s := startServerCmd(t, cmd)
