@@ -415,3 +415,29 @@ func TestSystemLinesInOperatorsLanguage(t *testing.T) {
 		return false
 	})
 }
+
+// A reply in a thread whose root is being posted (Slack stored it, its
+// answer is not back yet, so the thread is not yet known) reaches the
+// visitor: it waits for the root instead of passing for an operators'
+// thread.
+func TestReplyWhileRootIsPosted(t *testing.T) {
+	f := newFixture(t, ModeSocket, nil)
+	release := f.fake.HoldAnswer("chat.postMessage")
+	v := f.visitor("Vera")
+	f.say(v, "c1", "hello")
+	var root string
+	f.waitFor("the root stored by Slack", func() bool {
+		posts, _ := f.snapshot()
+		for _, p := range posts {
+			if p.ThreadTS == "" {
+				root = p.TS
+				return true
+			}
+		}
+		return false
+	})
+	f.operatorSays("UALICE", root, "fast answer", "Ev-fast")
+	time.Sleep(300 * time.Millisecond) // the reply is handled meanwhile
+	release()
+	f.waitPublic(v, "the fast answer", func(m bridge.Message) bool { return m.Text == "fast answer" })
+}

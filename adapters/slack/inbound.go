@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -318,13 +319,68 @@ func fromBot(m messageEvent, self identity) bool {
 	return false
 }
 
-// conversationOf maps a thread to its conversation.
+// conversationOf maps a thread to its conversation. A thread it does not
+// know may be one whose root this adapter is posting right now (an
+// operator answering within milliseconds, a bot): it waits for those roots
+// to be stored, then looks again. Other threads of the channel are the
+// operators' own and are left alone.
 func (a *Adapter) conversationOf(ctx context.Context, channel, threadTS string) (string, bool, error) {
-	conv, err := a.engine.ConversationByRef(ctx, AdapterName, channel+":"+threadTS)
+	ref := channel + ":" + threadTS
+	conv, err := a.engine.ConversationByRef(ctx, AdapterName, ref)
+	if errors.Is(err, bridge.ErrNotFound) && a.roots.wait(ctx, rootWait) {
+		conv, err = a.engine.ConversationByRef(ctx, AdapterName, ref)
+	}
 	if errors.Is(err, bridge.ErrNotFound) {
+		a.log.Debug("slack message in a thread that is not a conversation: ignored", "thread", ref)
 		return "", false, nil
 	}
 	return conv, err == nil, err
+}
+
+// rootWait bounds how long a reply waits for a thread root being posted.
+const rootWait = 10 * time.Second
+
+// pendingRoots counts thread roots being posted.
+type pendingRoots struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0
+}
+
+func (p *pendingRoots) begin() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == 0 {
+		p.idle = make(chan struct{})
+	}
+	p.n++
+}
+
+func (p *pendingRoots) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n--; p.n == 0 {
+		close(p.idle)
+	}
+}
+
+// wait waits up to d for the roots being posted now to be stored, and
+// reports whether there were any.
+func (p *pendingRoots) wait(ctx context.Context, d time.Duration) bool {
+	p.mu.Lock()
+	n, idle := p.n, p.idle
+	p.mu.Unlock()
+	if n == 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
 }
 
 // displayName is an operator's name for the visitor, falling back to the id.

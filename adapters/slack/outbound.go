@@ -167,6 +167,8 @@ func (a *Adapter) ensureRoot(ctx context.Context, d bridge.Delivery) (channel, t
 		}
 	}
 	text, blocks := contextCard(d.Visitor, d.Conversation)
+	a.roots.begin()
+	defer a.roots.end()
 	ts, err = a.postMessage(ctx, channel, "", id, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 	if err != nil {
 		if opened && !certainlyNotPosted(err) {

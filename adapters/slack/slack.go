@@ -47,6 +47,11 @@ type Adapter struct {
 
 	authMu sync.Mutex // serialises auth.test
 
+	// roots counts thread roots being posted whose reference is not stored
+	// yet: a reply in such a thread waits for it instead of passing for a
+	// thread chatbridge does not know.
+	roots pendingRoots
+
 	mu          sync.Mutex
 	self        identity
 	authed      bool

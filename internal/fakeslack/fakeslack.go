@@ -154,6 +154,7 @@ type Server struct {
 	fileEvent bool
 	failures  []Failure
 	holds     map[string]chan struct{}
+	answers   map[string]chan struct{} // HoldAnswer
 	postTimes []time.Time
 	reactions []string
 	limit     rateLimit
@@ -198,7 +199,7 @@ func New(t testing.TB) *Server {
 		t: t, done: make(chan struct{}), notify: make(chan struct{}, 1),
 		scopes: DefaultScopes, users: map[string]string{}, notMember: map[string]bool{},
 		calls: map[string]int{}, acks: map[string]bool{}, envelopes: map[string][]byte{},
-		files: map[string]*file{}, holds: map[string]chan struct{}{}, buckets: map[string]*bucket{},
+		files: map[string]*file{}, holds: map[string]chan struct{}{}, answers: map[string]chan struct{}{}, buckets: map[string]*bucket{},
 		echo: true, limit: rateLimit{perSecond: DefaultPostsPerSecond, burst: DefaultPostBurst},
 	}
 	mux := http.NewServeMux()
@@ -288,6 +289,29 @@ func (s *Server) Hold(method string) (release func()) {
 			s.mu.Lock()
 			if s.holds[method] == gate {
 				delete(s.holds, method)
+			}
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
+	s.t.Cleanup(release)
+	return release
+}
+
+// HoldAnswer makes calls of method do their work (a post is stored and
+// visible) but wait with their answer until release is called: the moment
+// between Slack acting and the caller learning of it.
+func (s *Server) HoldAnswer(method string) (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	s.answers[method] = gate
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.answers[method] == gate {
+				delete(s.answers, method)
 			}
 			s.mu.Unlock()
 			close(gate)
