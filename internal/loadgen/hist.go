@@ -38,7 +38,7 @@ func bucketOf(v uint64) int {
 		return int(v)
 	}
 	shift := bits.Len64(v) - subBits // >= 1
-	top := v >> shift                 // in [subHalf, subCount)
+	top := v >> shift                // in [subHalf, subCount)
 	return subCount + (shift-1)*subHalf + int(top-subHalf)
 }
 
