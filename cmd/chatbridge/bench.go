@@ -22,10 +22,10 @@ const envBenchOperator = "CHATBRIDGE_BENCH_OPERATOR"
 
 // benchFlags are the flags every mode shares.
 type benchFlags struct {
-	url, origin, operator, metricsURL, plotPath string
-	duration, warmup, timeout                   time.Duration
-	pid, concurrency, maxInFlight               int
-	json                                        bool
+	url, origin, operator, metricsURL, plotPath, savePath string
+	duration, warmup, timeout                             time.Duration
+	pid, concurrency, maxInFlight                         int
+	json                                                  bool
 }
 
 const benchLong = `Load a running chatbridge server through its public surfaces only (the
@@ -106,6 +106,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	pf.StringVar(&f.metricsURL, "metrics-url", "", `the server's Prometheus metrics (default <url>/metrics; "off" to not read them)`)
 	pf.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	pf.StringVar(&f.plotPath, "plot", "", "write a PNG of latency percentiles and throughput per second to this file")
+	pf.StringVar(&f.savePath, "save", "", "also write the JSON summary to this file")
 
 	cmd.AddCommand(
 		newBenchHTTPCmd(f, loadgen.ModeAccept, "accept", "Visitor messages accepted over HTTP: closed loop (maximum rate) or --rate", "messages"),
@@ -215,13 +216,21 @@ func runBench(cmd *cobra.Command, f *benchFlags, cfg loadgen.Config) error {
 		}
 		fmt.Fprintf(stderr, "plot written to %s\n", f.plotPath)
 	}
-	out := cmd.OutOrStdout()
-	if f.json {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+	js, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
 	}
-	return sum.WriteTable(out)
+	js = append(js, '\n')
+	if f.savePath != "" {
+		if err := os.WriteFile(f.savePath, js, 0o644); err != nil {
+			return err
+		}
+	}
+	if f.json {
+		_, err := cmd.OutOrStdout().Write(js)
+		return err
+	}
+	return sum.WriteTable(cmd.OutOrStdout())
 }
 
 // printBenchConfig prints the benchmark server's configuration. Without an
