@@ -189,6 +189,18 @@ type runner struct {
 	target *Target
 	runID  string
 	sum    *Summary
+
+	lagMu sync.Mutex
+	lag   Histogram // open loop: how late calls started after their due time
+}
+
+// late records how late the scheduler woke for an open-loop call: a late
+// start is counted in its latency anyway, but a generator that is often
+// late was short of CPU itself, which the summary should say.
+func (r *runner) late(d time.Duration) {
+	r.lagMu.Lock()
+	r.lag.Record(d)
+	r.lagMu.Unlock()
 }
 
 func randomID() string {
@@ -292,10 +304,11 @@ func (r *runner) openConversations(ctx context.Context, vs []*Visitor) error {
 }
 
 // openStreams connects every visitor's WebSocket and reads each in its own
-// goroutine, handing frames to onFrame (may be nil), until ctx ends. The
+// goroutine, handing the undecoded frames to onFrame (may be nil), until
+// ctx ends. The
 // returned wait function closes the streams and waits for the readers.
 // Each open (dial, hello, ready) is timed into open when not nil.
-func (r *runner) openStreams(ctx context.Context, vs []*Visitor, open *Path, onFrame func(i int, f Frame, at time.Time)) (func(), error) {
+func (r *runner) openStreams(ctx context.Context, vs []*Visitor, open *Path, onFrame func(i int, raw []byte, at time.Time)) (func(), error) {
 	r.prog.step("WebSockets", int64(len(vs)), "streams")
 	start := time.Now()
 	streams := make([]*Stream, len(vs))
@@ -322,12 +335,12 @@ func (r *runner) openStreams(ctx context.Context, vs []*Visitor, open *Path, onF
 		streams[i] = s
 		readers.Go(func() {
 			for {
-				f, at, err := s.Read(rctx)
+				b, at, err := s.ReadRaw(rctx)
 				if err != nil {
 					return
 				}
 				if onFrame != nil {
-					onFrame(i, f, at)
+					onFrame(i, b, at)
 				}
 			}
 		})
@@ -426,6 +439,13 @@ func (r *runner) sample(ctx context.Context) *ServerSample {
 // finish fills the summary with the paths' figures and the server's use.
 func (r *runner) finish(w window, paths []*Path, ss samples) {
 	s0, s1 := ss.start, ss.end
+	r.lagMu.Lock()
+	if r.lag.Count() > 0 {
+		r.sum.Generator = &GeneratorLag{
+			P50Ms: ms(r.lag.Quantile(0.5)), P99Ms: ms(r.lag.Quantile(0.99)), MaxMs: ms(r.lag.Max()),
+		}
+	}
+	r.lagMu.Unlock()
 	r.sum.WindowSeconds = r.cfg.Duration.Seconds()
 	r.sum.WarmupSeconds = r.cfg.Warmup.Seconds()
 	n := int((w.end.Sub(w.origin) + time.Second - 1) / time.Second)

@@ -23,6 +23,10 @@ type OpenLoop struct {
 	// that finds no free slot waits for one; its latency still counts from
 	// its due time.
 	MaxInFlight int
+	// Late, when set, is told for each call how late the scheduler got
+	// to it after its due time (before any wait for a free slot): the
+	// load generator's own delay.
+	Late func(time.Duration)
 }
 
 // Due returns when call i is due.
@@ -80,6 +84,9 @@ loop:
 			}
 		} else if ctx.Err() != nil {
 			break
+		}
+		if o.Late != nil {
+			o.Late(time.Since(due))
 		}
 		if slots != nil {
 			select {

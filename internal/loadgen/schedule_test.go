@@ -46,7 +46,13 @@ func TestOpenLoopDueTimes(t *testing.T) {
 // made, each at its own due time, and Run returns once the stuck call ends.
 func TestOpenLoopDoesNotWaitForSlowCalls(t *testing.T) {
 	start := time.Now()
-	o := OpenLoop{Rate: 1000, Start: start, End: start.Add(100 * time.Millisecond)}
+	var lates atomic.Int64
+	o := OpenLoop{Rate: 1000, Start: start, End: start.Add(100 * time.Millisecond), Late: func(d time.Duration) {
+		if d < 0 {
+			t.Errorf("a call was started %v early", -d)
+		}
+		lates.Add(1)
+	}}
 	release := make(chan struct{})
 	var (
 		made    atomic.Int64
@@ -83,6 +89,9 @@ func TestOpenLoopDoesNotWaitForSlowCalls(t *testing.T) {
 	}
 	if len(lateBad) > 0 {
 		t.Errorf("calls %v were made before they were due", lateBad)
+	}
+	if lates.Load() != want {
+		t.Errorf("Late was told of %d calls, want %d", lates.Load(), want)
 	}
 }
 

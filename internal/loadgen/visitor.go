@@ -264,10 +264,10 @@ func readFrame(ctx context.Context, c *websocket.Conn) (Frame, error) {
 	return f, nil
 }
 
-// Read returns the next frame and when it was read.
-func (s *Stream) Read(ctx context.Context) (Frame, time.Time, error) {
-	f, err := readFrame(ctx, s.c)
-	return f, time.Now(), err
+// ReadRaw returns the next frame undecoded and when it was read.
+func (s *Stream) ReadRaw(ctx context.Context) ([]byte, time.Time, error) {
+	_, b, err := s.c.Read(ctx)
+	return b, time.Now(), err
 }
 
 // Close closes the stream normally.
