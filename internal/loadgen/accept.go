@@ -40,7 +40,7 @@ func (r *runner) runAccept(ctx context.Context) error {
 	stop := make(chan struct{})
 	watched := r.watch(ctx, w, []*Path{p}, stop)
 	if cfg.Rate > 0 {
-		OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late}.Run(ctx, func(i int64, due time.Time) {
+		OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 			if err := send(ctx, i, vs[i%int64(len(vs))]); err != nil {
 				p.Fail(due, time.Now(), errorKind(err))
 				return

@@ -242,7 +242,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	var loops sync.WaitGroup
 	if cfg.Rate > 0 {
 		loops.Go(func() {
-			OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late}.Run(ctx, func(i int64, due time.Time) {
+			OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[i%int64(len(vs))]
 				seq, conv, err := r.target.PostMessage(ctx, v, fmt.Sprintf("bench-%s-v%d", r.runID, i), fmt.Sprintf("bench message %s %d", r.runID, i))
 				if err != nil {
@@ -256,7 +256,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	}
 	if cfg.ReplyRate > 0 {
 		loops.Go(func() {
-			OpenLoop{Rate: cfg.ReplyRate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late}.Run(ctx, func(i int64, due time.Time) {
+			OpenLoop{Rate: cfg.ReplyRate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[(i+int64(half))%int64(len(vs))]
 				text := fmt.Sprintf("bench reply %s %d", r.runID, i)
 				toVis.sending(text, due)
@@ -271,7 +271,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	}
 	if cfg.PageViewRate > 0 {
 		loops.Go(func() {
-			OpenLoop{Rate: cfg.PageViewRate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late}.Run(ctx, func(i int64, due time.Time) {
+			OpenLoop{Rate: cfg.PageViewRate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[i%int64(len(vs))]
 				if err := r.target.PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page"); err != nil {
 					pvPost.Fail(due, time.Now(), errorKind(err))

@@ -190,8 +190,15 @@ type runner struct {
 	runID  string
 	sum    *Summary
 
-	lagMu sync.Mutex
-	lag   Histogram // open loop: how late calls started after their due time
+	lagMu     sync.Mutex
+	lag       Histogram // open loop: how late the scheduler got to calls
+	saturated int64     // open loop: calls that found --max-inflight calls waiting
+}
+
+func (r *runner) saturate() {
+	r.lagMu.Lock()
+	r.saturated++
+	r.lagMu.Unlock()
 }
 
 // late records how late the scheduler woke for an open-loop call: a late
@@ -443,6 +450,7 @@ func (r *runner) finish(w window, paths []*Path, ss samples) {
 	if r.lag.Count() > 0 {
 		r.sum.Generator = &GeneratorLag{
 			P50Ms: ms(r.lag.Quantile(0.5)), P99Ms: ms(r.lag.Quantile(0.99)), MaxMs: ms(r.lag.Max()),
+			Saturated: r.saturated,
 		}
 	}
 	r.lagMu.Unlock()

@@ -24,9 +24,13 @@ type OpenLoop struct {
 	// its due time.
 	MaxInFlight int
 	// Late, when set, is told for each call how late the scheduler got
-	// to it after its due time (before any wait for a free slot): the
-	// load generator's own delay.
+	// to it: after its due time or after the end of the last wait for a
+	// free slot, whichever is later. That is the load generator's own
+	// delay (a busy machine); waits for a slot are the server's.
 	Late func(time.Duration)
+	// Saturated, when set, is called for each call that found no free
+	// slot: MaxInFlight calls were waiting for the server.
+	Saturated func()
 }
 
 // Due returns when call i is due.
@@ -58,10 +62,11 @@ func (o OpenLoop) Run(ctx context.Context, fn func(i int64, due time.Time)) int6
 		return 0
 	}
 	var (
-		wg    sync.WaitGroup
-		slots chan struct{}
-		timer = time.NewTimer(time.Hour)
-		n     int64
+		wg       sync.WaitGroup
+		slots    chan struct{}
+		timer    = time.NewTimer(time.Hour)
+		n        int64
+		slotFree time.Time // when the last wait for a slot ended
 	)
 	defer timer.Stop()
 	if o.MaxInFlight > 0 {
@@ -86,13 +91,25 @@ loop:
 			break
 		}
 		if o.Late != nil {
-			o.Late(time.Since(due))
+			from := due
+			if slotFree.After(from) {
+				from = slotFree
+			}
+			o.Late(time.Since(from))
 		}
 		if slots != nil {
 			select {
 			case slots <- struct{}{}:
-			case <-ctx.Done():
-				break loop
+			default:
+				if o.Saturated != nil {
+					o.Saturated()
+				}
+				select {
+				case slots <- struct{}{}:
+					slotFree = time.Now()
+				case <-ctx.Done():
+					break loop
+				}
 			}
 		}
 		wg.Add(1)

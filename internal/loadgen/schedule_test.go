@@ -99,11 +99,13 @@ func TestOpenLoopDoesNotWaitForSlowCalls(t *testing.T) {
 // waited for a slot keep their scheduled due time.
 func TestOpenLoopMaxInFlight(t *testing.T) {
 	start := time.Now()
-	o := OpenLoop{Rate: 10000, Start: start, End: start.Add(20 * time.Millisecond), MaxInFlight: 3}
 	var (
 		running, peak atomic.Int64
 		started       atomic.Int64
+		saturated     atomic.Int64
 	)
+	o := OpenLoop{Rate: 10000, Start: start, End: start.Add(20 * time.Millisecond), MaxInFlight: 3,
+		Saturated: func() { saturated.Add(1) }}
 	gate := make(chan struct{})
 	done := make(chan int64, 1)
 	go func() {
@@ -131,6 +133,9 @@ func TestOpenLoopMaxInFlight(t *testing.T) {
 	}
 	if p := peak.Load(); p > 3 {
 		t.Errorf("%d calls ran at once, the cap is 3", p)
+	}
+	if saturated.Load() == 0 {
+		t.Error("no call was reported waiting for a slot")
 	}
 }
 

@@ -79,13 +79,16 @@ type ServerUsage struct {
 	RSSEnd     uint64  `json:"rss_end_bytes"`
 }
 
-// GeneratorLag is how late open-loop calls started: the scheduler's own
-// delay, already part of every latency. A p99 of more than a millisecond or
-// two means the load generator itself was short of CPU.
+// GeneratorLag is how late the open-loop scheduler got to its calls: its
+// own delay, already part of every latency. A p99 of more than a
+// millisecond or two means the load generator itself was short of CPU.
 type GeneratorLag struct {
 	P50Ms float64 `json:"p50_ms"`
 	P99Ms float64 `json:"p99_ms"`
 	MaxMs float64 `json:"max_ms"`
+	// Saturated counts the calls that found --max-inflight calls already
+	// waiting for the server, and waited for one to end.
+	Saturated int64 `json:"saturated"`
 }
 
 // Machine describes where the load generator ran.
@@ -206,8 +209,11 @@ func (s *Summary) WriteTable(w io.Writer) error {
 		}
 	}
 	if g := s.Generator; g != nil {
-		fmt.Fprintf(&b, "bench tool: %.1f CPU-s; calls started after their due time by p50 %s, p99 %s, max %s\n",
+		fmt.Fprintf(&b, "bench tool: %.1f CPU-s; its scheduler was late by p50 %s, p99 %s, max %s\n",
 			s.ClientCPUSeconds, fmtMs(g.P50Ms), fmtMs(g.P99Ms), fmtMs(g.MaxMs))
+		if g.Saturated > 0 {
+			fmt.Fprintf(&b, "bench tool: %d calls waited for a free slot (--max-inflight calls were waiting for the server)\n", g.Saturated)
+		}
 	} else {
 		fmt.Fprintf(&b, "bench tool: %.1f CPU-s\n", s.ClientCPUSeconds)
 	}
