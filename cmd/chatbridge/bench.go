@@ -113,6 +113,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		newBenchHTTPCmd(f, loadgen.ModePageViews, "pageviews", "Page views over HTTP: closed loop (maximum rate) or --rate", "page views"),
 		newBenchLatencyCmd(f),
 		newBenchIdleCmd(f),
+		newBenchReportCmd(f),
 	)
 	return cmd
 }
@@ -174,6 +175,41 @@ func newBenchIdleCmd(f *benchFlags) *cobra.Command {
 	cmd.Flags().IntVar(&conns, "conns", 1000, "WebSockets to open, one visitor each")
 	cmd.Flags().DurationVar(&settle, "settle", 5*time.Second, "how long to hold them before measuring")
 	return cmd
+}
+
+// newBenchReportCmd prints saved summaries (--save, --json) again, and
+// plots one with --plot.
+func newBenchReportCmd(f *benchFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "report FILE.json...",
+		Short: "Print the table of saved summaries (--save or --json output); --plot draws the first",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for i, path := range args {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return err
+				}
+				var sum loadgen.Summary
+				if err := json.Unmarshal(b, &sum); err != nil {
+					return fmt.Errorf("%s: not a bench summary: %w", path, err)
+				}
+				if i == 0 && f.plotPath != "" {
+					if err := loadgen.WritePlot(f.plotPath, &sum); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "plot written to %s\n", f.plotPath)
+				}
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				if err := sum.WriteTable(cmd.OutOrStdout()); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
 }
 
 // runBench runs one mode with the shared flags and prints its results.

@@ -88,6 +88,24 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("plot: %v, %d bytes", err, len(png))
 	}
 
+	// A saved summary prints and plots again.
+	saved := filepath.Join(dir, "latency.json")
+	js, _ := json.Marshal(lat)
+	if err := os.WriteFile(saved, js, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var report bytes.Buffer
+	replot := filepath.Join(dir, "again.png")
+	if code := execute([]string{"bench", "report", saved, "--plot", replot}, &report, &report); code != 0 {
+		t.Errorf("bench report: exit %d: %s", code, report.String())
+	}
+	if !strings.Contains(report.String(), "operator_post") || !strings.Contains(report.String(), "load average") {
+		t.Errorf("bench report printed:\n%s", report.String())
+	}
+	if _, err := os.Stat(replot); err != nil {
+		t.Errorf("bench report --plot: %v", err)
+	}
+
 	acc := bench("accept", "--concurrency", "4", "--duration", "1s", "--warmup", "0s")
 	checkPaths(acc, "visitor_post")
 	pv := bench("pageviews", "--rate", "100", "--duration", "1s", "--warmup", "0s")
