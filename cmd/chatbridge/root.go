@@ -65,6 +65,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newInboxCmd(g),         // inbox.go
 		newSlackCmd(g),         // slack.go
 		newMatrixCmd(g),        // matrix.go
+		newBenchCmd(g),         // bench.go
 		newVersionCmd(),        // version.go
 	)
 	return root
