@@ -63,7 +63,7 @@ func TestStoreCopyCLI(t *testing.T) {
 		t.Fatalf("copy into a non-empty etcd without --force: %v\n%s", err, out)
 	}
 	out, err = run("store", "copy", "--from", "bolt", "--to", "etcd", "--force")
-	if err != nil || !strings.Contains(out, "Deleting what") || !strings.Contains(out, "Verified") {
+	if err != nil || !strings.Contains(out, "Deleted what") || !strings.Contains(out, "Verified") {
 		t.Fatalf("copy with --force: %v\n%s", err, out)
 	}
 	back := filepath.Join(t.TempDir(), "back")
