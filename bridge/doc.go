@@ -29,10 +29,12 @@
 // Store is three methods (Update, View, Close); a transaction, Tx, is the
 // union of seven roles, each a small interface documented in store.go:
 //
-//   - VisitorStore: visitors, token hashes, signed-in users' ids, page views.
+//   - VisitorStore: visitors, token hashes, signed-in users' ids, page
+//     views; DeleteVisitor deletes a visitor with all of them.
 //   - ConversationStore: conversations with their status and activity
 //     indexes and counters, messages by (conversation, Seq), the visitors'
-//     idempotency keys.
+//     idempotency keys; DeleteMessages and DeleteConversation delete a
+//     conversation (in several transactions when it is long).
 //   - OutboxStore: durable deliveries, one queue per destination, ids
 //     increasing across the store.
 //   - DedupStore: keys remembered until an expiry (platform event ids).
@@ -40,7 +42,14 @@
 //     index of tickets (SearchTerms decides what a word is).
 //   - CannedStore: canned responses by (owner, shortcut).
 //   - AdapterStore: adapters' refs (conversation ↔ thread or room, both
-//     ways) and small opaque values by namespace.
+//     ways) and small opaque values by namespace; DeleteRefs drops a
+//     conversation's refs on every adapter, StateKeys lists a namespace's
+//     keys by prefix.
+//
+// Deleting is split by role too: DeleteConversation removes what the
+// conversation store keeps of a conversation, not its refs, outbox entries
+// or adapter state. Only Engine.Purge deletes conversations, and it
+// removes everything that names them in one place (see retention.go).
 //
 // # Adding a backend
 //

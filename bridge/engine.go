@@ -27,6 +27,11 @@ type Config struct {
 	// (session, page view or message) for this long invalid; 0 keeps them
 	// forever.
 	VisitorIdleTTL time.Duration
+	// ConversationState lists where adapters keep state about a
+	// conversation, for Purge to delete it with the conversation. List
+	// every adapter that ever ran, configured now or not: their state
+	// outlives their configuration.
+	ConversationState []ConversationState
 	// CheckCanned validates a canned response before the engine stores it
 	// (cmd wires canned.Validate); nil requires a shortcut and a text only.
 	CheckCanned func(CannedResponse) error

@@ -61,6 +61,12 @@ type VisitorStore interface {
 	// PageViews returns up to limit page views of a visitor, newest first
 	// (limit 0: all that are kept).
 	PageViews(visitorID string, limit int) ([]PageView, error)
+	// DeleteVisitor deletes a visitor with everything kept for it: every
+	// token hash mapped to it, the site user id of its record
+	// (Visitor.ExternalID) when that still maps to it, and its page views.
+	// Deleting a missing visitor is not an error (its tokens and page
+	// views, if any, are deleted all the same).
+	DeleteVisitor(id string) error
 }
 
 // ConversationFilter selects conversations for ConversationStore.Conversations.
@@ -69,6 +75,10 @@ type ConversationFilter struct {
 	Status Status
 	// VisitorID restricts to one visitor's conversations.
 	VisitorID string
+	// UpdatedBefore, when set, restricts to conversations updated before
+	// it, both compared to the second (UpdatedAt.Truncate(time.Second) <
+	// UpdatedBefore.Truncate(time.Second)): what retention deletes.
+	UpdatedBefore time.Time
 	// Limit caps the result (0: no limit). Newest (by UpdatedAt, to the
 	// second) first.
 	Limit int
@@ -101,6 +111,20 @@ type ConversationStore interface {
 	PutClientID(visitorID, clientID, conversationID string, seq uint64) error
 	// ClientID looks up what PutClientID recorded.
 	ClientID(visitorID, clientID string) (conversationID string, seq uint64, err error)
+	// DeleteMessages deletes the conversation's messages with Seq <=
+	// through and the idempotency keys that produced them (the messages'
+	// ClientID, for the conversation's visitor), so that a long
+	// conversation can be deleted in several transactions. The
+	// conversation's record is left as it is.
+	DeleteMessages(conversationID string, through uint64) error
+	// DeleteConversation deletes a conversation: its record, its places in
+	// the indexes and counters behind Conversations and
+	// CountConversations, its remaining messages and their idempotency
+	// keys. Its refs (AdapterStore.DeleteRefs), outbox entries and dead
+	// letters (OutboxStore) and the records of other roles that name it
+	// are for the caller (Engine.Purge). Deleting a missing conversation
+	// is not an error.
+	DeleteConversation(id string) error
 }
 
 // OutboxStore keeps the durable deliveries, one queue per destination.
@@ -209,4 +233,10 @@ type AdapterStore interface {
 	PutState(namespace, key string, value []byte) error
 	// DeleteState removes the key; a missing one is not an error.
 	DeleteState(namespace, key string) error
+	// StateKeys lists up to limit keys of namespace that start with prefix
+	// ("" for all), in byte order (limit 0: no limit).
+	StateKeys(namespace, prefix string, limit int) ([]string, error)
+	// DeleteRefs deletes a conversation's refs on every adapter, both
+	// ways (Ref and ConversationByRef). Having none is not an error.
+	DeleteRefs(conversationID string) error
 }

@@ -223,12 +223,20 @@ func (t *tx) CountConversations(status bridge.Status) (int, error) {
 func (t *tx) Conversations(f bridge.ConversationFilter) ([]bridge.Conversation, error) {
 	var ids []string
 	want := func() bool { return f.Limit <= 0 || len(ids) < f.Limit }
+	// rev iterates an index's keys with prefix pfx, newest first, from
+	// below UpdatedBefore when it is set.
+	rev := func(b *bolt.Bucket, pfx []byte) *revPrefix {
+		if f.UpdatedBefore.IsZero() {
+			return newRevPrefix(b, pfx)
+		}
+		return newRevBelow(b, pfx, append(bytes.Clone(pfx), u64(timeKey(f.UpdatedBefore.Truncate(time.Second)))...))
+	}
 	switch {
 	case f.VisitorID != "":
 		if !validParts(f.VisitorID) {
 			return nil, nil
 		}
-		for it := newRevPrefix(t.b(bConvByVis), prefix(f.VisitorID)); it.k != nil && want(); it.prev() {
+		for it := rev(t.b(bConvByVis), prefix(f.VisitorID)); it.k != nil && want(); it.prev() {
 			if f.Status == "" || string(it.v) == string(f.Status) {
 				ids = append(ids, string(it.rest()[8:]))
 			}
@@ -237,7 +245,7 @@ func (t *tx) Conversations(f bridge.ConversationFilter) ([]bridge.Conversation, 
 		if !validParts(string(f.Status)) {
 			return nil, nil
 		}
-		for it := newRevPrefix(t.b(bConvByStatus), prefix(string(f.Status))); it.k != nil && want(); it.prev() {
+		for it := rev(t.b(bConvByStatus), prefix(string(f.Status))); it.k != nil && want(); it.prev() {
 			ids = append(ids, string(it.rest()[8:]))
 		}
 	default:
@@ -251,7 +259,7 @@ func (t *tx) Conversations(f bridge.ConversationFilter) ([]bridge.Conversation, 
 				return nil, fmt.Errorf("conversations: malformed index key %q", k)
 			}
 			pfx := bytes.Clone(k[:i+1])
-			its = append(its, newRevPrefix(b, bytes.Clone(pfx)))
+			its = append(its, rev(b, bytes.Clone(pfx)))
 			pfx[i]++
 			k, _ = c.Seek(pfx)
 		}

@@ -112,9 +112,15 @@ type revPrefix struct {
 // newRevPrefix positions an iterator on the last key with prefix pfx, which
 // must end with a NUL byte.
 func newRevPrefix(b *bolt.Bucket, pfx []byte) *revPrefix {
-	it := &revPrefix{c: b.Cursor(), pfx: pfx}
 	upper := bytes.Clone(pfx)
 	upper[len(upper)-1]++
+	return newRevBelow(b, pfx, upper)
+}
+
+// newRevBelow positions an iterator with prefix pfx on the last key below
+// upper.
+func newRevBelow(b *bolt.Bucket, pfx, upper []byte) *revPrefix {
+	it := &revPrefix{c: b.Cursor(), pfx: pfx}
 	k, v := it.c.Seek(upper)
 	if k == nil {
 		k, v = it.c.Last()

@@ -32,7 +32,10 @@ import (
 //   - 4: the ticket index keeps blocks of 4,096 tickets (a bitmap or an
 //     array of offsets) instead of 64; migrated by regrouping the old
 //     blocks.
-const SchemaVersion = 4
+//   - 5: tokens_by_visitor indexes token hashes by visitor, so that
+//     deleting a visitor deletes its tokens; migrated by indexing the
+//     existing tokens.
+const SchemaVersion = 5
 
 // ErrLocked is returned (wrapped) by Open when another process holds the
 // store file: usually a running chatbridge server, which the CLI then talks
@@ -64,6 +67,7 @@ var (
 	bMeta         = []byte("meta")
 	bVisitors     = []byte("visitors")
 	bTokens       = []byte("tokens")
+	bTokensByVis  = []byte("tokens_by_visitor")
 	bExternalIDs  = []byte("external_ids")
 	bPageViews    = []byte("pageviews")
 	bConvs        = []byte("conversations")
@@ -85,7 +89,7 @@ var (
 	bDead        = []byte("dead")
 
 	allBuckets = [][]byte{
-		bMeta, bVisitors, bTokens, bExternalIDs, bPageViews, bConvs, bConvByVis,
+		bMeta, bVisitors, bTokens, bTokensByVis, bExternalIDs, bPageViews, bConvs, bConvByVis,
 		bConvByStatus, bClientIDs, bOutbox, bSeen, bSeenExp, bRefs,
 		bRefsRev, bTickets, bTicketIndex, bLeads, bCanned, bState, bDead,
 	}
@@ -173,6 +177,11 @@ func initSchema(btx *bolt.Tx) error {
 	if have >= 1 && have <= 3 {
 		if err := migrateTicketIndex(btx); err != nil {
 			return fmt.Errorf("migrate schema 3 to 4: %w", err)
+		}
+	}
+	if have >= 1 && have <= 4 {
+		if err := migrateTokenIndex(btx); err != nil {
+			return fmt.Errorf("migrate schema 4 to 5: %w", err)
 		}
 	}
 	if have != SchemaVersion {

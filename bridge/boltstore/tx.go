@@ -95,7 +95,16 @@ func (t *tx) PutToken(tokenHash []byte, visitorID string) error {
 	if err := checkParts("put token", visitorID); err != nil {
 		return err
 	}
-	if err := t.b(bTokens).Put(bytes.Clone(tokenHash), []byte(visitorID)); err != nil {
+	tokens, byVis := t.b(bTokens), t.b(bTokensByVis)
+	if prev := tokens.Get(tokenHash); prev != nil && string(prev) != visitorID {
+		if err := byVis.Delete(key([]string{string(prev)}, tokenHash)); err != nil {
+			return fmt.Errorf("put token: %w", err)
+		}
+	}
+	if err := tokens.Put(bytes.Clone(tokenHash), []byte(visitorID)); err != nil {
+		return fmt.Errorf("put token: %w", err)
+	}
+	if err := byVis.Put(key([]string{visitorID}, tokenHash), []byte{}); err != nil {
 		return fmt.Errorf("put token: %w", err)
 	}
 	return nil

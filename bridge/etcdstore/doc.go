@@ -60,6 +60,7 @@
 //
 //	vis/ID                     visitor
 //	tok/HEX(hash)              visitor id of a token
+//	vtok/VISITOR␀HEX(hash)     tokens by visitor (layout 2)
 //	ext/ID                     visitor id of a site user id
 //	pv/VISITOR␀TIME NONCE      page view (trimmed to the newest 100)
 //	conv/ID                    conversation
@@ -79,6 +80,8 @@
 //	ref/ADAPTER␀CONV,
 //	rref/ADAPTER␀REF           adapters' refs, both ways
 //	st/NS␀KEY                  adapters' state
-//	meta/schema, meta/idbase   layout version, outbox id base
+//	meta/schema, meta/idbase   layout version (1, or 2 since tokens are
+//	                           indexed by visitor: Open of a layout-1
+//	                           store indexes them), outbox id base
 //	bigtx, bigtx-log/          large transactions
 package etcdstore

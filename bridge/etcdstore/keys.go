@@ -24,6 +24,7 @@ const (
 	kLeadSeq     = "meta/leads"    // last lead number
 	rVisitor     = "vis/"          // id → Visitor
 	rToken       = "tok/"          // hex(token hash) → visitor id
+	rTokenByVis  = "vtok/"         // visitor\0 hex(token hash) → ""
 	rExternal    = "ext/"          // external id → visitor id
 	rPageView    = "pv/"           // visitor\0 time nonce → PageView
 	rConv        = "conv/"         // id → Conversation
@@ -49,7 +50,7 @@ const (
 	rElection    = "elect/"        // singletons' elections
 	rPresence    = "pres/"         // visitor\0 node → presence (leased)
 	sep          = "\x00"          // between key parts
-	schemaValue  = "1"             // current layout
+	schemaValue  = "2"             // current layout (2: vtok/)
 	maxSeq       = math.MaxUint64  // bound for open-ended ranges
 	hexWidth     = 16              // digits of a number in a key
 	timeWidth    = hexWidth        // digits of a time in a key

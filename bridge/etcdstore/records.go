@@ -99,7 +99,11 @@ func (t *tx) PutToken(h []byte, visitorID string) error {
 	if err := checkParts("put token", visitorID); err != nil {
 		return err
 	}
-	t.put(t.s.p+rToken+hex.EncodeToString(h), []byte(visitorID), 0)
+	hx := hex.EncodeToString(h)
+	t.put(t.s.p+rToken+hx, []byte(visitorID), 0)
+	// A blind put: a token hash is random and never moves to another
+	// visitor (DeleteVisitor checks the mapping before deleting it).
+	t.put(t.s.p+rTokenByVis+visitorID+sep+hx, nil, 0)
 	return nil
 }
 
@@ -281,9 +285,13 @@ func (t *tx) Conversations(f bridge.ConversationFilter) ([]bridge.Conversation, 
 	default:
 		pfx = p + rConvAll
 	}
+	top := prefixEnd(pfx)
+	if !f.UpdatedBefore.IsZero() {
+		top = pfx + num(timeKey(f.UpdatedBefore.Truncate(time.Second)))
+	}
 	var ids []string
 	for after := ""; ; {
-		end := prefixEnd(pfx)
+		end := top
 		if after != "" {
 			end = after
 		}

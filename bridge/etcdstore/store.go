@@ -211,6 +211,14 @@ func (s *Store) initSchema(ctx context.Context) error {
 			if hv > wv {
 				return &SchemaError{Have: have, Want: schemaValue}
 			}
+			if hv < 2 {
+				if err := s.indexTokens(ctx); err != nil {
+					return fmt.Errorf("migrate layout %s to 2: %w", have, err)
+				}
+				if _, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", have)).Then(clientv3.OpPut(k, schemaValue)).Commit(); err != nil {
+					return fmt.Errorf("migrate layout %s to 2: %w", have, err)
+				}
+			}
 		}
 		if kvs := resp.Responses[1].GetResponseRange().Kvs; len(kvs) == 1 {
 			if s.idBase, err = strconv.ParseUint(string(kvs[0].Value), 10, 64); err != nil {
@@ -219,6 +227,34 @@ func (s *Store) initSchema(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// indexTokens writes the tokens-by-visitor index of every token (layout 1
+// had none). It may run on several nodes at once: every write is the same.
+func (s *Store) indexTokens(ctx context.Context) error {
+	pfx := s.p + rToken
+	end := prefixEnd(pfx)
+	for start := pfx; ; {
+		resp, err := s.cli.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(int64(s.maxOps)),
+			clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		if err != nil {
+			return err
+		}
+		ops := make([]clientv3.Op, 0, len(resp.Kvs))
+		for _, kv := range resp.Kvs {
+			hx := strings.TrimPrefix(string(kv.Key), pfx)
+			ops = append(ops, clientv3.OpPut(s.p+rTokenByVis+string(kv.Value)+sep+hx, ""))
+		}
+		if len(ops) > 0 {
+			if _, err := s.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+				return err
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
 }
 
 // SetIDBase makes outbox ids start above base (store copy: ids of the copied

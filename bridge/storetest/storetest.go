@@ -27,6 +27,7 @@ var suite = []test{
 	{"ExternalIDs", testExternalIDs, []string{"VisitorStore.VisitorByExternalID", "VisitorStore.PutExternalID"}},
 	{"PageViews", testPageViews, []string{"VisitorStore.AddPageView", "VisitorStore.PageViews"}},
 	{"PageViewsKeepNewest", testPageViewsKeepNewest, []string{"VisitorStore.AddPageView", "VisitorStore.PageViews"}},
+	{"DeleteVisitor", testDeleteVisitor, []string{"VisitorStore.DeleteVisitor"}},
 
 	{"Conversations", testConversations, []string{"ConversationStore.Conversation", "ConversationStore.PutConversation"}},
 	{"ConversationFilters", testConversationFilters, []string{"ConversationStore.Conversations"}},
@@ -34,6 +35,9 @@ var suite = []test{
 	{"CountConversations", testCountConversations, []string{"ConversationStore.CountConversations"}},
 	{"Messages", testMessages, []string{"ConversationStore.PutMessage", "ConversationStore.Message", "ConversationStore.Messages"}},
 	{"ClientIDs", testClientIDs, []string{"ConversationStore.PutClientID", "ConversationStore.ClientID"}},
+	{"ConversationsUpdatedBefore", testConversationsUpdatedBefore, []string{"ConversationStore.Conversations"}},
+	{"DeleteMessages", testDeleteMessages, []string{"ConversationStore.DeleteMessages"}},
+	{"DeleteConversation", testDeleteConversation, []string{"ConversationStore.DeleteConversation"}},
 
 	{"Outbox", testOutbox, []string{"OutboxStore.Enqueue", "OutboxStore.Outbox", "OutboxStore.PutOutbox", "OutboxStore.DeleteOutbox", "OutboxStore.OutboxDepth"}},
 	{"DeadLetters", testDeadLetters, []string{"OutboxStore.Bury", "OutboxStore.DeadLetters", "OutboxStore.Revive", "OutboxStore.DeleteDead", "OutboxStore.DeadDepth"}},
@@ -49,6 +53,8 @@ var suite = []test{
 
 	{"Refs", testRefs, []string{"AdapterStore.PutRef", "AdapterStore.Ref", "AdapterStore.ConversationByRef"}},
 	{"State", testState, []string{"AdapterStore.GetState", "AdapterStore.PutState", "AdapterStore.DeleteState"}},
+	{"StateKeys", testStateKeys, []string{"AdapterStore.StateKeys"}},
+	{"DeleteRefs", testDeleteRefs, []string{"AdapterStore.DeleteRefs"}},
 
 	// Across roles: the rules of transactions and values.
 	{"Copies", testCopies, nil},

@@ -91,5 +91,5 @@ func (g *globals) openOffline(context.Context) (http.Handler, func() error, erro
 	if err != nil {
 		return nil, nil, configError(path, err)
 	}
-	return admin.NewHandler(a.Engine, nil), a.Close, nil
+	return admin.NewHandler(a.Engine, nil).WithPurger(a.Retention), a.Close, nil
 }

@@ -62,6 +62,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newTicketsCmd(g),       // records.go
 		newLeadsCmd(g),         // records.go
 		newOutboxCmd(g),        // outbox.go
+		newPurgeCmd(g),         // purge.go
+		newStoreCmd(g),         // store.go
 		newInboxCmd(g),         // inbox.go
 		newSlackCmd(g),         // slack.go
 		newMatrixCmd(g),        // matrix.go

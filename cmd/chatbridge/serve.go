@@ -154,7 +154,7 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	wg.Go(func() {
 		// Without the admin socket the server still serves chats; only the
 		// CLI cannot reach it while it runs, so this is not fatal.
-		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.Engine, log), log); err != nil {
+		if err := admin.Serve(runCtx, cfg.Server.DataDir, admin.NewHandler(a.Engine, log).WithPurger(a.Retention), log); err != nil {
 			log.Error("admin socket unavailable: management commands cannot reach this server while it runs", "err", err)
 		}
 	})

@@ -56,6 +56,9 @@ type App struct {
 	Mux *http.ServeMux
 	// Components are the built components, in the order of parts.
 	Components []any
+	// Retention purges old closed conversations ([retention]) and serves
+	// `chatbridge purge`; it runs with the Runners.
+	Retention *Retention
 	// Banner lines describe what runs ("{base}" stands for the public URL).
 	Banner []string
 	// Secret lines go to the terminal only, never to a log (a temporary
@@ -167,10 +170,11 @@ func (a *App) build() error {
 	cfg := a.Config
 	var err error
 	a.Engine, err = bridge.New(bridge.Config{
-		MaxMessageBytes: cfg.Visitor.MaxMessageBytes,
-		VisitorIdleTTL:  cfg.Visitor.TokenIdleTTL.Duration(),
-		GiveUpAfter:     cfg.Outbox.GiveUpAfter.Duration(),
-		CheckCanned:     canned.Validate,
+		MaxMessageBytes:   cfg.Visitor.MaxMessageBytes,
+		VisitorIdleTTL:    cfg.Visitor.TokenIdleTTL.Duration(),
+		GiveUpAfter:       cfg.Outbox.GiveUpAfter.Duration(),
+		CheckCanned:       canned.Validate,
+		ConversationState: conversationState(cfg),
 	}, a.Store, a.Log)
 	if err != nil {
 		return err
@@ -179,7 +183,8 @@ func (a *App) build() error {
 	if err := a.Engine.Register(m); err != nil {
 		return err
 	}
-	a.Components = append(a.Components, m)
+	a.Retention = newRetention(a, m.reg)
+	a.Components = append(a.Components, m, a.Retention)
 	if st, ok := a.Store.(*etcdstore.Store); ok {
 		m.reg.MustRegister(etcdCollector{st: st})
 		if every := cfg.Store.CompactEvery.Duration(); every > 0 {

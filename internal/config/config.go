@@ -16,18 +16,19 @@ import (
 // components take their own Config types, which cmd/chatbridge fills from
 // these.
 type Config struct {
-	Server  Server  `toml:"server"`
-	Store   Store   `toml:"store"`
-	Log     Log     `toml:"log"`
-	Visitor Visitor `toml:"visitor"`
-	Widget  Widget  `toml:"widget"`
-	Email   Email   `toml:"email"`
-	Inbox   Inbox   `toml:"inbox"`
-	Outbox  Outbox  `toml:"outbox"`
-	Files   Files   `toml:"files"`
-	Sinks   Sinks   `toml:"sinks"`
-	Slack   Slack   `toml:"slack"`
-	Matrix  Matrix  `toml:"matrix"`
+	Server    Server    `toml:"server"`
+	Store     Store     `toml:"store"`
+	Log       Log       `toml:"log"`
+	Visitor   Visitor   `toml:"visitor"`
+	Widget    Widget    `toml:"widget"`
+	Email     Email     `toml:"email"`
+	Inbox     Inbox     `toml:"inbox"`
+	Outbox    Outbox    `toml:"outbox"`
+	Retention Retention `toml:"retention"`
+	Files     Files     `toml:"files"`
+	Sinks     Sinks     `toml:"sinks"`
+	Slack     Slack     `toml:"slack"`
+	Matrix    Matrix    `toml:"matrix"`
 }
 
 // Files is [files]: files that visitors and operators send, and where their
@@ -124,6 +125,17 @@ type Outbox struct {
 	// GiveUpAfter makes a delivery that still fails this long after it was
 	// queued a dead letter (`chatbridge outbox list --dead`).
 	GiveUpAfter Duration `toml:"give_up_after"`
+}
+
+// Retention is [retention]: what chatbridge deletes after a while.
+type Retention struct {
+	// ClosedConversations deletes closed conversations last updated this
+	// long ago, with their messages, files no other conversation uses,
+	// and their visitors when nothing else of theirs is left ("90d"; 0 or
+	// "": keep them for ever).
+	ClosedConversations Period `toml:"closed_conversations"`
+	// Every is how often the deletion runs (on one node of a cluster).
+	Every Duration `toml:"every"`
 }
 
 // Server is [server]: where chatbridge listens and keeps its data.
@@ -485,9 +497,10 @@ func Default() Config {
 			Position: "right", PrechatName: "optional", PrechatEmail: "optional",
 			OfflineAfter: Duration(2 * time.Minute), Sound: true,
 		},
-		Email:  Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
-		Inbox:  Inbox{Enabled: true, Language: "en"},
-		Outbox: Outbox{GiveUpAfter: Duration(72 * time.Hour)},
+		Email:     Email{Port: 587, TLS: TLSAuto, AwayAfter: Duration(time.Minute), ResumeTTL: Duration(72 * time.Hour)},
+		Inbox:     Inbox{Enabled: true, Language: "en"},
+		Outbox:    Outbox{GiveUpAfter: Duration(72 * time.Hour)},
+		Retention: Retention{Every: Duration(time.Hour)},
 		Files: Files{Storage: "dir", MaxBytes: 10 << 20, PerConversationPerDay: 20,
 			BytesPerConversationPerDay: 50 << 20, StripMetadata: true, S3: S3{PathStyle: ToggleAuto}},
 		Sinks: Sinks{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -79,13 +80,74 @@ func (d Duration) String() string {
 // MarshalText writes d as "30s".
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// UnmarshalText parses "30s", "2m", "1h30m" (time.ParseDuration).
+// UnmarshalText parses "30s", "2m", "1h30m" (time.ParseDuration), and
+// days: "90d", "1d12h".
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := parseDuration(string(b))
 	if err != nil {
-		return errors.New("invalid duration " + strconv.Quote(string(b)) + `: write a number with a unit, e.g. "30s", "2m" or "1h"`)
+		return errors.New("invalid duration " + strconv.Quote(string(b)) + `: write a number with a unit, e.g. "30s", "2m", "1h" or "90d"`)
 	}
 	*d = Duration(v)
+	return nil
+}
+
+// parseDuration is time.ParseDuration with a leading number of days
+// ("90d", "1d12h").
+func parseDuration(s string) (time.Duration, error) {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 || i >= len(s) || s[i] != 'd' {
+		return time.ParseDuration(s)
+	}
+	days, err := strconv.ParseInt(s[:i], 10, 64)
+	if err != nil || days > int64(math.MaxInt64/(24*time.Hour)) {
+		return 0, errors.New("too many days")
+	}
+	v := time.Duration(days) * 24 * time.Hour
+	if rest := s[i+1:]; rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 || v > math.MaxInt64-r {
+			return 0, errors.New("invalid duration")
+		}
+		v += r
+	}
+	return v, nil
+}
+
+// Period is a Duration where "" and "0" mean none (for ever): retention.
+type Period Duration
+
+// Duration returns p as a time.Duration (0: none).
+func (p Period) Duration() time.Duration { return time.Duration(p) }
+
+// String writes whole days as "90d", none as "0", else like Duration.
+func (p Period) String() string {
+	day := 24 * time.Hour
+	switch d := time.Duration(p); {
+	case d == 0:
+		return "0"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return Duration(p).String()
+}
+
+// MarshalText writes p as String does.
+func (p Period) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText parses "", "0", "90d", "2160h".
+func (p *Period) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*p = 0
+		return nil
+	}
+	var d Duration
+	if err := d.UnmarshalText(b); err != nil {
+		return err
+	}
+	*p = Period(d)
 	return nil
 }
 

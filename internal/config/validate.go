@@ -43,6 +43,7 @@ func (c Config) validate(errs *Errors) {
 	c.Email.validate(errs)
 	c.Inbox.validate(errs)
 	positiveDuration(errs, "outbox.give_up_after", c.Outbox.GiveUpAfter)
+	c.Retention.validate(errs)
 	c.Files.validate(errs)
 	c.Sinks.Webhook.validate(errs)
 	c.Sinks.Odoo.validate(errs)
@@ -396,6 +397,13 @@ func positive(errs *Errors, path string, n int) {
 	if n <= 0 {
 		errs.add(path, "must be greater than 0")
 	}
+}
+
+func (r Retention) validate(errs *Errors) {
+	if d := r.ClosedConversations.Duration(); d < 0 || (d > 0 && d < time.Hour) {
+		errs.add("retention.closed_conversations", `must be 0 (keep for ever) or at least an hour, like "90d"`)
+	}
+	positiveDuration(errs, "retention.every", r.Every)
 }
 
 func positiveDuration(errs *Errors, path string, d Duration) {

@@ -32,6 +32,10 @@ func TestValidation(t *testing.T) {
 		want []want
 	}{
 		{"defaults", "", nil},
+		{"retention in days", "[retention]\nclosed_conversations = \"90d\"", nil},
+		{"retention empty", "[retention]\nclosed_conversations = \"\"", nil},
+		{"retention too short", "[retention]\nclosed_conversations = \"30m\"", []want{{"retention.closed_conversations", "at least an hour"}}},
+		{"retention every zero", "[retention]\nevery = \"0s\"", []want{{"retention.every", "positive"}}},
 		{"slack socket ok", "[slack]\nbot_token = \"xoxb-1\"\napp_token = \"xapp-1\"\nchannel = \"C123\"", nil},
 		{"slack missing channel and app token", "[slack]\nbot_token = \"xoxb-1\"", []want{{"slack.channel", "is required"}, {"slack.app_token", "socket mode"}}},
 		{"slack http needs secret and https", "[slack]\nbot_token = \"xoxb-1\"\nchannel = \"C1\"\nmode = \"http\"", []want{{"slack.signing_secret", "http mode"}, {"server.public_url", "https"}}},
@@ -168,5 +172,23 @@ func TestValidateInCode(t *testing.T) {
 func TestWebhookEventsMatchSink(t *testing.T) {
 	if !slices.Equal(WebhookEvents, webhook.Types) {
 		t.Errorf("config.WebhookEvents = %v, webhook.Types = %v", WebhookEvents, webhook.Types)
+	}
+}
+
+func TestPeriodAndDays(t *testing.T) {
+	for in, want := range map[string]string{"90d": "2160h0m0s", "1d12h": "36h0m0s", "": "0s", "0": "0s", "36h": "36h0m0s"} {
+		var p Period
+		if err := p.UnmarshalText([]byte(in)); err != nil || p.Duration().String() != want {
+			t.Errorf("Period(%q) = %v, %v; want %s", in, p.Duration(), err, want)
+		}
+	}
+	for _, in := range []string{"d", "-1d", "1dx", "99999999999999999d", "1d-5h"} {
+		var d Duration
+		if err := d.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("Duration(%q) = %v, want an error", in, d.Duration())
+		}
+	}
+	if s := Period(90 * 24 * 3600e9).String(); s != "90d" {
+		t.Errorf("Period(90 days).String() = %q", s)
 	}
 }
