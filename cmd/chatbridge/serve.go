@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -129,6 +130,13 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 		ops := http.NewServeMux()
 		ops.Handle("GET /metrics", a.Metrics())
 		ops.HandleFunc("GET /healthz", healthz(a, true))
+		if cfg.Server.Pprof {
+			ops.HandleFunc("/debug/pprof/", pprof.Index)
+			ops.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			ops.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			ops.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			ops.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
 		servers = append(servers, newHTTPServer(ops, cfg.Server, log))
 		listeners = append(listeners, opsLn)
 	}
@@ -168,6 +176,9 @@ func serve(ctx context.Context, cfg config.Config, cfgPath string, stdout, stder
 	fmt.Fprintf(stdout, "  listening on:   http://%s\n", ln.Addr())
 	if opsLn != nil {
 		fmt.Fprintf(stdout, "  operations:     http://%s/metrics and /healthz (no authentication: keep it private)\n", opsLn.Addr())
+		if cfg.Server.Pprof {
+			fmt.Fprintf(stdout, "  profiles:       http://%s/debug/pprof/\n", opsLn.Addr())
+		}
 	}
 	for _, l := range a.Banner {
 		fmt.Fprintf(stdout, "  %s\n", strings.ReplaceAll(l, "{base}", base))

@@ -154,6 +154,10 @@ type Server struct {
 	// AdminListen is the host:port of the operations endpoints (/metrics and
 	// the detailed /healthz); "" disables them. Loopback by default.
 	AdminListen string `toml:"admin_listen"`
+	// Pprof serves Go's profiles (/debug/pprof/) on AdminListen: for
+	// measuring the server under load (chatbridge bench turns it on); off
+	// by default.
+	Pprof bool `toml:"pprof"`
 	// ReadTimeout bounds how long a client may take to send a request's
 	// headers, and then its body (plus a second per 16 KiB of a large
 	// body). Long polls and live streams, which wait after the request was

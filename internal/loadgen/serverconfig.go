@@ -57,6 +57,9 @@ demo_page = false
 # /metrics, which the bench reads (--metrics-url), is served here only.
 admin_listen = {{.AdminListen}}
 {{- end}}
+# Go's profiles at /debug/pprof/ on admin_listen, e.g.
+#   go tool pprof http://<admin_listen>/debug/pprof/profile?seconds=10
+pprof = true
 
 [log]
 # Per-request logging would measure the log, not the server.
