@@ -113,8 +113,14 @@ const allKey = "\x00all"
 // SubscribeVisitor receives the events of one visitor's conversations.
 func (h *Hub) SubscribeVisitor(visitorID string) *Subscription { return h.subscribe(visitorID) }
 
-// SubscribeAll receives every event (operator views).
-func (h *Hub) SubscribeAll() *Subscription { return h.subscribe(allKey) }
+// SubscribeAll receives every event (operator views). There are few such
+// subscribers and they see every conversation's events, so each has room
+// for a burst of allPending events (about 100 KB) before one is dropped.
+func (h *Hub) SubscribeAll() *Subscription { return h.subscribeSize(allKey, allPending) }
+
+// allPending is the room of a SubscribeAll subscription: a second of
+// events at a few thousand messages a second.
+const allPending = 4096
 
 // SubscribeVisitorSize is SubscribeVisitor with room for only n pending
 // events (at least 1). It suits many long-lived subscribers that re-read the
