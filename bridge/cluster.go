@@ -32,6 +32,22 @@ type Cluster interface {
 	// Campaign blocks until this node leads the singleton named name, or
 	// ctx ends.
 	Campaign(ctx context.Context, name string) (Leadership, error)
+	// SetPresence records this node's view of a visitor's live
+	// connections, for as long as the node lives (nil: forget it).
+	SetPresence(ctx context.Context, visitorID string, p *NodePresence) error
+	// Presence lists what every live node recorded for a visitor.
+	Presence(ctx context.Context, visitorID string) ([]NodePresence, error)
+}
+
+// NodePresence is one node's view of a visitor's live connections
+// (widget streams and long polls).
+type NodePresence struct {
+	Node string `json:"node,omitempty"`
+	// Connected: the visitor has a live connection on the node now.
+	Connected bool `json:"connected"`
+	// Since is when the visitor's last connection there closed (when not
+	// Connected).
+	Since time.Time `json:"since"`
 }
 
 // ClusterChange is one thing another node did.

@@ -85,6 +85,8 @@ type Engine struct {
 
 	leadMu  sync.Mutex
 	leading map[string]bool // singletons this node leads (cluster)
+
+	presence *presenceWriter // shares the hub's presence (cluster)
 }
 
 // New returns an engine on store. Register components before Run.
@@ -96,12 +98,17 @@ func New(cfg Config, store Store, log *slog.Logger) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.defaults()
-	return &Engine{
+	e := &Engine{
 		cfg: cfg, store: store, log: log, hub: NewHub(),
 		whisperers: map[string]Whisperer{},
 		metrics:    nopMetrics{},
 		workers:    map[string]*worker{},
-	}, nil
+	}
+	if e.cluster() != nil {
+		e.presence = newPresenceWriter()
+		e.hub.presence = e.presence.report
+	}
+	return e, nil
 }
 
 // Hub is the engine's live event hub.
@@ -222,8 +229,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}()
 	}
 	if c != nil {
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); e.follow(ctx, c) }()
+		go func() { defer wg.Done(); e.presence.run(ctx, c, e) }()
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

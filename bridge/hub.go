@@ -56,7 +56,11 @@ func (s *Subscription) Close() {
 		if len(h.subs[s.key]) == 0 {
 			delete(h.subs, s.key)
 			if s.key != allKey {
-				h.markLeft(s.key, time.Now())
+				now := time.Now()
+				h.markLeft(s.key, now)
+				if h.presence != nil {
+					h.presence(s.key, presenceChange{at: now})
+				}
 			}
 		}
 		h.mu.Unlock()
@@ -72,6 +76,10 @@ type Hub struct {
 	// left records when a visitor's last subscription closed (presence).
 	left      map[string]time.Time
 	lastPrune time.Time
+	// presence, when set (a cluster), hears when a visitor's first live
+	// connection opens, the last closes, and when the hub forgets it; it
+	// runs under mu and must not block.
+	presence func(visitorID string, ch presenceChange)
 }
 
 // NewHub returns an empty hub.
@@ -91,6 +99,9 @@ func (h *Hub) markLeft(visitorID string, now time.Time) {
 	for id, t := range h.left {
 		if now.Sub(t) > presenceMemory {
 			delete(h.left, id)
+			if h.presence != nil {
+				h.presence(id, presenceChange{forget: true, at: now})
+			}
 		}
 	}
 }
@@ -156,6 +167,9 @@ func (h *Hub) add(s *Subscription) {
 	h.mu.Lock()
 	if h.subs[key] == nil {
 		h.subs[key] = map[*Subscription]struct{}{}
+	}
+	if len(h.subs[key]) == 0 && key != allKey && h.presence != nil {
+		h.presence(key, presenceChange{connected: true, at: time.Now()})
 	}
 	delete(h.left, key)
 	h.subs[key][s] = struct{}{}

@@ -310,3 +310,52 @@ func (l *leadership) Resign(ctx context.Context) error {
 	})
 	return err
 }
+
+// presenceKey is the key of node's record of a visitor's presence.
+func (s *Store) presenceKey(visitorID, node string) string {
+	return s.p + rPresence + visitorID + sep + node
+}
+
+// SetPresence puts this node's record of a visitor's presence under the
+// node's lease, so that it ends with the node (nil deletes it).
+func (s *Store) SetPresence(ctx context.Context, visitorID string, p *bridge.NodePresence) error {
+	if visitorID == "" {
+		return fmt.Errorf("presence: %w: no visitor", bridge.ErrInvalid)
+	}
+	key := s.presenceKey(visitorID, s.node)
+	if p == nil {
+		_, err := s.cli.Delete(ctx, key)
+		return err
+	}
+	ss, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
+	rec := *p
+	rec.Node = ""
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	_, err = s.cli.Put(ctx, key, string(b), clientv3.WithLease(ss.Lease()))
+	return err
+}
+
+// Presence lists every live node's record of a visitor's presence.
+func (s *Store) Presence(ctx context.Context, visitorID string) ([]bridge.NodePresence, error) {
+	prefix := s.presenceKey(visitorID, "")
+	resp, err := s.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	out := make([]bridge.NodePresence, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		var p bridge.NodePresence
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			continue
+		}
+		p.Node = strings.TrimPrefix(string(kv.Key), prefix)
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -174,3 +174,56 @@ func TestEngineCluster(t *testing.T) {
 	}
 	t.Logf("deliveries by node: %v (stopped %s)", r.nodes, stopped)
 }
+
+// TestPresenceAcrossNodes: a visitor connected to one node is not away
+// for another (the offline e-mail is decided wherever the delivery runs),
+// nor just after leaving; a node that stops takes its records with it.
+func TestPresenceAcrossNodes(t *testing.T) {
+	c := testpeer.Etcd(t, 1)
+	r := &recorder{got: map[string][]uint64{}, nodes: map[string]int{}}
+	a := startNode(t, c, "/presence/", "a", r)
+	b := startNode(t, c, "/presence/", "b", r)
+	ctx := context.Background()
+	_, v, err := a.engine.StartSession(ctx, bridge.SessionInput{Name: "Ada"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const d = 300 * time.Millisecond
+	waitAway := func(n *node, want bool, what string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for n.engine.Away(ctx, v.ID, d) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: node %s says away = %v", what, n.name, !want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if !a.engine.Away(ctx, v.ID, d) {
+		t.Fatal("a visitor never connected is not away")
+	}
+	sub := b.engine.Hub().SubscribeVisitor(v.ID)
+	waitAway(a, false, "connected to b")
+	time.Sleep(2 * d)
+	if a.engine.Away(ctx, v.ID, d) {
+		t.Fatal("a visitor still connected to b became away for a")
+	}
+	sub.Close()
+	if a.engine.Away(ctx, v.ID, time.Hour) {
+		t.Error("a visitor who left b a moment ago is away for an hour's threshold")
+	}
+	waitAway(a, true, "left b")
+
+	// Connected to b again; b stops: its records end with it.
+	sub = b.engine.Hub().SubscribeVisitor(v.ID)
+	waitAway(a, false, "connected to b again")
+	sub.Close()
+	b.stop()
+	ps, err := a.store.Presence(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 0 {
+		t.Errorf("records of a stopped node: %+v", ps)
+	}
+}

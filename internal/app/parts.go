@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/chatbridge/chatbridge/adapters/email"
 	"github.com/chatbridge/chatbridge/adapters/inbox"
@@ -257,8 +259,14 @@ func emailConfig(cfg config.Config, a *App) email.Config {
 	away := e.AwayAfter.Duration()
 	presence := func(string) bool { return true }
 	if a != nil {
-		hub := a.Engine.Hub()
-		presence = func(visitorID string) bool { return hub.Away(visitorID, away) }
+		eng := a.Engine
+		// In a cluster the visitor may be connected to another node: the
+		// engine asks them all.
+		presence = func(visitorID string) bool {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			return eng.Away(ctx, visitorID, away)
+		}
 	}
 	return email.Config{
 		Host: e.Host, Port: e.Port, Username: e.Username, Password: e.Password.Reveal(),
