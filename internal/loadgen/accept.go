@@ -32,9 +32,9 @@ func (r *runner) runAccept(ctx context.Context) error {
 	}
 	send := func(ctx context.Context, i int64, v *Visitor) error {
 		if pageViews {
-			return r.target.PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page")
+			return r.on(v).PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page")
 		}
-		_, _, err := r.target.PostMessage(ctx, v, fmt.Sprintf("bench-%s-%d", r.runID, i), fmt.Sprintf("bench message %d", i))
+		_, _, err := r.on(v).PostMessage(ctx, v, fmt.Sprintf("bench-%s-%d", r.runID, i), fmt.Sprintf("bench message %d", i))
 		return err
 	}
 	stop := make(chan struct{})
