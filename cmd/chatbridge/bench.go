@@ -26,6 +26,7 @@ const envBenchOperator = "CHATBRIDGE_BENCH_OPERATOR"
 type benchFlags struct {
 	urls                                             []string
 	origin, operator, metricsURL, plotPath, savePath string
+	ackedPath                                        string // accept and latency
 	duration, warmup, timeout                        time.Duration
 	pid, concurrency, maxInFlight                    int
 	json                                             bool
@@ -66,6 +67,15 @@ nodes), listens on the first URL, and replies to each visitor through the
 next node after the visitor's, so replies cross nodes. --pid and
 --metrics-url (default: port 9191 of the first URL's host) read one server,
 normally the first; idle mode divides by the connections on that one.
+
+Errors do not stop a run: they are counted by kind until --duration ends (a
+closed-loop writer whose request failed at the network level waits 50 ms
+before the next). With --acked FILE (accept, latency) every visitor message
+the server acknowledged is appended to FILE as a JSON line as its answer
+arrives: server URL, visitor token and id, conversation, client id, text and
+the seq answered. The file holds visitor tokens (mode 0600). Kill and restart
+the server during a run, then check that each line is in the store exactly
+once, in order per visitor.
 
 Open loop: request i is due at start + i/rate whatever happened before, and
 its latency counts from that due time, so a stalled server is charged for
@@ -148,6 +158,9 @@ func newBenchHTTPCmd(f *benchFlags, mode loadgen.Mode, use, short, what string) 
 	}
 	cmd.Flags().Float64Var(&rate, "rate", 0, what+" per second, open loop (0: closed loop of --concurrency writers)")
 	cmd.Flags().IntVar(&conversations, "conversations", 0, "visitors, each with an open conversation, used in turn (default: --concurrency)")
+	if mode == loadgen.ModeAccept {
+		ackedFlag(cmd, f)
+	}
 	return cmd
 }
 
@@ -170,7 +183,14 @@ func newBenchLatencyCmd(f *benchFlags) *cobra.Command {
 	cmd.Flags().Float64Var(&replyRate, "reply-rate", 500, "operator replies per second, through the inbox")
 	cmd.Flags().Float64Var(&pvRate, "pageview-rate", 0, "page views per second besides")
 	cmd.Flags().IntVar(&conversations, "conversations", 1000, "visitors, each with a conversation and a WebSocket")
+	ackedFlag(cmd, f)
 	return cmd
+}
+
+// ackedFlag adds --acked to a mode that posts visitor messages.
+func ackedFlag(cmd *cobra.Command, f *benchFlags) {
+	cmd.Flags().StringVar(&f.ackedPath, "acked", "", "append a JSON line per visitor message the server acknowledged to this file "+
+		"(URL, visitor token and id, conversation, client id, text, the seq answered, when), to check afterwards that the store kept each one")
 }
 
 func newBenchIdleCmd(f *benchFlags) *cobra.Command {
@@ -263,9 +283,22 @@ func runBench(cmd *cobra.Command, f *benchFlags, cfg loadgen.Config) error {
 		cfg.Progress = stderr
 	}
 	cfg.Log = stderr
+	if f.ackedPath != "" {
+		file, err := os.OpenFile(f.ackedPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--acked: %w", err)
+		}
+		defer file.Close()
+		cfg.Acked = file
+	}
 	sum, err := loadgen.Run(cmd.Context(), cfg)
 	if err != nil {
 		return err
+	}
+	if file, ok := cfg.Acked.(*os.File); ok {
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("--acked: %w", err)
+		}
 	}
 	if f.plotPath != "" {
 		if err := loadgen.WritePlot(f.plotPath, sum); err != nil {

@@ -290,7 +290,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 		loops.Go(func() {
 			OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[i%int64(len(vs))]
-				seq, conv, err := r.on(v).PostMessage(ctx, v, fmt.Sprintf("bench-%s-v%d", r.runID, i), fmt.Sprintf("bench message %s %d", r.runID, i))
+				seq, conv, err := r.postMessage(ctx, v, fmt.Sprintf("bench-%s-v%d", r.runID, i), fmt.Sprintf("bench message %s %d", r.runID, i))
 				if err != nil {
 					vPost.Fail(due, time.Now(), errorKind(err))
 					return

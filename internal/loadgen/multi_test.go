@@ -267,3 +267,134 @@ func TestOperatorOnOtherNode(t *testing.T) {
 		t.Errorf("On a server of its own: %v, shared %v, %v; want not shared", o, ok, err)
 	}
 }
+
+// lockedBuffer is an io.Writer whose content the test reads while the run
+// may still write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func readAcks(t *testing.T, s string) []Ack {
+	t.Helper()
+	var acks []Ack
+	for line := range strings.Lines(s) {
+		var a Ack
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatalf("acked line %q: %v", line, err)
+		}
+		acks = append(acks, a)
+	}
+	return acks
+}
+
+// Every acknowledged message is logged once, with the visitor's token and
+// what the server answered, in the order of the answers: per visitor, seqs
+// 1, 2, 3, … (one writer per visitor), the opening message first.
+func TestAckedLog(t *testing.T) {
+	var bases []string
+	for i := range 2 {
+		srv := httptest.NewServer(newFakeNode(fmt.Sprint("n", i)))
+		defer srv.Close()
+		bases = append(bases, srv.URL)
+	}
+	var buf lockedBuffer
+	sum, err := Run(context.Background(), Config{
+		Mode: ModeAccept, Bases: bases, Concurrency: 4, Acked: &buf,
+		Duration: 300 * time.Millisecond, Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := readAcks(t, buf.String())
+	if want := 4 + int(sum.Paths[0].Count); len(acks) != want {
+		t.Fatalf("%d acknowledgements logged, want %d (4 opening messages and %d measured)", len(acks), want, sum.Paths[0].Count)
+	}
+	next := map[string]uint64{}
+	clientIDs := map[string]bool{}
+	for _, a := range acks {
+		node := strings.SplitN(a.Token, "-", 2)[0]
+		if a.URL != bases[node[1]-'0'] || a.VisitorID != "v-"+a.Token || a.ConversationID != "c-"+a.Token || a.Text == "" || a.At.IsZero() {
+			t.Fatalf("ack %+v", a)
+		}
+		if next[a.Token]++; a.Seq != next[a.Token] {
+			t.Fatalf("visitor %s: seq %d logged after %d", a.Token, a.Seq, next[a.Token]-1)
+		}
+		if next[a.Token] == 1 && !strings.Contains(a.ClientID, "-open-") {
+			t.Errorf("visitor %s: first logged message %q is not the opening one", a.Token, a.ClientID)
+		}
+		if clientIDs[a.ClientID] {
+			t.Errorf("client id %s logged twice", a.ClientID)
+		}
+		clientIDs[a.ClientID] = true
+	}
+	if len(next) != 4 {
+		t.Errorf("%d visitors in the log, want 4", len(next))
+	}
+
+	// Pageviews post no messages.
+	if _, err := Run(context.Background(), Config{Mode: ModePageViews, Bases: bases, Acked: &buf}); err == nil {
+		t.Error("--acked in pageviews mode: want an error")
+	}
+}
+
+// The log is buffered, but a failed request writes out what is buffered:
+// whatever happened to the server, the file is current.
+func TestAckedLogFlushesOnError(t *testing.T) {
+	n := newFakeNode("n0")
+	srv := httptest.NewServer(n)
+	var buf lockedBuffer
+	r := &runner{targets: []*Target{{Base: srv.URL, HTTP: newHTTPClient(), Timeout: 5 * time.Second}}, acks: newAckLog(&buf)}
+	ctx := context.Background()
+	v, err := r.targets[0].NewSession(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.postMessage(ctx, v, "c1", "one"); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != "" {
+		t.Log("flushed by the timer already") // not an error: only unlikely
+	}
+	srv.Close() // the server goes away
+	if _, _, err := r.postMessage(ctx, v, "c2", "two"); err == nil || errorKind(err) != "network" {
+		t.Fatalf("post to a closed server: %v (%s)", err, errorKind(err))
+	}
+	acks := readAcks(t, buf.String())
+	if len(acks) != 1 || acks[0].Text != "one" || acks[0].Seq != 1 || acks[0].Token != v.Token {
+		t.Fatalf("after the failure the log holds %+v, want the one acknowledged message", acks)
+	}
+	if err := r.acks.close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, fmt.Errorf("disk full") }
+
+// A log that cannot be written fails the run: an incomplete log must not
+// pass for a complete one.
+func TestAckedLogWriteError(t *testing.T) {
+	srv := httptest.NewServer(newFakeNode("n0"))
+	defer srv.Close()
+	_, err := Run(context.Background(), Config{
+		Mode: ModeAccept, Bases: []string{srv.URL}, Concurrency: 2, Acked: failingWriter{},
+		Duration: 100 * time.Millisecond, Timeout: 5 * time.Second,
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("run with an unwritable log: %v", err)
+	}
+}

@@ -84,6 +84,11 @@ type Config struct {
 	// mode).
 	Probe Probe
 
+	// Acked, when set, receives a JSON line (an Ack) per visitor message
+	// the server acknowledged (accept and latency modes), the opening
+	// messages of the conversations included, as the answers arrive.
+	Acked io.Writer
+
 	// Progress receives a progress bar (nil: none); Log receives a line
 	// per setup step (nil: none).
 	Progress io.Writer
@@ -145,6 +150,9 @@ func (c *Config) validate() error {
 	if c.Concurrency < 1 || c.Conversations < 1 || c.Conns < 1 || c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("--concurrency, --conversations, --conns and --max-inflight must be at least 1"))
 	}
+	if c.Acked != nil && c.Mode != ModeAccept && c.Mode != ModeLatency {
+		errs = append(errs, fmt.Errorf("--acked logs visitor messages: accept and latency modes only, not %s", c.Mode))
+	}
 	switch c.Mode {
 	case ModeAccept, ModePageViews, ModeIdle:
 	case ModeLatency:
@@ -182,6 +190,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		Mode: cfg.Mode, Target: bases[0], Targets: bases, RunID: r.runID, Started: time.Now().UTC(),
 		Settings: settingsOf(cfg), LoadAvgStart: loadAverage(), Machine: machine(),
 	}
+	if cfg.Acked != nil {
+		r.acks = newAckLog(cfg.Acked)
+	}
 	cpu0 := selfCPU()
 	var err error
 	switch cfg.Mode {
@@ -193,6 +204,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		err = r.runIdle(ctx)
 	}
 	r.prog.done()
+	if aerr := r.acks.close(); aerr != nil && err == nil {
+		err = fmt.Errorf("acknowledged-message log: %w", aerr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -209,6 +223,7 @@ type runner struct {
 	targets []*Target
 	runID   string
 	sum     *Summary
+	acks    *ackLog // nil without Config.Acked
 
 	lagMu     sync.Mutex
 	lag       Histogram // open loop: how late the scheduler got to calls
@@ -235,6 +250,23 @@ func (r *runner) node(i int) int { return i % len(r.targets) }
 
 // on is the target of visitor v.
 func (r *runner) on(v *Visitor) *Target { return r.targets[v.Node] }
+
+// postMessage posts a visitor message on v's server and logs its
+// acknowledgement (Config.Acked); a failure flushes the log, so that it is
+// current whatever happened to the server.
+func (r *runner) postMessage(ctx context.Context, v *Visitor, clientID, text string) (uint64, string, error) {
+	t := r.on(v)
+	seq, conv, err := t.PostMessage(ctx, v, clientID, text)
+	if err != nil {
+		r.acks.flush()
+		return 0, "", err
+	}
+	r.acks.add(Ack{
+		URL: t.Base, Token: v.Token, VisitorID: v.ID, ConversationID: conv, ClientID: clientID, Text: text,
+		Seq: seq, At: time.Now().UTC(),
+	})
+	return seq, conv, nil
+}
 
 func randomID() string {
 	b := make([]byte, 4)
@@ -327,7 +359,7 @@ func (r *runner) openConversations(ctx context.Context, vs []*Visitor) error {
 	r.prog.step("conversations", int64(len(vs)), "conversations")
 	start := time.Now()
 	err := parallel(ctx, len(vs), r.cfg.Concurrency, func(ctx context.Context, i int) error {
-		_, conv, err := r.on(vs[i]).PostMessage(ctx, vs[i], fmt.Sprintf("bench-%s-open-%d", r.runID, i), "Hello (chatbridge bench)")
+		_, conv, err := r.postMessage(ctx, vs[i], fmt.Sprintf("bench-%s-open-%d", r.runID, i), "Hello (chatbridge bench)")
 		if err != nil {
 			return err
 		}
