@@ -145,6 +145,16 @@ func (t *toVisitor) expire(now time.Time) {
 	}
 }
 
+// maybeVisitorMessage reports whether a live event may announce a visitor
+// message: a message event from the visitor or, in a cluster, of a message
+// committed on another node, which carries no "from" (that node knew it,
+// this one only sees the conversation change). Matching by (conversation,
+// seq) keeps a reply's event from completing a visitor message's round
+// trip: they never share a seq.
+func maybeVisitorMessage(ev LiveEvent) bool {
+	return ev.Kind == "message" && (ev.From == "visitor" || ev.From == "")
+}
+
 // replyNode is the node through which the operator replies to a visitor of
 // node: the next one, so that with several nodes every reply crosses from
 // one node to another before it reaches the visitor.
@@ -244,7 +254,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	evReady, evDone := make(chan struct{}), make(chan error, 1)
 	go func() {
 		evDone <- op.Events(evCtx, func() { close(evReady) }, func(ev LiveEvent, at time.Time) {
-			if ev.Kind == "message" && ev.From == "visitor" {
+			if maybeVisitorMessage(ev) {
 				toOp.event(msgKey{ev.ConversationID, ev.Seq}, at)
 			}
 		})

@@ -398,3 +398,25 @@ func TestAckedLogWriteError(t *testing.T) {
 		t.Fatalf("run with an unwritable log: %v", err)
 	}
 }
+
+// In a cluster the inbox's live stream announces messages committed on
+// other nodes without "from": they count for the visitor → operator round
+// trip (matched by conversation and seq), operators' and system messages
+// do not.
+func TestMaybeVisitorMessage(t *testing.T) {
+	for _, tc := range []struct {
+		ev   LiveEvent
+		want bool
+	}{
+		{LiveEvent{Kind: "message", From: "visitor"}, true},
+		{LiveEvent{Kind: "message", From: ""}, true},
+		{LiveEvent{Kind: "message", From: "operator"}, false},
+		{LiveEvent{Kind: "message", From: "system"}, false},
+		{LiveEvent{Kind: "typing", From: "visitor"}, false},
+		{LiveEvent{Kind: "updated"}, false},
+	} {
+		if got := maybeVisitorMessage(tc.ev); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.ev, got, tc.want)
+		}
+	}
+}
