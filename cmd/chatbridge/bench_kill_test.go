@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +36,10 @@ import (
 func TestKillDuringBenchAccept(t *testing.T) {
 	dir := t.TempDir()
 	// A fixed address, so that the restarted server is where the bench
-	// sends its requests.
-	listen, opsAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
+	// sends its requests; outside the ephemeral range, so that none of the
+	// bench's connection attempts while the server is down takes the port
+	// as its own end.
+	listen, opsAddr := fixedLoopbackAddr(t), freeLoopbackAddr(t)
 	cfg, err := exec.Command(binPath, "bench", "--print-config", "--listen", listen, "--admin-listen", opsAddr,
 		"--data-dir", filepath.Join(dir, "data"), "--operator", "bench:kill-test-password").Output()
 	if err != nil {
@@ -194,4 +199,30 @@ func readAckLines(t *testing.T, path string) []loadgen.Ack {
 		acks = append(acks, a)
 	}
 	return acks
+}
+
+// fixedLoopbackAddr returns a loopback address free a moment ago whose port
+// is below the ephemeral range (where outgoing connections take their local
+// ports), for a server that must get the same address again after a kill.
+func fixedLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				low = n
+			}
+		}
+	}
+	if low <= 10000 {
+		return freeLoopbackAddr(t)
+	}
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
+		if l, err := net.Listen("tcp", addr); err == nil {
+			l.Close()
+			return addr
+		}
+	}
+	return freeLoopbackAddr(t)
 }
