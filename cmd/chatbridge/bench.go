@@ -24,10 +24,12 @@ const envBenchOperator = "CHATBRIDGE_BENCH_OPERATOR"
 
 // benchFlags are the flags every mode shares.
 type benchFlags struct {
-	url, origin, operator, metricsURL, plotPath, savePath string
-	duration, warmup, timeout                             time.Duration
-	pid, concurrency, maxInFlight                         int
-	json                                                  bool
+	urls                                             []string
+	origin, operator, metricsURL, plotPath, savePath string
+	ackedPath                                        string // accept and latency
+	duration, warmup, timeout                        time.Duration
+	pid, concurrency, maxInFlight                    int
+	json                                             bool
 }
 
 const benchLong = `Load a running chatbridge server through its public surfaces only (the
@@ -56,6 +58,24 @@ Modes:
              /proc/<pid>/status with --pid, else process_resident_memory_bytes
              from --metrics-url; Go heap and goroutines too when the metrics
              answer). Raises this process's open-file limit to the hard limit.
+
+Several servers: --url may be repeated (or hold comma-separated URLs) to load
+the nodes of one cluster directly, without a load balancer. Visitor i
+uses the i-th URL (round-robin) for its session, messages and WebSocket; in
+latency mode the operator logs in once (inbox sessions are shared by the
+nodes), listens on the first URL, and replies to each visitor through the
+next node after the visitor's, so replies cross nodes. --pid and
+--metrics-url (default: port 9191 of the first URL's host) read one server,
+normally the first; idle mode divides by the connections on that one.
+
+Errors do not stop a run: they are counted by kind until --duration ends (a
+closed-loop writer whose request failed at the network level waits 50 ms
+before the next). With --acked FILE (accept, latency) every visitor message
+the server acknowledged is appended to FILE as a JSON line as its answer
+arrives: server URL, visitor token and id, conversation, client id, text and
+the seq answered. The file holds visitor tokens (mode 0600). Kill and restart
+the server during a run, then check that each line is in the store exactly
+once, in order per visitor.
 
 Open loop: request i is due at start + i/rate whatever happened before, and
 its latency counts from that due time, so a stalled server is charged for
@@ -98,7 +118,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&adminListen, "admin-listen", "127.0.0.1:9191", "with --print-config: server.admin_listen, where the server's /metrics is")
 
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&f.url, "url", "http://127.0.0.1:8080", "base URL of the server under test")
+	pf.StringSliceVar(&f.urls, "url", []string{"http://127.0.0.1:8080"}, "base URL of the server under test; repeat it (or separate by commas) for the nodes of one cluster without a load balancer: visitors are spread over them round-robin, and operator replies cross nodes")
 	pf.StringVar(&f.origin, "origin", "https://bench.example", "Origin header of visitor requests (must be in visitor.allowed_origins)")
 	pf.StringVar(&f.operator, "operator", "", "inbox operator as login:password (default $"+envBenchOperator+")")
 	pf.DurationVar(&f.duration, "duration", 30*time.Second, "measured window")
@@ -107,7 +127,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 	pf.IntVar(&f.concurrency, "concurrency", 64, "closed-loop writers (accept, pageviews), and parallel requests while setting up")
 	pf.IntVar(&f.maxInFlight, "max-inflight", 1024, "open loop: most requests of one schedule in flight at once (a due request waits for a slot, its latency still counts from its due time)")
 	pf.IntVar(&f.pid, "pid", 0, "process id of the server, to read its RSS and CPU from /proc (same machine)")
-	pf.StringVar(&f.metricsURL, "metrics-url", "", `the server's Prometheus metrics, served on its admin_listen (default http://<host of --url>:9191/metrics; "off" to not read them)`)
+	pf.StringVar(&f.metricsURL, "metrics-url", "", `the server's Prometheus metrics, served on its admin_listen (default http://<host of the first --url>:9191/metrics; "off" to not read them)`)
 	pf.BoolVar(&f.json, "json", false, "print the summary as JSON")
 	pf.StringVar(&f.plotPath, "plot", "", "write a PNG of latency percentiles and throughput per second to this file")
 	pf.StringVar(&f.savePath, "save", "", "also write the JSON summary to this file")
@@ -138,6 +158,9 @@ func newBenchHTTPCmd(f *benchFlags, mode loadgen.Mode, use, short, what string) 
 	}
 	cmd.Flags().Float64Var(&rate, "rate", 0, what+" per second, open loop (0: closed loop of --concurrency writers)")
 	cmd.Flags().IntVar(&conversations, "conversations", 0, "visitors, each with an open conversation, used in turn (default: --concurrency)")
+	if mode == loadgen.ModeAccept {
+		ackedFlag(cmd, f)
+	}
 	return cmd
 }
 
@@ -160,7 +183,14 @@ func newBenchLatencyCmd(f *benchFlags) *cobra.Command {
 	cmd.Flags().Float64Var(&replyRate, "reply-rate", 500, "operator replies per second, through the inbox")
 	cmd.Flags().Float64Var(&pvRate, "pageview-rate", 0, "page views per second besides")
 	cmd.Flags().IntVar(&conversations, "conversations", 1000, "visitors, each with a conversation and a WebSocket")
+	ackedFlag(cmd, f)
 	return cmd
+}
+
+// ackedFlag adds --acked to a mode that posts visitor messages.
+func ackedFlag(cmd *cobra.Command, f *benchFlags) {
+	cmd.Flags().StringVar(&f.ackedPath, "acked", "", "append a JSON line per visitor message the server acknowledged to this file "+
+		"(URL, visitor token and id, conversation, client id, text, the seq answered, when), to check afterwards that the store kept each one")
 }
 
 func newBenchIdleCmd(f *benchFlags) *cobra.Command {
@@ -218,7 +248,14 @@ func newBenchReportCmd(f *benchFlags) *cobra.Command {
 
 // runBench runs one mode with the shared flags and prints its results.
 func runBench(cmd *cobra.Command, f *benchFlags, cfg loadgen.Config) error {
-	cfg.Base = strings.TrimSuffix(f.url, "/")
+	for _, u := range f.urls {
+		if u = strings.TrimSpace(u); u != "" {
+			cfg.Bases = append(cfg.Bases, strings.TrimSuffix(u, "/"))
+		}
+	}
+	if len(cfg.Bases) == 0 {
+		return errors.New("--url: no server URL")
+	}
 	cfg.Origin = f.origin
 	cfg.Duration, cfg.Warmup, cfg.Timeout = f.duration, f.warmup, f.timeout
 	cfg.Concurrency, cfg.MaxInFlight = f.concurrency, f.maxInFlight
@@ -237,7 +274,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, cfg loadgen.Config) error {
 	switch f.metricsURL {
 	case "off":
 	case "":
-		cfg.Probe.MetricsURL = defaultMetricsURL(cfg.Base)
+		cfg.Probe.MetricsURL = defaultMetricsURL(cfg.Bases[0])
 	default:
 		cfg.Probe.MetricsURL = f.metricsURL
 	}
@@ -246,9 +283,22 @@ func runBench(cmd *cobra.Command, f *benchFlags, cfg loadgen.Config) error {
 		cfg.Progress = stderr
 	}
 	cfg.Log = stderr
+	if f.ackedPath != "" {
+		file, err := os.OpenFile(f.ackedPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("--acked: %w", err)
+		}
+		defer file.Close()
+		cfg.Acked = file
+	}
 	sum, err := loadgen.Run(cmd.Context(), cfg)
 	if err != nil {
 		return err
+	}
+	if file, ok := cfg.Acked.(*os.File); ok {
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("--acked: %w", err)
+		}
 	}
 	if f.plotPath != "" {
 		if err := loadgen.WritePlot(f.plotPath, sum); err != nil {

@@ -110,6 +110,18 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("bench report --plot: %v", err)
 	}
 
+	// Two URLs of the one server (another host name for the same
+	// listener) stand in for two nodes of a cluster: visitors spread over
+	// both, replies go through the other one, the one inbox login serves
+	// both (the session cookie is carried over to the other host name).
+	other := strings.Replace(srv.base, "127.0.0.1", "localhost", 1)
+	two := bench("latency", "--url", other, "--rate", "20", "--reply-rate", "20", "--conversations", "6",
+		"--duration", "2s", "--warmup", "500ms")
+	checkPaths(two, "visitor_post", "v2o", "operator_post", "o2v")
+	if len(two.Targets) != 2 || two.Targets[0] != other || two.Targets[1] != srv.base { // bench() adds --url srv.base last
+		t.Errorf("two URLs: targets %q", two.Targets)
+	}
+
 	acc := bench("accept", "--concurrency", "4", "--duration", "1s", "--warmup", "0s")
 	checkPaths(acc, "visitor_post")
 	pv := bench("pageviews", "--rate", "100", "--duration", "1s", "--warmup", "0s")

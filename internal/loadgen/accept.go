@@ -6,6 +6,25 @@ import (
 	"time"
 )
 
+// networkErrorPause is how long a closed-loop writer waits after a request
+// that failed at the network level (connection refused or reset: the
+// server is down) before its next request.
+const networkErrorPause = 50 * time.Millisecond
+
+// pause sleeps for d, or until end or until ctx ends.
+func pause(ctx context.Context, end time.Time, d time.Duration) {
+	d = min(d, time.Until(end))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 // runAccept measures visitor messages (or page views) accepted over HTTP:
 // Conversations visitors, each with an open conversation, and either
 // Concurrency writers in a closed loop (each sends its next request as soon
@@ -32,9 +51,9 @@ func (r *runner) runAccept(ctx context.Context) error {
 	}
 	send := func(ctx context.Context, i int64, v *Visitor) error {
 		if pageViews {
-			return r.target.PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page")
+			return r.on(v).PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page")
 		}
-		_, _, err := r.target.PostMessage(ctx, v, fmt.Sprintf("bench-%s-%d", r.runID, i), fmt.Sprintf("bench message %d", i))
+		_, _, err := r.postMessage(ctx, v, fmt.Sprintf("bench-%s-%d", r.runID, i), fmt.Sprintf("bench message %d", i))
 		return err
 	}
 	stop := make(chan struct{})
@@ -64,7 +83,13 @@ func (r *runner) runAccept(ctx context.Context) error {
 			k := (int64(worker) + i*n) % int64(len(vs))
 			start := time.Now()
 			if err := send(ctx, i*n+int64(worker), vs[k]); err != nil {
-				p.Fail(start, time.Now(), errorKind(err))
+				kind := errorKind(err)
+				p.Fail(start, time.Now(), kind)
+				if kind == "network" {
+					// The server is not there (killed, restarting): a
+					// writer that tried again at once would only spin.
+					pause(ctx, w.end, networkErrorPause)
+				}
 				return
 			}
 			p.Observe(start, time.Since(start))

@@ -9,11 +9,16 @@ import (
 // IdleSummary is what the idle mode measured.
 type IdleSummary struct {
 	Conns int `json:"conns"`
+	// ProbedConns is, with several servers, the connections on the one
+	// whose memory was read (the first): the per-connection figures are
+	// divided by it. Absent with one server (all of Conns).
+	ProbedConns int `json:"probed_conns,omitempty"`
 	// Before: after the sessions were created, before any WebSocket;
 	// After: with every WebSocket open, Settle later.
 	Before ServerSample `json:"before"`
 	After  ServerSample `json:"after"`
-	// RSSPerConn is (After.RSS − Before.RSS) / Conns, in bytes.
+	// RSSPerConn is (After.RSS − Before.RSS) / Conns (ProbedConns with
+	// several servers), in bytes.
 	RSSPerConn float64 `json:"rss_per_conn_bytes"`
 	// HeapStackPerConn is the same for Go's heap and stack in use, when the
 	// server's metrics were read (0 otherwise).
@@ -77,11 +82,25 @@ func (r *runner) runIdle(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	n := float64(cfg.Conns)
+	// The probe reads one server (the first): only its share of the
+	// connections counts.
+	probed := cfg.Conns
+	if len(r.targets) > 1 {
+		probed = 0
+		for _, v := range vs {
+			if v.Node == 0 {
+				probed++
+			}
+		}
+	}
+	n := float64(probed)
 	idle := &IdleSummary{
 		Conns: cfg.Conns, Before: before, After: after,
 		RSSPerConn:  (float64(after.RSS) - float64(before.RSS)) / n,
 		OpenSeconds: opened.Seconds(), SettleSeconds: cfg.Settle.Seconds(), FileLimit: limit,
+	}
+	if probed != cfg.Conns {
+		idle.ProbedConns = probed
 	}
 	if after.HeapInuse > 0 && before.HeapInuse > 0 {
 		idle.HeapStackPerConn = (float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)) / n

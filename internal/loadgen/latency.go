@@ -145,6 +145,57 @@ func (t *toVisitor) expire(now time.Time) {
 	}
 }
 
+// maybeVisitorMessage reports whether a live event may announce a visitor
+// message: a message event from the visitor or, in a cluster, of a message
+// committed on another node, which carries no "from" (that node knew it,
+// this one only sees the conversation change). Matching by (conversation,
+// seq) keeps a reply's event from completing a visitor message's round
+// trip: they never share a seq.
+func maybeVisitorMessage(ev LiveEvent) bool {
+	return ev.Kind == "message" && (ev.From == "visitor" || ev.From == "")
+}
+
+// replyNode is the node through which the operator replies to a visitor of
+// node: the next one, so that with several nodes every reply crosses from
+// one node to another before it reaches the visitor.
+func replyNode(node, nodes int) int { return (node + 1) % nodes }
+
+// operators logs the operator into the inbox of the first server and
+// returns its session on every server, in the order of the targets. The
+// nodes of a cluster share inbox sessions, so one login serves them all (as
+// behind a load balancer); a server that does not know the session gets a
+// login of its own, and a line in the log.
+func (r *runner) operators(ctx context.Context) ([]*Operator, error) {
+	cfg := r.cfg
+	op, err := LoginOperator(ctx, r.targets[0].Base, cfg.OperatorLogin, cfg.OperatorPassword, cfg.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	ops := []*Operator{op}
+	if len(r.targets) == 1 {
+		r.logf("logged into the inbox as %s", cfg.OperatorLogin)
+		return ops, nil
+	}
+	own := 0
+	for _, t := range r.targets[1:] {
+		o, shared, err := op.On(ctx, t.Base)
+		if err != nil {
+			return nil, err
+		}
+		if !shared {
+			r.logf("%s does not know the inbox session made on %s (not a node of the same cluster?): logging in there too", t.Base, op.Base())
+			if o, err = LoginOperator(ctx, t.Base, cfg.OperatorLogin, cfg.OperatorPassword, cfg.Timeout); err != nil {
+				return nil, err
+			}
+			own++
+		}
+		ops = append(ops, o)
+	}
+	r.logf("logged into the inbox as %s on %s; the session works on %d of the other %d servers (replies go through the server after the visitor's)",
+		cfg.OperatorLogin, op.Base(), len(ops)-1-own, len(ops)-1)
+	return ops, nil
+}
+
 // runLatency measures round trips at fixed offered rates. Set-up: the
 // operator logs into the inbox and opens its live stream; Conversations
 // visitors start a session, open a conversation and connect their
@@ -153,6 +204,11 @@ func (t *toVisitor) expire(now time.Time) {
 // (round-robin too, half the visitors further on, so that a conversation's
 // message and reply are not due together), page views at PageViewRate.
 //
+// With several servers (the nodes of a cluster), each visitor uses its own
+// node for everything, the operator's live stream is on the first node,
+// and a reply to a visitor goes through the next node after the visitor's:
+// both round trips cross nodes.
+//
 // Measured, each from the request's due time: the visitor's POST until its
 // answer (HTTP acceptance), the operator's reply POST until its answer,
 // the visitor message until the inbox's live stream announces it (what an
@@ -160,11 +216,11 @@ func (t *toVisitor) expire(now time.Time) {
 // WebSocket delivers its message frame.
 func (r *runner) runLatency(ctx context.Context) error {
 	cfg := r.cfg
-	op, err := LoginOperator(ctx, r.target.Base, cfg.OperatorLogin, cfg.OperatorPassword, cfg.Timeout)
+	ops, err := r.operators(ctx)
 	if err != nil {
 		return err
 	}
-	r.logf("logged into the inbox as %s", cfg.OperatorLogin)
+	op := ops[0]
 	vs, err := r.sessions(ctx, cfg.Conversations)
 	if err != nil {
 		return err
@@ -198,7 +254,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 	evReady, evDone := make(chan struct{}), make(chan error, 1)
 	go func() {
 		evDone <- op.Events(evCtx, func() { close(evReady) }, func(ev LiveEvent, at time.Time) {
-			if ev.Kind == "message" && ev.From == "visitor" {
+			if maybeVisitorMessage(ev) {
 				toOp.event(msgKey{ev.ConversationID, ev.Seq}, at)
 			}
 		})
@@ -244,7 +300,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 		loops.Go(func() {
 			OpenLoop{Rate: cfg.Rate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[i%int64(len(vs))]
-				seq, conv, err := r.target.PostMessage(ctx, v, fmt.Sprintf("bench-%s-v%d", r.runID, i), fmt.Sprintf("bench message %s %d", r.runID, i))
+				seq, conv, err := r.postMessage(ctx, v, fmt.Sprintf("bench-%s-v%d", r.runID, i), fmt.Sprintf("bench message %s %d", r.runID, i))
 				if err != nil {
 					vPost.Fail(due, time.Now(), errorKind(err))
 					return
@@ -260,7 +316,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 				v := vs[(i+int64(half))%int64(len(vs))]
 				text := fmt.Sprintf("bench reply %s %d", r.runID, i)
 				toVis.sending(text, due)
-				if err := op.Reply(ctx, v.Conv, fmt.Sprintf("bench-%s-r%d", r.runID, i), text); err != nil {
+				if err := ops[replyNode(v.Node, len(ops))].Reply(ctx, v.Conv, fmt.Sprintf("bench-%s-r%d", r.runID, i), text); err != nil {
 					toVis.failed(text)
 					oPost.Fail(due, time.Now(), errorKind(err))
 					return
@@ -273,7 +329,7 @@ func (r *runner) runLatency(ctx context.Context) error {
 		loops.Go(func() {
 			OpenLoop{Rate: cfg.PageViewRate, Start: w.origin, End: w.end, MaxInFlight: cfg.MaxInFlight, Late: r.late, Saturated: r.saturate}.Run(ctx, func(i int64, due time.Time) {
 				v := vs[i%int64(len(vs))]
-				if err := r.target.PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page"); err != nil {
+				if err := r.on(v).PostPageView(ctx, v, fmt.Sprintf("https://shop.example/bench/%s/%d", r.runID, i), "Bench page"); err != nil {
 					pvPost.Fail(due, time.Now(), errorKind(err))
 					return
 				}

@@ -20,9 +20,13 @@ import (
 type Operator struct {
 	base    string
 	http    *http.Client // with the session cookie
+	jar     http.CookieJar
 	csrf    string
 	timeout time.Duration
 }
+
+// Base is the server this operator's requests go to.
+func (o *Operator) Base() string { return o.base }
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 
@@ -36,7 +40,7 @@ func LoginOperator(ctx context.Context, base, login, password string, timeout ti
 	}
 	c := newHTTPClient()
 	c.Jar = jar
-	op := &Operator{base: strings.TrimSuffix(base, "/"), http: c, timeout: timeout}
+	op := &Operator{base: strings.TrimSuffix(base, "/"), http: c, jar: jar, timeout: timeout}
 	form := url.Values{"login": {login}, "password": {password}, "next": {"/inbox/"}}
 	lctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
 	defer cancel()
@@ -68,6 +72,61 @@ func LoginOperator(ctx context.Context, base, login, password string, timeout ti
 	}
 	op.csrf = string(m[1])
 	return op, nil
+}
+
+// On returns this operator's session on another node of the same cluster,
+// where inbox sessions are in the shared store: the session cookie is
+// copied to base (cookies do not follow a change of host), and the inbox
+// page read there for the CSRF token, as a browser sent to another node by
+// a load balancer would. shared is false when base does not know the
+// session (a server with a store of its own): then the returned operator
+// is nil, and the caller may log in there instead.
+func (o *Operator) On(ctx context.Context, base string) (op *Operator, shared bool, err error) {
+	base = strings.TrimSuffix(base, "/")
+	from, err := url.Parse(o.base + "/inbox/")
+	if err != nil {
+		return nil, false, err
+	}
+	to, err := url.Parse(base + "/inbox/")
+	if err != nil {
+		return nil, false, err
+	}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, false, err
+	}
+	var cs []*http.Cookie
+	for _, c := range o.jar.Cookies(from) {
+		cs = append(cs, &http.Cookie{Name: c.Name, Value: c.Value, Path: "/inbox"})
+	}
+	jar.SetCookies(to, cs)
+	c := newHTTPClient()
+	c.Jar = jar
+	op = &Operator{base: base, http: c, jar: jar, timeout: o.timeout}
+	gctx, cancel := context.WithTimeout(ctx, max(o.timeout, 30*time.Second))
+	defer cancel()
+	req, err := http.NewRequestWithContext(gctx, http.MethodGet, to.String(), nil)
+	if err != nil {
+		return nil, false, err
+	}
+	resp, err := c.Do(req) // an unknown session is sent to the login page
+	if err != nil {
+		return nil, false, fmt.Errorf("inbox page on %s: %w", base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, false, fmt.Errorf("inbox page on %s: %w", base, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, false, fmt.Errorf("inbox page on %s: %w", base, &HTTPError{Status: resp.StatusCode})
+	}
+	m := csrfMeta.FindSubmatch(b)
+	if strings.HasSuffix(resp.Request.URL.Path, "/login") || m == nil {
+		return nil, false, nil
+	}
+	op.csrf = string(m[1])
+	return op, true, nil
 }
 
 // Reply sends a reply as the inbox page's script does: POST

@@ -37,8 +37,14 @@ const (
 // Config describes one run.
 type Config struct {
 	Mode Mode
-	// Base is the server's base URL ("http://127.0.0.1:8080").
-	Base string
+	// Bases are the servers' base URLs ("http://127.0.0.1:8080"): one
+	// server, or the nodes of one cluster without a load balancer in
+	// front. Visitor i uses Bases[i mod n] for everything (session,
+	// messages, WebSocket); in latency mode the operator replies to a
+	// visitor through the next node (Bases[(i+1) mod n]), so that replies
+	// cross nodes, and listens to the inbox's live stream on Bases[0].
+	// Probe reads one server only, normally the first.
+	Bases []string
 	// Origin is sent on visitor requests; it must be allowed by the server.
 	Origin string
 	// OperatorLogin and OperatorPassword log into the inbox (latency mode).
@@ -78,6 +84,11 @@ type Config struct {
 	// mode).
 	Probe Probe
 
+	// Acked, when set, receives a JSON line (an Ack) per visitor message
+	// the server acknowledged (accept and latency modes), the opening
+	// messages of the conversations included, as the answers arrive.
+	Acked io.Writer
+
 	// Progress receives a progress bar (nil: none); Log receives a line
 	// per setup step (nil: none).
 	Progress io.Writer
@@ -115,9 +126,20 @@ func (c *Config) defaults() {
 
 func (c *Config) validate() error {
 	var errs []error
-	u, err := url.Parse(c.Base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("--url %q is not an http(s) URL", c.Base))
+	if len(c.Bases) == 0 {
+		errs = append(errs, errors.New("no server URL (--url)"))
+	}
+	seen := map[string]bool{}
+	for _, b := range c.Bases {
+		u, err := url.Parse(b)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("--url %q is not an http(s) URL", b))
+		}
+		if k := strings.TrimSuffix(b, "/"); seen[k] {
+			errs = append(errs, fmt.Errorf("--url %q is given twice", b))
+		} else {
+			seen[k] = true
+		}
 	}
 	if c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0 || c.Settle < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
@@ -127,6 +149,9 @@ func (c *Config) validate() error {
 	}
 	if c.Concurrency < 1 || c.Conversations < 1 || c.Conns < 1 || c.MaxInFlight < 1 {
 		errs = append(errs, errors.New("--concurrency, --conversations, --conns and --max-inflight must be at least 1"))
+	}
+	if c.Acked != nil && c.Mode != ModeAccept && c.Mode != ModeLatency {
+		errs = append(errs, fmt.Errorf("--acked logs visitor messages: accept and latency modes only, not %s", c.Mode))
 	}
 	switch c.Mode {
 	case ModeAccept, ModePageViews, ModeIdle:
@@ -152,17 +177,21 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{
-		cfg:  cfg,
-		prog: newProgress(cfg.Progress),
-		target: &Target{
-			Base: strings.TrimSuffix(cfg.Base, "/"), Origin: cfg.Origin, HTTP: newHTTPClient(), Timeout: cfg.Timeout,
-		},
-		runID: randomID(),
+	r := &runner{cfg: cfg, prog: newProgress(cfg.Progress), runID: randomID()}
+	// One client for all the nodes: its idle connections are kept per host.
+	hc := newHTTPClient()
+	var bases []string
+	for _, b := range cfg.Bases {
+		b = strings.TrimSuffix(b, "/")
+		bases = append(bases, b)
+		r.targets = append(r.targets, &Target{Base: b, Origin: cfg.Origin, HTTP: hc, Timeout: cfg.Timeout})
 	}
 	r.sum = &Summary{
-		Mode: cfg.Mode, Target: r.target.Base, RunID: r.runID, Started: time.Now().UTC(),
+		Mode: cfg.Mode, Target: bases[0], Targets: bases, RunID: r.runID, Started: time.Now().UTC(),
 		Settings: settingsOf(cfg), LoadAvgStart: loadAverage(), Machine: machine(),
+	}
+	if cfg.Acked != nil {
+		r.acks = newAckLog(cfg.Acked)
 	}
 	cpu0 := selfCPU()
 	var err error
@@ -175,6 +204,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		err = r.runIdle(ctx)
 	}
 	r.prog.done()
+	if aerr := r.acks.close(); aerr != nil && err == nil {
+		err = fmt.Errorf("acknowledged-message log: %w", aerr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -184,11 +216,14 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 }
 
 type runner struct {
-	cfg    Config
-	prog   *progress
-	target *Target
-	runID  string
-	sum    *Summary
+	cfg  Config
+	prog *progress
+	// targets are the servers, in the order of Config.Bases; visitor i
+	// uses targets[i mod n] (Visitor.Node).
+	targets []*Target
+	runID   string
+	sum     *Summary
+	acks    *ackLog // nil without Config.Acked
 
 	lagMu     sync.Mutex
 	lag       Histogram // open loop: how late the scheduler got to calls
@@ -208,6 +243,29 @@ func (r *runner) late(d time.Duration) {
 	r.lagMu.Lock()
 	r.lag.Record(d)
 	r.lagMu.Unlock()
+}
+
+// node is the index of the target visitor i uses: round-robin.
+func (r *runner) node(i int) int { return i % len(r.targets) }
+
+// on is the target of visitor v.
+func (r *runner) on(v *Visitor) *Target { return r.targets[v.Node] }
+
+// postMessage posts a visitor message on v's server and logs its
+// acknowledgement (Config.Acked); a failure flushes the log, so that it is
+// current whatever happened to the server.
+func (r *runner) postMessage(ctx context.Context, v *Visitor, clientID, text string) (uint64, string, error) {
+	t := r.on(v)
+	seq, conv, err := t.PostMessage(ctx, v, clientID, text)
+	if err != nil {
+		r.acks.flush()
+		return 0, "", err
+	}
+	r.acks.add(Ack{
+		URL: t.Base, Token: v.Token, VisitorID: v.ID, ConversationID: conv, ClientID: clientID, Text: text,
+		Seq: seq, At: time.Now().UTC(),
+	})
+	return seq, conv, nil
 }
 
 func randomID() string {
@@ -274,10 +332,12 @@ func (r *runner) sessions(ctx context.Context, n int) ([]*Visitor, error) {
 	start := time.Now()
 	vs := make([]*Visitor, n)
 	err := parallel(ctx, n, r.cfg.Concurrency, func(ctx context.Context, i int) error {
-		v, err := r.target.NewSession(ctx, fmt.Sprintf("bench %s %d", r.runID, i))
+		node := r.node(i)
+		v, err := r.targets[node].NewSession(ctx, fmt.Sprintf("bench %s %d", r.runID, i))
 		if err != nil {
 			return err
 		}
+		v.Node = node
 		vs[i] = v
 		r.prog.add(1)
 		return nil
@@ -285,7 +345,11 @@ func (r *runner) sessions(ctx context.Context, n int) ([]*Visitor, error) {
 	if err != nil {
 		return nil, r.setupError(fmt.Sprintf("create %d visitor sessions", n), err)
 	}
-	r.logf("%d visitor sessions in %v", n, time.Since(start).Round(time.Millisecond))
+	if len(r.targets) > 1 {
+		r.logf("%d visitor sessions in %v, spread over %d servers", n, time.Since(start).Round(time.Millisecond), len(r.targets))
+	} else {
+		r.logf("%d visitor sessions in %v", n, time.Since(start).Round(time.Millisecond))
+	}
 	return vs, nil
 }
 
@@ -295,7 +359,7 @@ func (r *runner) openConversations(ctx context.Context, vs []*Visitor) error {
 	r.prog.step("conversations", int64(len(vs)), "conversations")
 	start := time.Now()
 	err := parallel(ctx, len(vs), r.cfg.Concurrency, func(ctx context.Context, i int) error {
-		_, conv, err := r.target.PostMessage(ctx, vs[i], fmt.Sprintf("bench-%s-open-%d", r.runID, i), "Hello (chatbridge bench)")
+		_, conv, err := r.postMessage(ctx, vs[i], fmt.Sprintf("bench-%s-open-%d", r.runID, i), "Hello (chatbridge bench)")
 		if err != nil {
 			return err
 		}
@@ -332,7 +396,7 @@ func (r *runner) openStreams(ctx context.Context, vs []*Visitor, open *Path, onF
 	}
 	err := parallel(ctx, len(vs), r.cfg.Concurrency, func(ctx context.Context, i int) error {
 		t0 := time.Now()
-		s, err := r.target.OpenStream(ctx, vs[i])
+		s, err := r.on(vs[i]).OpenStream(ctx, vs[i])
 		if err != nil {
 			return err
 		}

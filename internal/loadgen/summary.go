@@ -12,8 +12,11 @@ import (
 
 // Summary is the result of a run; `chatbridge bench --json` prints it.
 type Summary struct {
-	Mode     Mode      `json:"mode"`
+	Mode Mode `json:"mode"`
+	// Target is the (first) server's base URL; Targets are all of them,
+	// in --url order (several: the nodes of one cluster).
 	Target   string    `json:"target"`
+	Targets  []string  `json:"targets,omitempty"`
 	RunID    string    `json:"run_id"`
 	Started  time.Time `json:"started"`
 	Settings Settings  `json:"settings"`
@@ -150,7 +153,12 @@ func fmtBytes(b float64) string {
 // WriteTable prints the summary for people.
 func (s *Summary) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "chatbridge bench %s against %s (run %s)\n", s.Mode, s.Target, s.RunID)
+	if len(s.Targets) > 1 {
+		fmt.Fprintf(&b, "chatbridge bench %s against %d servers, %s (run %s)\n",
+			s.Mode, len(s.Targets), strings.Join(s.Targets, ", "), s.RunID)
+	} else {
+		fmt.Fprintf(&b, "chatbridge bench %s against %s (run %s)\n", s.Mode, s.Target, s.RunID)
+	}
 	var setting []string
 	st := s.Settings
 	if st.Rate > 0 {
@@ -196,10 +204,18 @@ func (s *Summary) WriteTable(w io.Writer) error {
 		}
 	}
 	if sv := s.Server; sv != nil {
-		fmt.Fprintf(&b, "server (%s): %.1f CPU-s over %.1f s (%.0f %% of one core), RSS %s → %s\n",
+		if len(s.Targets) > 1 {
+			fmt.Fprintf(&b, "first server, %s:", s.Targets[0])
+		} else {
+			b.WriteString("server")
+		}
+		fmt.Fprintf(&b, " (%s): %.1f CPU-s over %.1f s (%.0f %% of one core), RSS %s → %s\n",
 			sv.Source, sv.CPUSeconds, sv.OverSeconds, sv.CPUPercent, fmtBytes(float64(sv.RSSStart)), fmtBytes(float64(sv.RSSEnd)))
 	}
 	if id := s.Idle; id != nil {
+		if id.ProbedConns > 0 {
+			fmt.Fprintf(&b, "idle: %d of the %d WebSockets were on the server measured (the first)\n", id.ProbedConns, id.Conns)
+		}
 		fmt.Fprintf(&b, "idle: %d WebSockets opened in %.1f s, held %.1f s; server RSS %s → %s (%s): %s per connection\n",
 			id.Conns, id.OpenSeconds, id.SettleSeconds, fmtBytes(float64(id.Before.RSS)), fmtBytes(float64(id.After.RSS)),
 			id.After.Source, fmtBytes(id.RSSPerConn))

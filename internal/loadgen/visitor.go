@@ -95,6 +95,9 @@ type Visitor struct {
 	ID    string
 	// Conv is the open conversation once a message started one.
 	Conv string
+	// Node is the index of the server (of a run's several) this visitor
+	// talks to.
+	Node int
 }
 
 // doJSON sends body (when not nil) as JSON and decodes a 2xx answer into
