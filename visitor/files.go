@@ -495,10 +495,13 @@ func (s *Server) loadFileUse(ctx context.Context, conversationID string, since t
 // fileQuota remembers, per conversation, the files the visitor sent in the
 // last day (Config.FilesPerConversationPerDay and
 // FileBytesPerConversationPerDay). A conversation it does not hold is read
-// from the store on first use; entries older than a day are swept.
+// from the store on first use; entries older than a day are swept. In a
+// cluster (shared) the visitor may upload through any node, so every check
+// reads the store: the day's limits hold across the nodes.
 type fileQuota struct {
 	maxFiles int
 	maxBytes int64
+	shared   bool
 
 	mu sync.Mutex
 	m  map[string][]fileUse
@@ -517,15 +520,21 @@ type quotaLeft struct {
 	until time.Time
 }
 
-func newFileQuota(maxFiles int, maxBytes int64) *fileQuota {
-	return &fileQuota{maxFiles: maxFiles, maxBytes: maxBytes, m: map[string][]fileUse{}}
+func newFileQuota(maxFiles int, maxBytes int64, shared bool) *fileQuota {
+	return &fileQuota{maxFiles: maxFiles, maxBytes: maxBytes, shared: shared, m: map[string][]fileUse{}}
 }
 
 func (q *fileQuota) left(ctx context.Context, conv string, now time.Time, load func(context.Context, string, time.Time) ([]fileUse, error)) (quotaLeft, error) {
 	q.mu.Lock()
 	uses, ok := q.m[conv]
 	q.mu.Unlock()
-	if !ok {
+	if q.shared {
+		loaded, err := load(ctx, conv, now.Add(-fileDay))
+		if err != nil {
+			return quotaLeft{}, err
+		}
+		uses = loaded
+	} else if !ok {
 		loaded, err := load(ctx, conv, now.Add(-fileDay))
 		if err != nil {
 			return quotaLeft{}, err
@@ -552,6 +561,9 @@ func (q *fileQuota) left(ctx context.Context, conv string, now time.Time, load f
 }
 
 func (q *fileQuota) add(conv string, at time.Time, size int64) {
+	if q.shared {
+		return // the store has it
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.m[conv] = append(q.m[conv], fileUse{at: at, size: size})

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -471,6 +472,47 @@ func TestContentDisposition(t *testing.T) {
 	} {
 		if got := contentDisposition(name); got != want {
 			t.Errorf("contentDisposition(%q) = %s, want %s", name, got, want)
+		}
+	}
+}
+
+// In a cluster the day's file quota is read from the store on every
+// check: uploads through other nodes count; on one node the first read is
+// remembered and this node's uploads are added to it.
+func TestFileQuotaSharedReadsTheStore(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	stored := []fileUse{{at: now.Add(-time.Hour), size: 100}}
+	loads := 0
+	load := func(context.Context, string, time.Time) ([]fileUse, error) {
+		loads++
+		return slices.Clone(stored), nil
+	}
+	for _, shared := range []bool{false, true} {
+		q := newFileQuota(3, 1000, shared)
+		loads = 0
+		stored = stored[:1]
+		if l, err := q.left(context.Background(), "c1", now, load); err != nil || l.files != 2 || l.bytes != 900 {
+			t.Fatalf("shared=%v: left = %+v, %v; want 2 files, 900 bytes", shared, l, err)
+		}
+		// Another node stores an upload; this one too.
+		stored = append(stored, fileUse{at: now.Add(-time.Minute), size: 200})
+		q.add("c1", now, 300)
+		if shared {
+			stored = append(stored, fileUse{at: now, size: 300})
+		}
+		l, err := q.left(context.Background(), "c1", now, load)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := quotaLeft{files: 1, bytes: 600}
+		if shared {
+			want = quotaLeft{files: 0, bytes: 400}
+		}
+		if l.files != want.files || l.bytes != want.bytes {
+			t.Errorf("shared=%v: left = %+v, want %d files and %d bytes", shared, l, want.files, want.bytes)
+		}
+		if shared && loads != 2 || !shared && loads != 1 {
+			t.Errorf("shared=%v: %d loads", shared, loads)
 		}
 	}
 }

@@ -57,6 +57,8 @@ type Server struct {
 // (bridge.Engine implements it).
 type Engine interface {
 	Now() time.Time
+	// Node names this node in a cluster ("" on a single node).
+	Node() string
 	Hub() *bridge.Hub
 	StartSession(ctx context.Context, in bridge.SessionInput) (token string, v bridge.Visitor, err error)
 	Authenticate(ctx context.Context, token string) (bridge.Visitor, error)
@@ -108,7 +110,7 @@ func New(cfg Config, engine Engine, log *slog.Logger) (*Server, error) {
 		uploads:       newLimiter(cfg.UploadsPerMinute, time.Minute),
 		uploadsIP:     newLimiter(cfg.UploadsPerIPPerHour, time.Hour),
 		uploading:     newConnLimiter(1),
-		quota:         newFileQuota(cfg.FilesPerConversationPerDay, cfg.FileBytesPerConversationPerDay),
+		quota:         newFileQuota(cfg.FilesPerConversationPerDay, cfg.FileBytesPerConversationPerDay, engine.Node() != ""),
 		fileSecret:    cfg.FileSecret,
 		ipConns:       newConnLimiter(cfg.MaxConnsPerIP),
 		visitorConns:  newConnLimiter(cfg.MaxConnsPerVisitor),
