@@ -236,15 +236,34 @@ func conversationEvents(prev *Conversation, c Conversation) []Event {
 		ev.Kind, ev.Seq = k, seq
 		out = append(out, ev)
 	}
+	// Who wrote the newest message, as far as the record tells (operator
+	// views hide a visitor's typing on it).
+	from := func() From {
+		var pv, po time.Time
+		if prev != nil {
+			pv, po = prev.LastVisitorAt, prev.LastOperatorAt
+		}
+		switch {
+		case c.LastVisitorAt.After(pv) && !c.LastOperatorAt.After(c.LastVisitorAt):
+			return FromVisitor
+		case c.LastOperatorAt.After(po):
+			return FromOperator
+		}
+		return ""
+	}
+	message := func() {
+		add(EventMessage, c.LastSeq)
+		out[len(out)-1].From = from()
+	}
 	if prev == nil {
 		add(EventOpened, 0)
 		if c.LastSeq > 0 {
-			add(EventMessage, c.LastSeq)
+			message()
 		}
 		return out
 	}
 	if c.LastSeq > prev.LastSeq {
-		add(EventMessage, c.LastSeq)
+		message()
 	} else if c.LastRevision > prev.LastRevision {
 		add(EventChanged, c.LastSeq)
 	}
