@@ -31,7 +31,7 @@ func Browser(t testing.TB) context.Context {
 	path := findBrowser()
 	if path == "" {
 		msg := "no Chromium found on PATH (looked for chromium, chromium-browser, google-chrome); install Debian's chromium to run this real-browser test"
-		if os.Getenv("CI") == "true" {
+		if InCI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)

@@ -86,7 +86,7 @@ func Dendrite(t testing.TB, opts ...DendriteOption) *Homeserver {
 	bin := findDendrite()
 	if bin == "" {
 		msg := "no dendrite binary found ($CHATBRIDGE_DENDRITE, $HOME/.cache/chatbridge/bin/dendrite, PATH); run scripts/install-test-deps to build it"
-		if os.Getenv("CI") == "true" {
+		if InCI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)

@@ -66,7 +66,7 @@ func Etcd(t testing.TB, n int, opts ...EtcdOption) *EtcdCluster {
 	}
 	bin, err := EtcdPeerBinary()
 	if err != nil {
-		if os.Getenv("CI") == "" {
+		if !InCI() {
 			t.Skipf("etcd test peer: %v", err)
 		}
 		t.Fatalf("etcd test peer: %v", err)

@@ -83,7 +83,7 @@ func Versitygw(t testing.TB, opts ...VersitygwOption) *S3Server {
 	bin := findVersitygw()
 	if bin == "" {
 		msg := "no versitygw binary found ($CHATBRIDGE_VERSITYGW, $HOME/.cache/chatbridge/bin/versitygw, PATH); run scripts/install-test-deps to build it"
-		if ci := os.Getenv("CI"); ci != "" && ci != "false" {
+		if InCI() {
 			t.Fatal(msg)
 		}
 		t.Skip(msg)
