@@ -143,9 +143,26 @@ func (fakeDeliverer) Deliver(context.Context, bridge.Delivery) (bridge.Receipt, 
 // (fsynced, by the store's group commit) with its conversation update,
 // idempotency key and outbox entry. The engine's Run is not started: the
 // outbox only accumulates.
+//
+// The sub-benchmarks compare bbolt's options: the shipped ones (hash-map
+// freelist, written on every commit), the array freelist, and no freelist
+// in commits.
 func BenchmarkDurableAccept(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		opts boltstore.Options
+	}{
+		{"shipped", boltstore.Options{}},
+		{"freelist-array", boltstore.Options{FreelistArray: true}},
+		{"no-freelist-sync", boltstore.Options{NoFreelistSync: true}},
+	} {
+		b.Run(v.name, func(b *testing.B) { benchDurableAccept(b, v.opts) })
+	}
+}
+
+func benchDurableAccept(b *testing.B, opts boltstore.Options) {
 	ctx := context.Background()
-	s, err := boltstore.Open(filepath.Join(benchDir(b), "chatbridge.db"), boltstore.Options{})
+	s, err := boltstore.Open(filepath.Join(benchDir(b), "chatbridge.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -49,6 +49,12 @@ type Options struct {
 	// NoSync skips fsync on commit. Only for tests and benchmarks: a crash
 	// loses acknowledged writes.
 	NoSync bool
+	// FreelistArray uses bbolt's array freelist instead of the hash map
+	// (the default here: allocation does not grow with a fragmented file),
+	// and NoFreelistSync leaves the freelist out of commits (opening after
+	// a crash then scans the whole file to rebuild it). For the benchmarks
+	// that compare them (docs/BENCHMARKS.md); the defaults are kept.
+	FreelistArray, NoFreelistSync bool
 }
 
 // Store is a bridge.Store on a bbolt file. It is safe for concurrent use.
@@ -124,10 +130,15 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	freelist := bolt.FreelistMapType
+	if opts.FreelistArray {
+		freelist = bolt.FreelistArrayType
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      opts.Timeout,
-		NoSync:       opts.NoSync,
-		FreelistType: bolt.FreelistMapType,
+		Timeout:        opts.Timeout,
+		NoSync:         opts.NoSync,
+		FreelistType:   freelist,
+		NoFreelistSync: opts.NoFreelistSync,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("open store %s: %w (a running chatbridge server?)", path, ErrLocked)
