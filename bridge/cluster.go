@@ -32,9 +32,10 @@ type Cluster interface {
 	// Campaign blocks until this node leads the singleton named name, or
 	// ctx ends.
 	Campaign(ctx context.Context, name string) (Leadership, error)
-	// SetPresence records this node's view of a visitor's live
-	// connections, for as long as the node lives (nil: forget it).
-	SetPresence(ctx context.Context, visitorID string, p *NodePresence) error
+	// SetPresence records this node's view of visitors' live connections
+	// (by visitor id; nil forgets a visitor), for as long as the node
+	// lives.
+	SetPresence(ctx context.Context, changes map[string]*NodePresence) error
 	// Presence lists what every live node recorded for a visitor.
 	Presence(ctx context.Context, visitorID string) ([]NodePresence, error)
 }

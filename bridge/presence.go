@@ -42,8 +42,9 @@ func (w *presenceWriter) report(visitorID string, ch presenceChange) {
 	}
 }
 
-// run writes the queued changes until ctx ends; a change that fails is
-// tried again a second later unless a newer one replaced it.
+// run writes the queued changes, all that accumulated in one call, until
+// ctx ends; changes that fail are tried again a second later unless newer
+// ones replaced them.
 func (w *presenceWriter) run(ctx context.Context, c Cluster, e *Engine) {
 	for {
 		select {
@@ -55,26 +56,30 @@ func (w *presenceWriter) run(ctx context.Context, c Cluster, e *Engine) {
 		batch := w.pending
 		w.pending = map[string]presenceChange{}
 		w.mu.Unlock()
-		failed := 0
+		changes := make(map[string]*NodePresence, len(batch))
 		for id, ch := range batch {
-			var p *NodePresence
 			if !ch.forget {
-				p = &NodePresence{Connected: ch.connected, Since: ch.at}
-			}
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := c.SetPresence(wctx, id, p)
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				failed++
-				w.mu.Lock()
-				if _, newer := w.pending[id]; !newer {
-					w.pending[id] = ch
-				}
-				w.mu.Unlock()
+				changes[id] = &NodePresence{Connected: ch.connected, Since: ch.at}
+			} else {
+				changes[id] = nil
 			}
 		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := c.SetPresence(wctx, changes)
+		cancel()
+		failed := 0
+		if err != nil && ctx.Err() == nil {
+			w.mu.Lock()
+			for id, ch := range batch {
+				if _, newer := w.pending[id]; !newer {
+					w.pending[id] = ch
+					failed++
+				}
+			}
+			w.mu.Unlock()
+		}
 		if failed > 0 {
-			e.log.Warn("visitor presence not shared with the other nodes, again in a second", "visitors", failed)
+			e.log.Warn("visitor presence not shared with the other nodes, again in a second", "visitors", failed, "err", err)
 			sleepCtx(ctx, time.Second)
 			select { // again, with what failed
 			case w.wake <- struct{}{}:

@@ -316,29 +316,43 @@ func (s *Store) presenceKey(visitorID, node string) string {
 	return s.p + rPresence + visitorID + sep + node
 }
 
-// SetPresence puts this node's record of a visitor's presence under the
-// node's lease, so that it ends with the node (nil deletes it).
-func (s *Store) SetPresence(ctx context.Context, visitorID string, p *bridge.NodePresence) error {
-	if visitorID == "" {
-		return fmt.Errorf("presence: %w: no visitor", bridge.ErrInvalid)
-	}
-	key := s.presenceKey(visitorID, s.node)
-	if p == nil {
-		_, err := s.cli.Delete(ctx, key)
-		return err
+// SetPresence puts this node's records of visitors' presence under the
+// node's lease, so that they end with the node (nil deletes one), in as
+// few transactions as etcd's limit on operations allows.
+func (s *Store) SetPresence(ctx context.Context, changes map[string]*bridge.NodePresence) error {
+	if len(changes) == 0 {
+		return nil
 	}
 	ss, err := s.session(ctx)
 	if err != nil {
 		return err
 	}
-	rec := *p
-	rec.Node = ""
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
+	ops := make([]clientv3.Op, 0, len(changes))
+	for id, p := range changes {
+		if id == "" {
+			return fmt.Errorf("presence: %w: no visitor", bridge.ErrInvalid)
+		}
+		key := s.presenceKey(id, s.node)
+		if p == nil {
+			ops = append(ops, clientv3.OpDelete(key))
+			continue
+		}
+		rec := *p
+		rec.Node = ""
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, clientv3.OpPut(key, string(b), clientv3.WithLease(ss.Lease())))
 	}
-	_, err = s.cli.Put(ctx, key, string(b), clientv3.WithLease(ss.Lease()))
-	return err
+	for len(ops) > 0 {
+		n := min(len(ops), max(s.maxOps, 1))
+		if _, err := s.cli.Txn(ctx).Then(ops[:n]...).Commit(); err != nil {
+			return fmt.Errorf("presence: %w", err)
+		}
+		ops = ops[n:]
+	}
+	return nil
 }
 
 // Presence lists every live node's record of a visitor's presence.

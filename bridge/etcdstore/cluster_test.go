@@ -214,6 +214,27 @@ func TestPresenceAcrossNodes(t *testing.T) {
 	}
 	waitAway(a, true, "left b")
 
+	// A burst of connections (more than one etcd transaction's operations)
+	// is shared too.
+	var subs []*bridge.Subscription
+	for i := range 300 {
+		subs = append(subs, b.engine.Hub().SubscribeVisitor(fmt.Sprint("burst-", i)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < 300; {
+		if a.engine.Away(ctx, fmt.Sprint("burst-", i), d) {
+			if time.Now().After(deadline) {
+				t.Fatalf("visitor burst-%d connected to b is away for a", i)
+			}
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		i++
+	}
+	for _, s := range subs {
+		s.Close()
+	}
+
 	// Connected to b again; b stops: its records end with it.
 	sub = b.engine.Hub().SubscribeVisitor(v.ID)
 	waitAway(a, false, "connected to b again")
