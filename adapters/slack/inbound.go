@@ -330,6 +330,21 @@ func (a *Adapter) conversationOf(ctx context.Context, channel, threadTS string) 
 	if errors.Is(err, bridge.ErrNotFound) && a.roots.wait(ctx, rootWait) {
 		conv, err = a.engine.ConversationByRef(ctx, AdapterName, ref)
 	}
+	// In a cluster another node may be posting the root (one node
+	// delivers): a thread whose root is seconds old is looked up again
+	// for a while. Older unknown threads are the operators' own.
+	if errors.Is(err, bridge.ErrNotFound) && a.engine.Node() != "" && recentThread(threadTS, a.engine.Now()) {
+		t := time.NewTicker(rootPoll)
+		defer t.Stop()
+		for deadline := time.Now().Add(rootWait); errors.Is(err, bridge.ErrNotFound) && time.Now().Before(deadline); {
+			select {
+			case <-ctx.Done():
+				return "", false, ctx.Err()
+			case <-t.C:
+			}
+			conv, err = a.engine.ConversationByRef(ctx, AdapterName, ref)
+		}
+	}
 	if errors.Is(err, bridge.ErrNotFound) {
 		a.log.Debug("slack message in a thread that is not a conversation: ignored", "thread", ref)
 		return "", false, nil
@@ -337,8 +352,25 @@ func (a *Adapter) conversationOf(ctx context.Context, channel, threadTS string) 
 	return conv, err == nil, err
 }
 
-// rootWait bounds how long a reply waits for a thread root being posted.
-const rootWait = 10 * time.Second
+// rootWait bounds how long a reply waits for a thread root being posted;
+// in a cluster the store is looked at every rootPoll meanwhile.
+const (
+	rootWait = 10 * time.Second
+	rootPoll = 100 * time.Millisecond
+)
+
+// recentThread reports whether a thread's root (its ts is the root's Unix
+// time) was posted within rootWait of now: one whose root another node may
+// still be storing.
+func recentThread(threadTS string, now time.Time) bool {
+	secs, _, _ := strings.Cut(threadTS, ".")
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return false
+	}
+	age := now.Sub(time.Unix(n, 0))
+	return age > -time.Minute && age < rootWait+5*time.Second
+}
 
 // pendingRoots counts thread roots being posted.
 type pendingRoots struct {

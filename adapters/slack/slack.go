@@ -89,6 +89,8 @@ const inboundQueue = 256
 // it).
 type Engine interface {
 	Now() time.Time
+	// Node names this node in a cluster ("" on a single node).
+	Node() string
 	HandleOperator(ctx context.Context, in bridge.OperatorInput) error
 	Notice(ctx context.Context, in bridge.OperatorInput, text string) error
 	Whisper(ctx context.Context, conversationID string, op bridge.Operator, text, inReplyTo string) error
