@@ -134,8 +134,15 @@ type streams struct {
 	workers  sync.WaitGroup
 }
 
-// pushWorkers is the number of goroutines that write live frames.
-const pushWorkers = 4
+// pushWorkers is the number of goroutines that bring live connections up
+// to date (a store read each, then the frames): a few on a single node,
+// where a read takes microseconds of CPU, and many in a cluster, where it
+// waits for etcd round trips (with 4, a node on etcd fell seconds behind
+// at 100 updates a second).
+const (
+	pushWorkers        = 4
+	clusterPushWorkers = 64
+)
 
 func (s *Server) startStreams() error {
 	routeNBIOLogs(s.log)
@@ -160,7 +167,11 @@ func (s *Server) startStreams() error {
 		engine: engine, upgrader: u, live: map[*streamConn]struct{}{},
 		push: make(chan *streamConn, 4096), stopWork: make(chan struct{}),
 	}
-	for range pushWorkers {
+	workers := pushWorkers
+	if s.engine.Node() != "" {
+		workers = clusterPushWorkers
+	}
+	for range workers {
 		s.ws.workers.Go(s.pushLoop)
 	}
 	s.ws.workers.Go(s.pingLoop)
