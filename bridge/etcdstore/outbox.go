@@ -168,25 +168,7 @@ func (t *tx) OutboxDepth() (map[string]int, error) { return t.depths(rOutboxDest
 
 // Bury moves an entry to its destination's dead letters.
 func (t *tx) Bury(e bridge.OutboxEntry) error {
-	if err := t.writable("bury"); err != nil {
-		return err
-	}
-	if !validParts(e.Destination) {
-		return errNotFound("outbox entry", e.ID)
-	}
-	k := t.outboxKey(e.Destination, e.ID)
-	_, ok, err := t.get(k)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errNotFound("outbox entry", e.ID)
-	}
-	if err := t.markDest(rDeadDest, e.Destination); err != nil {
-		return err
-	}
-	t.del(k)
-	return t.putJSON(t.deadKey(e.Destination, e.ID), e)
+	return t.move("bury", "outbox entry", e, t.outboxKey, t.deadKey, rDeadDest)
 }
 
 // DeadLetters returns a destination's dead letters after an id.
@@ -196,25 +178,31 @@ func (t *tx) DeadLetters(dest string, after uint64, limit int) ([]bridge.OutboxE
 
 // Revive moves a dead letter back into its destination's outbox.
 func (t *tx) Revive(e bridge.OutboxEntry) error {
-	if err := t.writable("revive"); err != nil {
+	return t.move("revive", "dead letter", e, t.deadKey, t.outboxKey, rOutboxDest)
+}
+
+// move moves entry e, which must exist under from, to the key to gives
+// it, marking its destination under marker (what names it in errors).
+func (t *tx) move(op, what string, e bridge.OutboxEntry, from, to func(string, uint64) string, marker string) error {
+	if err := t.writable(op); err != nil {
 		return err
 	}
 	if !validParts(e.Destination) {
-		return errNotFound("dead letter", e.ID)
+		return errNotFound(what, e.ID)
 	}
-	k := t.deadKey(e.Destination, e.ID)
+	k := from(e.Destination, e.ID)
 	_, ok, err := t.get(k)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return errNotFound("dead letter", e.ID)
+		return errNotFound(what, e.ID)
 	}
-	if err := t.markDest(rOutboxDest, e.Destination); err != nil {
+	if err := t.markDest(marker, e.Destination); err != nil {
 		return err
 	}
 	t.del(k)
-	return t.putJSON(t.outboxKey(e.Destination, e.ID), e)
+	return t.putJSON(to(e.Destination, e.ID), e)
 }
 
 // DeleteDead removes a dead letter.
