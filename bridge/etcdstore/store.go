@@ -408,12 +408,6 @@ func isCompacted(err error) bool {
 	return errors.Is(err, rpctypes.ErrCompacted)
 }
 
-// isFutureRev reports whether err says a revision is ahead of what the
-// member that served a read has applied.
-func isFutureRev(err error) bool {
-	return errors.Is(err, rpctypes.ErrFutureRev)
-}
-
 // leaseCache hands out leases bucketed by expiry time, so that de-dup
 // records expiring within the same bucket share one lease.
 type leaseCache struct {

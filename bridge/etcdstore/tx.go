@@ -148,50 +148,37 @@ func (t *tx) fetch(keys []string, ranges []*rangeReq) error {
 		n := min(per, len(items))
 		batch := items[:n]
 		items = items[n:]
-		read := func(serializable bool) (*clientv3.TxnResponse, error) {
-			ops := make([]clientv3.Op, 0, n)
-			for _, it := range batch {
-				var opts []clientv3.OpOption
-				if t.rev > 0 {
-					opts = append(opts, clientv3.WithRev(t.rev))
-					if serializable {
-						opts = append(opts, clientv3.WithSerializable())
-					}
-				}
-				if it.rr == nil {
-					ops = append(ops, clientv3.OpGet(it.key, opts...))
-					continue
-				}
-				r := it.rr
-				opts = append(opts, clientv3.WithRange(r.end))
-				if r.countOnly {
-					opts = append(opts, clientv3.WithCountOnly())
-				} else {
-					order := clientv3.SortAscend
-					if r.desc {
-						order = clientv3.SortDescend
-					}
-					opts = append(opts, clientv3.WithSort(clientv3.SortByKey, order))
-					if r.limit > 0 {
-						opts = append(opts, clientv3.WithLimit(r.limit))
-					}
-					if r.keysOnly {
-						opts = append(opts, clientv3.WithKeysOnly())
-					}
-				}
-				ops = append(ops, clientv3.OpGet(r.start, opts...))
+		ops := make([]clientv3.Op, 0, n)
+		for _, it := range batch {
+			var opts []clientv3.OpOption
+			if t.rev > 0 {
+				opts = append(opts, clientv3.WithRev(t.rev))
 			}
-			t.s.stats.Reads.Add(1)
-			return t.s.cli.Txn(t.ctx).Then(ops...).Commit()
+			if it.rr == nil {
+				ops = append(ops, clientv3.OpGet(it.key, opts...))
+				continue
+			}
+			r := it.rr
+			opts = append(opts, clientv3.WithRange(r.end))
+			if r.countOnly {
+				opts = append(opts, clientv3.WithCountOnly())
+			} else {
+				order := clientv3.SortAscend
+				if r.desc {
+					order = clientv3.SortDescend
+				}
+				opts = append(opts, clientv3.WithSort(clientv3.SortByKey, order))
+				if r.limit > 0 {
+					opts = append(opts, clientv3.WithLimit(r.limit))
+				}
+				if r.keysOnly {
+					opts = append(opts, clientv3.WithKeysOnly())
+				}
+			}
+			ops = append(ops, clientv3.OpGet(r.start, opts...))
 		}
-		// The first read is linearizable and fixes the snapshot; the later
-		// ones read at its revision, which needs no consensus round. A
-		// member that has not applied that revision yet says so, and the
-		// read is made again linearizable (it then waits for the member).
-		resp, err := read(t.rev > 0)
-		if err != nil && t.rev > 0 && isFutureRev(err) {
-			resp, err = read(false)
-		}
+		t.s.stats.Reads.Add(1)
+		resp, err := t.s.cli.Txn(t.ctx).Then(ops...).Commit()
 		if err != nil {
 			if isCompacted(err) {
 				return t.fail(errRestart)
