@@ -9,14 +9,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/files"
@@ -189,7 +187,7 @@ func (s *Server) handleFile(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoFile)
 		return
 	}
-	serveBlob(w, r, s.cfg.Blobs, *m.File, s.log)
+	files.Serve(w, r, s.cfg.Blobs, *m.File, files.ServeOptions{CrossOrigin: true, Log: s.log})
 }
 
 // publicMessage finds the public message numbered seq (Message.PublicSeq)
@@ -217,77 +215,6 @@ func (s *Server) publicMessage(ctx context.Context, conversationID string, seq u
 		}
 		after = msgs[len(msgs)-1].Seq
 	}
-}
-
-// serveBlob writes the bytes of a as a download that no browser sniffs or
-// runs: its own type, nosniff, attachment, and a CSP that sandboxes it
-// should it ever be opened as a document. <img> still shows images.
-func serveBlob(w http.ResponseWriter, r *http.Request, blobs bridge.BlobStore, a bridge.Attachment, log interface {
-	Error(msg string, args ...any)
-}) {
-	h := w.Header()
-	etag := `"` + a.SHA256 + `"`
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "private, max-age=3600")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Cross-Origin-Resource-Policy", "cross-origin")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Disposition", contentDisposition(a.Name))
-	if strings.Contains(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body, size, err := blobs.Get(r.Context(), a.Key)
-	if err != nil {
-		if errors.Is(err, bridge.ErrNotFound) {
-			h.Del("ETag")
-			h.Set("Cache-Control", "no-store")
-			http.Error(w, "file not found", http.StatusNotFound)
-			return
-		}
-		log.Error("read file", "key", a.Key, "err", err)
-		h.Set("Cache-Control", "no-store")
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	defer body.Close()
-	h.Set("Content-Type", a.Type)
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = io.CopyN(w, body, size)
-	}
-}
-
-// contentDisposition offers name as a download name: an ASCII fallback,
-// and the name itself (RFC 5987) when it differs.
-func contentDisposition(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, strings.ToValidUTF8(name, "_"))
-	ascii := strings.Map(func(r rune) rune {
-		if r >= 0x7f || r == '"' || r == '\\' || r == '%' {
-			return '_'
-		}
-		return r
-	}, name)
-	v := `attachment; filename="` + ascii + `"`
-	if ascii == name {
-		return v
-	}
-	var b strings.Builder
-	for _, c := range []byte(name) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return v + "; filename*=UTF-8''" + b.String()
 }
 
 // uploadResponse is the answer to POST /api/v1/files.

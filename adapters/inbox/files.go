@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/chatbridge/chatbridge/bridge"
 	"github.com/chatbridge/chatbridge/files"
@@ -46,65 +44,7 @@ func (in *Inbox) serveFile(w http.ResponseWriter, r *http.Request, ss *session) 
 		http.Error(w, "no such file", http.StatusNotFound)
 		return
 	}
-	a := *msgs[0].File
-	h := w.Header()
-	etag := `"` + a.SHA256 + `"`
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "private, max-age=3600")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-	h.Set("Content-Disposition", contentDisposition(a.Name))
-	if strings.Contains(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	body, size, err := in.cfg.Blobs.Get(r.Context(), a.Key)
-	if err != nil {
-		h.Del("ETag")
-		h.Set("Cache-Control", "no-store")
-		if errors.Is(err, bridge.ErrNotFound) {
-			http.Error(w, "the file is gone", http.StatusNotFound)
-			return
-		}
-		in.log.Error("read file", "key", a.Key, "err", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	defer body.Close()
-	h.Set("Content-Type", a.Type)
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.CopyN(w, body, size)
-}
-
-// contentDisposition offers name as a download name: an ASCII fallback,
-// and the name itself (RFC 5987) when it differs.
-func contentDisposition(name string) string {
-	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return '_'
-		}
-		return r
-	}, strings.ToValidUTF8(name, "_"))
-	ascii := strings.Map(func(r rune) rune {
-		if r >= 0x7f || r == '"' || r == '\\' || r == '%' {
-			return '_'
-		}
-		return r
-	}, name)
-	v := `attachment; filename="` + ascii + `"`
-	if ascii == name {
-		return v
-	}
-	var b strings.Builder
-	for _, c := range []byte(name) {
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			fmt.Fprintf(&b, "%%%02X", c)
-		}
-	}
-	return v + "; filename*=UTF-8''" + b.String()
+	files.Serve(w, r, in.cfg.Blobs, *msgs[0].File, files.ServeOptions{Log: in.log})
 }
 
 // uploadError is an attached file that was not accepted, with what to
