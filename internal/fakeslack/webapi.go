@@ -316,18 +316,28 @@ func (s *Server) postEphemeral(w http.ResponseWriter, v url.Values) {
 	s.reply(w, map[string]any{"message_ts": m.TS})
 }
 
-// update changes a message of the bot; s.mu is held.
-func (s *Server) update(w http.ResponseWriter, v url.Values) {
+// botMessage finds the bot's message that v names, or answers with
+// Slack's error (notBot when the message is someone else's) and returns
+// nil; s.mu is held.
+func (s *Server) botMessage(w http.ResponseWriter, v url.Values, notBot string) *message {
 	m := s.find(v.Get("channel"), v.Get("ts"))
 	switch {
 	case !s.knownChannel(v.Get("channel")):
 		s.fail(w, "channel_not_found")
-		return
 	case m == nil:
 		s.fail(w, "message_not_found")
-		return
 	case !m.Bot:
-		s.fail(w, "cant_update_message")
+		s.fail(w, notBot)
+	default:
+		return m
+	}
+	return nil
+}
+
+// update changes a message of the bot; s.mu is held.
+func (s *Server) update(w http.ResponseWriter, v url.Values) {
+	m := s.botMessage(w, v, "cant_update_message")
+	if m == nil {
 		return
 	}
 	if ce := checkContent(v, m.Subtype != "file_share"); ce != nil {
@@ -352,16 +362,8 @@ func (s *Server) update(w http.ResponseWriter, v url.Values) {
 
 // deleteMessage deletes a message of the bot; s.mu is held.
 func (s *Server) deleteMessage(w http.ResponseWriter, v url.Values) {
-	m := s.find(v.Get("channel"), v.Get("ts"))
-	switch {
-	case !s.knownChannel(v.Get("channel")):
-		s.fail(w, "channel_not_found")
-		return
-	case m == nil:
-		s.fail(w, "message_not_found")
-		return
-	case !m.Bot:
-		s.fail(w, "cant_delete_message")
+	m := s.botMessage(w, v, "cant_delete_message")
+	if m == nil {
 		return
 	}
 	s.remove(m)
