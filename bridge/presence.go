@@ -58,11 +58,11 @@ func (w *presenceWriter) run(ctx context.Context, c Cluster, e *Engine) {
 		w.mu.Unlock()
 		changes := make(map[string]*NodePresence, len(batch))
 		for id, ch := range batch {
+			var p *NodePresence // nil forgets
 			if !ch.forget {
-				changes[id] = &NodePresence{Connected: ch.connected, Since: ch.at}
-			} else {
-				changes[id] = nil
+				p = &NodePresence{Connected: ch.connected, Since: ch.at}
 			}
+			changes[id] = p
 		}
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := c.SetPresence(wctx, changes)

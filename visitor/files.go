@@ -455,23 +455,21 @@ func (q *fileQuota) left(ctx context.Context, conv string, now time.Time, load f
 	q.mu.Lock()
 	uses, ok := q.m[conv]
 	q.mu.Unlock()
-	if q.shared {
+	if q.shared || !ok {
 		loaded, err := load(ctx, conv, now.Add(-fileDay))
 		if err != nil {
 			return quotaLeft{}, err
 		}
 		uses = loaded
-	} else if !ok {
-		loaded, err := load(ctx, conv, now.Add(-fileDay))
-		if err != nil {
-			return quotaLeft{}, err
+		if !q.shared {
+			q.mu.Lock()
+			if cached, ok := q.m[conv]; ok {
+				uses = cached // another request loaded it meanwhile
+			} else {
+				q.m[conv] = loaded
+			}
+			q.mu.Unlock()
 		}
-		q.mu.Lock()
-		if uses, ok = q.m[conv]; !ok {
-			uses = loaded
-			q.m[conv] = loaded
-		}
-		q.mu.Unlock()
 	}
 	l := quotaLeft{files: q.maxFiles, bytes: q.maxBytes}
 	for _, u := range uses {
